@@ -1,0 +1,137 @@
+"""Orchestration: inputs -> ClusterState -> engine -> AuditResult -> reports; one function per command."""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from pathlib import Path
+
+import click
+
+from auditor import snapshot
+from auditor.engine import run_rules
+from auditor.errors import ConfigError, ExitCode
+from auditor.index import ClusterIndex
+from auditor.model import AuditResult, InputInfo
+from auditor.render import write_reports
+from auditor.rules import ALL_RULES, by_id
+from auditor.rules.base import Options
+from auditor.settings import Config, ReportSettings, load_config as _load_config
+from auditor.state import ClusterState, format_time
+from auditor.terminal import summary
+
+LOG = logging.getLogger(__name__)
+
+
+def load_config(path: str | None) -> Config:
+    return _load_config(path, {r.id for r in ALL_RULES}, explicit=path is not None)
+
+
+def load_states(paths: list[Path]) -> ClusterState:
+    return ClusterState.merge([snapshot.load(p) for p in paths])
+
+
+def cluster_facts(state: ClusterState) -> dict[str, object]:
+    facts: dict[str, object] = {}
+    if state.context:
+        facts["context"] = state.context
+    if state.server:
+        facts["server"] = state.server
+    if state.server_version:
+        facts["serverVersion"] = state.server_version
+    if state.eks:
+        cl = state.eks.get("cluster") or {}
+        facts["eksCluster"] = state.eks.get("clusterName") or cl.get("name")
+        facts["eksVersion"] = cl.get("version")
+        facts["eksPlatformVersion"] = cl.get("platformVersion")
+    facts["takenAt"] = format_time(state.taken_at)
+    facts["objects"] = {k: len(v) for k, v in state.objects.items()}
+    return {k: v for k, v in facts.items() if v is not None}
+
+
+def next_minor(version: str | None) -> str | None:
+    from auditor.rules.cluster import minor_version
+    v = minor_version(version)
+    return f"{v[0]}.{v[1] + 1}" if v else None
+
+
+def resolve_target(state: ClusterState, flag: str | None, config: Config, *, planning: bool) -> str | None:
+    """--target-version, else config, else (with EKS data) the next minor for audit, AFTER's version for compare."""
+    if flag:
+        return flag
+    if config.options.target_version:
+        return config.options.target_version
+    if state.eks:
+        version = str((state.eks.get("cluster") or {}).get("version", "")) or None
+        if planning:
+            return next_minor(version)
+        from auditor.rules.cluster import minor_version
+        v = minor_version(version)
+        return f"{v[0]}.{v[1]}" if v else None
+    return None
+
+
+def _options(config: Config, target: str | None) -> Config:
+    from dataclasses import replace
+    return replace(config, options=replace(config.options, target_version=target))
+
+
+def audit(paths: list[Path], config: Config, report: ReportSettings, target: str | None) -> int:
+    state = load_states(paths)
+    config = _options(config, resolve_target(state, target, config, planning=True))
+    result = audit_state(state, config, report, mode="audit")
+    return finish(result, report)
+
+
+def audit_state(state: ClusterState, config: Config, report: ReportSettings, *, mode: str) -> AuditResult:
+    index = ClusterIndex(state)
+    rules = tuple(r for r in ALL_RULES if r.mode in ("single", "eks"))
+    run = run_rules(rules, index, config)
+    return AuditResult(
+        mode=mode, inputs=tuple(state.inputs), findings=tuple(run.findings), suppressed=tuple(run.suppressed),
+        fail_on=report.fail_on, rules=tuple(r.info() for r in rules), cluster=cluster_facts(state),
+        eks=state.eks, notices=tuple(state.warnings) + tuple(run.notices),
+        generated_at=format_time(datetime.now(timezone.utc)))
+
+
+def finish(result: AuditResult, report: ReportSettings) -> int:
+    paths = write_reports(result, report.output_dir, report.formats)
+    click.echo(summary(result, paths))
+    return ExitCode.OK if result.passed else ExitCode.FINDINGS
+
+
+def print_rules() -> int:
+    width = max(len(r.id) for r in ALL_RULES)
+    for r in ALL_RULES:
+        click.echo(f"{r.id.ljust(width)}  {r.severity.label:<7}  {r.mode:<6}  {r.title}")
+    return ExitCode.OK
+
+
+def explain(rule_id: str) -> int:
+    r = by_id(rule_id)
+    if r is None:
+        raise ConfigError(f"unknown rule {rule_id!r}; `upgrade-auditor rules` lists them")
+    click.echo(f"{r.id} ({r.severity.label}): {r.title}\n")
+    for section, text in r.docs.items():
+        click.echo(f"## {section}\n{text}\n")
+    return ExitCode.OK
+
+
+def demo(output_dir: Path) -> int:
+    """Audit the bundled example state and write every report format; exit 0 unless something broke."""
+    from importlib import resources
+
+    from auditor.settings import FORMATS
+    data = resources.files("auditor.demo")
+    report = ReportSettings(output_dir=output_dir / "audit", formats=FORMATS)
+    with resources.as_file(data / "after.json.gz") as after:
+        state = snapshot.load(after)
+        config = Config(options=Options())
+        result = audit_state(state, _options(config, resolve_target(state, None, config, planning=True)),
+                             report, mode="audit")
+        paths = write_reports(result, report.output_dir, report.formats)
+    click.echo("Demo: audit of the bundled cluster state after a blue/green node group migration\n")
+    click.echo(summary(result, paths))
+    return ExitCode.OK
+
+
+__all__ = ["audit", "demo", "explain", "print_rules", "load_config", "InputInfo"]

@@ -1,0 +1,142 @@
+"""Command line: parse flags, build settings, call auditor.app, map the outcome to an exit code."""
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from auditor import __version__, app
+from auditor.collect.options import ClusterOptions
+from auditor.errors import AuditorError, ConfigError, ExitCode
+from auditor.settings import ReportSettings, normalise_version, parse_fail_on, parse_formats
+
+
+def report_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The report flags every auditing command shares (CONTRACT.md 'Report options')."""
+    fn = click.option("--config", "config", type=click.Path(dir_okay=False), default=None,
+                      help="Config file (default: .upgrade-auditor.yaml when it exists).")(fn)
+    fn = click.option("--fail-on", "fail_on", default=None, metavar="info|warning|error|never",
+                      help="Exit 1 when a finding is at or above this severity (default: error).")(fn)
+    fn = click.option("--format", "formats", multiple=True, metavar="html,md,json,junit",
+                      help="Report formats, repeatable or comma-separated (default: html,md,json).")(fn)
+    fn = click.option("--output-dir", "output_dir", type=click.Path(file_okay=False), default="upgrade-audit",
+                      show_default=True, help="Where reports are written.")(fn)
+    return fn
+
+
+def build_report_settings(output_dir: str, formats: tuple[str, ...], fail_on: str | None,
+                          config_fail_on: str | None, upload: str | None = None) -> ReportSettings:
+    chosen = fail_on if fail_on is not None else (config_fail_on or "error")
+    return ReportSettings(output_dir=Path(output_dir), formats=parse_formats(formats),
+                          fail_on=parse_fail_on(chosen), upload=upload)
+
+
+def run(action: Callable[[], int]) -> None:
+    """Run a command body: expected failures become one line on stderr and their exit code."""
+    try:
+        code = action()
+    except AuditorError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(int(exc.exit_code))
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    sys.exit(int(code))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="upgrade-auditor")
+@click.option("-v", "--verbose", is_flag=True, help="Log details to stderr.")
+def main(verbose: bool) -> None:
+    """Audit EndpointSlices, Endpoints and EKS state before and after an Amazon EKS upgrade."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(dir_okay=True))
+@report_options
+@click.option("--target-version", default=None, metavar="1.N",
+              help="Kubernetes version you are upgrading to; checks skew against it too.")
+def audit(inputs: tuple[str, ...], output_dir: str, formats: tuple[str, ...], fail_on: str | None,
+          config: str | None, target_version: str | None) -> None:
+    """Run the single-state rules on one cluster state (snapshot files or kubectl dumps, merged)."""
+
+    def body() -> int:
+        cfg = app.load_config(config)
+        report = build_report_settings(output_dir, formats, fail_on, cfg.fail_on)
+        target = normalise_version(target_version) if target_version else None
+        return app.audit([Path(i) for i in inputs], cfg, report, target)
+
+    run(body)
+
+
+def cluster_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The flags that say which live cluster to read (`snapshot`, `verify`)."""
+    fn = click.option("-n", "--namespace", "namespaces", multiple=True, metavar="NS",
+                      help="Read only this namespace (repeatable; default: all). Nodes and Namespaces "
+                           "are always read cluster-wide.")(fn)
+    fn = click.option("--context", default=None, metavar="NAME",
+                      help="Kubeconfig context (default: the current context).")(fn)
+    fn = click.option("--kubeconfig", default=None, metavar="PATH",
+                      help="Kubeconfig file (default: $KUBECONFIG, then ~/.kube/config; "
+                           "in a Pod: the in-cluster service account).")(fn)
+    return fn
+
+
+def build_cluster_options(kubeconfig: str | None, context: str | None,
+                          namespaces: tuple[str, ...]) -> ClusterOptions:
+    names = tuple(dict.fromkeys(ns for ns in namespaces if ns))
+    return ClusterOptions(kubeconfig=kubeconfig, context=context, namespaces=names)
+
+
+@main.command()
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), metavar="FILE",
+              help="Snapshot file to write (.gz compresses); replaced atomically.")
+@click.option("--label", default="", metavar="before|after|TEXT", help="Label recorded in the snapshot.")
+@cluster_options
+def snapshot(output: str, label: str, kubeconfig: str | None, context: str | None,
+             namespaces: tuple[str, ...]) -> None:
+    """Read the live cluster and write a snapshot file (exit 3 when something could not be read)."""
+
+    def body() -> int:
+        from auditor.collect.live import take_snapshot  # the kubernetes client loads only when needed
+
+        outcome = take_snapshot(build_cluster_options(kubeconfig, context, namespaces), Path(output), label)
+        click.echo(outcome.summary())
+        if not outcome.complete:
+            click.echo(f"error: snapshot {output} is incomplete: {outcome.cause()}", err=True)
+            return ExitCode.COLLECTION
+        return ExitCode.OK
+
+    run(body)
+
+
+@main.command("rules")
+def list_rules() -> None:
+    """List every rule: id, severity and title."""
+    run(app.print_rules)
+
+
+@main.command()
+@click.argument("rule_id")
+def explain(rule_id: str) -> None:
+    """Print one rule's full documentation."""
+    run(lambda: app.explain(rule_id))
+
+
+@main.command()
+@click.option("--output-dir", "output_dir", type=click.Path(file_okay=False), default="upgrade-audit",
+              show_default=True, help="Where reports are written.")
+def demo(output_dir: str) -> None:
+    """Run the whole job on a bundled example; needs no cluster and no AWS."""
+    run(lambda: app.demo(Path(output_dir)))
+
+
+def _require(value: Any, flag: str) -> Any:
+    if value is None:
+        raise ConfigError(f"{flag} is required")
+    return value

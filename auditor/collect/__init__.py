@@ -1,0 +1,1 @@
+"""Collectors: the only code that talks to clusters (kube.py, live.py) and to AWS (eks.py)."""

@@ -1,0 +1,260 @@
+"""Take a snapshot of a live cluster: every kind listed in parallel, streamed to disk, honest about gaps."""
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import tempfile
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Callable, Iterator, Optional
+
+import orjson
+
+from auditor.collect.kube import Cluster, Forbidden, Gone, RequestFailed, Stopped
+from auditor.collect.options import ClusterOptions
+from auditor.errors import CollectionError, InputError
+from auditor.objects import KINDS, NAMESPACED
+from auditor.snapshot import SnapshotWriter, now_utc
+
+LOG = logging.getLogger(__name__)
+
+__all__ = ["ClusterOptions", "SnapshotOutcome", "take_snapshot"]
+
+
+@dataclass
+class SnapshotOutcome:
+    """What `take_snapshot` wrote; `complete` is False when any kind (or namespace) could not be read."""
+
+    path: Path
+    complete: bool
+    counts: dict[str, int]
+    missing: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    taken_at: str = ""
+
+    def summary(self) -> str:
+        counts = ", ".join(f"{n} {k}" for k, n in self.counts.items())
+        return f"wrote {self.path}: {counts}" + ("" if self.complete else " (INCOMPLETE)")
+
+    def cause(self) -> str:
+        """One line naming what could not be read, and why."""
+        parts = [f"{m['kind']}: {m['reason']}" + (f" (needs {m['permission']})" if m.get("permission") else "")
+                 for m in self.missing]
+        return "; ".join(parts)
+
+
+def permission(kind: str, namespace: str | None) -> str:
+    """The RBAC permission a list needs, as people write it: `list endpointslices.discovery.k8s.io, cluster-wide`."""
+    api_version, plural = KINDS[kind]
+    resource = f"{plural}.{api_version.split('/')[0]}" if "/" in api_version else plural
+    return f"list {resource}, " + (f"in namespace {namespace}" if namespace else "cluster-wide")
+
+
+def list_path(kind: str, namespace: str | None) -> str:
+    api_version, plural = KINDS[kind]
+    base = f"/apis/{api_version}" if "/" in api_version else f"/api/{api_version}"
+    return f"{base}/namespaces/{namespace}/{plural}" if namespace else f"{base}/{plural}"
+
+
+@dataclass
+class _KindResult:
+    spool: IO[bytes]
+    count: int = 0
+    missing: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _collect_kind(cluster: Cluster, kind: str, spool: IO[bytes], progress: dict[str, int]) -> _KindResult:
+    """List one kind (per namespace when asked) into its spool file: one JSON object per line."""
+    result = _KindResult(spool)
+    api_version, plural = KINDS[kind]
+    group = api_version.split("/")[0] if "/" in api_version else ""
+    scopes: list[str | None] = list(cluster.opts.namespaces) if kind in NAMESPACED and cluster.opts.namespaces \
+        else [None]
+    # The API omits kind/apiVersion on list items; the snapshot carries them on every object.
+    prefix = b'{"kind":"' + kind.encode() + b'","apiVersion":"' + api_version.encode() + b'",'
+    for ns in scopes:
+        need = permission(kind, ns)
+        allowed, why = cluster.can_list(group, plural, ns)
+        if allowed is False:
+            reason = "forbidden by RBAC (SelfSubjectAccessReview says no" + (f": {why})" if why else ")")
+            result.missing.append(_missing(kind, reason, need, ns))
+            continue
+        mark, start = spool.tell(), result.count
+        restarts = 0
+        while True:
+            try:
+                for items in cluster.pages(list_path(kind, ns)):
+                    spool.write(_encode_page(items, prefix, kind, api_version))
+                    result.count += len(items)
+                    progress[kind] = result.count
+                break
+            except Gone as exc:
+                # An expired continue token: what we read of this list is from an older version; discard it.
+                spool.seek(mark)
+                spool.truncate()
+                result.count = progress[kind] = start
+                restarts += 1
+                if restarts > cluster.opts.retry.restarts:
+                    result.missing.append(_missing(kind, f"list kept expiring (410 Gone {restarts} times): {exc}",
+                                                   need, ns))
+                    break
+                LOG.info("%s: continue token expired, listing again (%d)", kind, restarts)
+            except (Forbidden, RequestFailed) as exc:
+                spool.seek(mark)
+                spool.truncate()
+                result.count = progress[kind] = start
+                reason = f"forbidden: {exc}" if isinstance(exc, Forbidden) else str(exc)
+                result.missing.append(_missing(kind, reason, need if isinstance(exc, Forbidden) else "", ns))
+                break
+    return result
+
+
+def _guarded(cluster: Cluster, kind: str, spool: IO[bytes], progress: dict[str, int]) -> _KindResult:
+    try:
+        return _collect_kind(cluster, kind, spool, progress)
+    except BaseException:
+        cluster.stop.set()  # a fatal error (401, TLS...) ends every other list too
+        raise
+
+
+def _first_failure(futures: dict[str, Future[_KindResult]]) -> BaseException:
+    """The error that stopped the collection, rather than the `Stopped` it caused elsewhere."""
+    for fut in futures.values():
+        exc = fut.exception()
+        if exc is not None and not isinstance(exc, Stopped):
+            return exc
+    return CollectionError("collection stopped")
+
+
+def _encode_page(items: list[dict[str, Any]], prefix: bytes, kind: str, api_version: str) -> bytes:
+    lines = []
+    for item in items:
+        meta = item.get("metadata")
+        if isinstance(meta, dict):
+            meta.pop("managedFields", None)
+        if "kind" in item or "apiVersion" in item:
+            item["kind"], item["apiVersion"] = kind, api_version
+            lines.append(orjson.dumps(item))
+        else:
+            raw = orjson.dumps(item)
+            lines.append(prefix + raw[1:] if len(raw) > 2 else prefix[:-1] + b"}")
+    lines.append(b"")
+    return b"\n".join(lines)
+
+
+def _missing(kind: str, reason: str, need: str, namespace: str | None) -> dict[str, Any]:
+    entry: dict[str, Any] = {"kind": kind, "reason": reason}
+    if need:
+        entry["permission"] = need
+    if namespace:
+        entry["namespace"] = namespace
+    return entry
+
+
+def take_snapshot(opts: ClusterOptions, output: str | Path, label: str = "",
+                  progress: Optional[bool] = None,
+                  eks: Optional[Callable[[], dict[str, Any] | None]] = None) -> SnapshotOutcome:
+    """Read the cluster and write `output` atomically; raise CollectionError when it cannot be read at all.
+
+    `eks`, when given, is called once and its result written as the snapshot's `eks` section.
+    The outcome says whether the snapshot is complete; an incomplete one is still written.
+    """
+    path = Path(output)
+    directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():
+        raise InputError(path, f"directory {directory} does not exist")
+    started = now_utc()
+    cluster = Cluster(opts)
+    version = cluster.server_version()
+    show = sys.stderr.isatty() if progress is None else progress
+    counts: dict[str, int] = {k: 0 for k in KINDS}
+    missing: list[dict[str, Any]] = []
+    with _terminate_as_interrupt(), SnapshotWriter(path) as writer, \
+            ThreadPoolExecutor(max_workers=len(KINDS), thread_name_prefix="list") as pool, \
+            _progress(counts, show):
+        futures: dict[str, Future[_KindResult]] = {}
+        try:
+            for kind in KINDS:
+                # Anonymous (already unlinked) files beside the output: disk-backed, never left behind.
+                spool = tempfile.TemporaryFile(dir=directory, prefix=f".{path.name}.{kind}.")
+                futures[kind] = pool.submit(_guarded, cluster, kind, spool, counts)
+            for kind in KINDS:  # copy in a fixed order so snapshots of the same state are identical
+                try:
+                    result = futures[kind].result()
+                except Stopped:
+                    raise _first_failure(futures) from None
+                missing.extend(result.missing)
+                result.spool.seek(0)
+                for line in result.spool:
+                    writer.add_raw(kind, line[:-1])
+                result.spool.close()
+        except BaseException:
+            cluster.stop.set()  # the others stop at their next request or backoff
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        finally:
+            for fut in futures.values():
+                if fut.done() and not fut.cancelled() and fut.exception() is None:
+                    fut.result().spool.close()
+        taken = now_utc()
+        eks_data = eks() if eks is not None else None
+        meta: dict[str, Any] = {
+            "label": label, "takenAt": taken, "startedAt": started, "complete": not missing,
+            "kinds": list(KINDS), "missing": missing, "warnings": list(cluster.warnings),
+            "source": {"context": cluster.context, "server": cluster.server, "serverVersion": version,
+                       "namespaces": list(opts.namespaces), "inCluster": cluster.in_cluster},
+        }
+        writer.finish(meta, eks=eks_data)
+    final = {k: writer.counts.get(k, 0) for k in KINDS}
+    LOG.info("snapshot %s: %s", path, final)
+    return SnapshotOutcome(path=path, complete=not missing, counts=final, missing=missing,
+                           warnings=list(cluster.warnings), taken_at=taken)
+
+
+@contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (CI cancelling a job, kubectl-style kill) unwinds like Ctrl-C, so no temp file is left."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt()
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def _progress(counts: dict[str, int], show: bool) -> Iterator[None]:
+    """Objects read per kind on stderr, redrawn in place; only on a terminal."""
+    if not show:
+        yield
+        return
+    done = threading.Event()
+
+    def draw() -> None:
+        line = "  ".join(f"{k} {n}" for k, n in counts.items())
+        sys.stderr.write(f"\rreading: {line}\x1b[K")
+        sys.stderr.flush()
+
+    def loop() -> None:
+        while not done.wait(0.25):
+            draw()
+
+    t = threading.Thread(target=loop, name="progress", daemon=True)
+    t.start()
+    try:
+        yield
+    finally:
+        done.set()
+        t.join()
+        draw()
+        sys.stderr.write("\n")

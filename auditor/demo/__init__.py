@@ -1,0 +1,1 @@
+"""Bundled example cluster states for `upgrade-auditor demo`."""

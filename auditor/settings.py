@@ -1,0 +1,192 @@
+"""Settings: command-line flags plus `.upgrade-auditor.yaml`, validated once, frozen."""
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from auditor.errors import ConfigError
+from auditor.model import Severity
+from auditor.rules.base import Options
+
+FORMATS = ("html", "md", "json", "junit")
+DEFAULT_FORMATS = ("html", "md", "json")
+DEFAULT_CONFIG = ".upgrade-auditor.yaml"
+FAIL_ON = ("info", "warning", "error", "never")
+
+
+@dataclass(frozen=True)
+class RuleOverride:
+    enabled: bool = True
+    severity: Severity | None = None
+
+
+@dataclass(frozen=True)
+class Exclude:
+    reason: str
+    rule: str = "*"
+    namespace: str = "*"
+    name: str = "*"
+    kind: str = "*"
+    labels: tuple[tuple[str, str], ...] = ()
+
+    def matches(self, rule: str, kind: str, namespace: str, name: str, labels: dict[str, str]) -> bool:
+        return (fnmatch.fnmatchcase(rule, self.rule) and fnmatch.fnmatchcase(kind, self.kind)
+                and fnmatch.fnmatchcase(namespace, self.namespace) and fnmatch.fnmatchcase(name, self.name)
+                and all(labels.get(k) == v for k, v in self.labels))
+
+
+@dataclass(frozen=True)
+class Config:
+    path: str | None = None
+    fail_on: str | None = None
+    rules: dict[str, RuleOverride] = field(default_factory=dict)
+    excludes: tuple[Exclude, ...] = ()
+    options: Options = field(default_factory=Options)
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    output_dir: Path = Path("upgrade-audit")
+    formats: tuple[str, ...] = DEFAULT_FORMATS
+    fail_on: Severity | None = Severity.ERROR
+    upload: str | None = None
+
+
+def parse_formats(values: tuple[str, ...]) -> tuple[str, ...]:
+    if not values:
+        return DEFAULT_FORMATS
+    out: list[str] = []
+    for v in values:
+        for part in v.split(","):
+            part = part.strip().lower()
+            if not part:
+                continue
+            if part not in FORMATS:
+                raise ConfigError(f"--format: unknown format {part!r} (choose from {', '.join(FORMATS)})")
+            if part not in out:
+                out.append(part)
+    return tuple(out) or DEFAULT_FORMATS
+
+
+def parse_fail_on(value: str) -> Severity | None:
+    v = value.strip().lower()
+    if v == "never":
+        return None
+    if v not in FAIL_ON:
+        raise ConfigError(f"fail-on: {value!r} is not one of {', '.join(FAIL_ON)}")
+    return Severity.parse(v)
+
+
+def _tolerance(value: Any, where: str) -> tuple[float, bool]:
+    if isinstance(value, bool):
+        raise ConfigError(f"{where}: tolerance must be a number of endpoints or a percentage like '10%'")
+    if isinstance(value, (int, float)) and value >= 0:
+        return float(value), False
+    if isinstance(value, str) and value.strip().endswith("%"):
+        try:
+            pct = float(value.strip()[:-1])
+        except ValueError:
+            pct = -1
+        if 0 <= pct <= 100:
+            return pct / 100.0, True
+    raise ConfigError(f"{where}: tolerance must be a number of endpoints >= 0 or a percentage like '10%'")
+
+
+def load_config(path: str | None, known_rules: set[str], *, explicit: bool = False) -> Config:
+    """Read and validate the config file; absent default file means defaults."""
+    p = Path(path or DEFAULT_CONFIG)
+    if not p.exists():
+        if explicit:
+            raise ConfigError(f"{p}: config file not found")
+        return Config()
+    try:
+        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{p}: cannot read config file ({exc})") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{p}: invalid YAML{where}") from None
+    if raw is None:
+        return Config(path=str(p))
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{p}: expected a mapping at the top level")
+    allowed = {"fail-on", "grace-seconds", "rules", "exclude", "third-party-managers", "target-version"}
+    unknown = set(raw) - allowed
+    if unknown:
+        raise ConfigError(f"{p}: unknown key(s) {', '.join(sorted(map(str, unknown)))} "
+                          f"(allowed: {', '.join(sorted(allowed))})")
+    fail_on = raw.get("fail-on")
+    if fail_on is not None:
+        parse_fail_on(str(fail_on))
+    grace = raw.get("grace-seconds", 120)
+    if not isinstance(grace, int) or isinstance(grace, bool) or grace < 0:
+        raise ConfigError(f"{p}: grace-seconds must be a whole number of seconds >= 0")
+    tol, ratio = 0.0, False
+    overrides: dict[str, RuleOverride] = {}
+    rules = raw.get("rules") or {}
+    if not isinstance(rules, dict):
+        raise ConfigError(f"{p}: rules must map rule ids to settings")
+    for rid, conf in rules.items():
+        if rid not in known_rules:
+            raise ConfigError(f"{p}: rules: unknown rule {rid!r} (see `upgrade-auditor rules`)")
+        conf = conf or {}
+        if not isinstance(conf, dict):
+            raise ConfigError(f"{p}: rules.{rid} must be a mapping (enabled, severity, tolerance)")
+        bad = set(conf) - {"enabled", "severity", "tolerance"}
+        if bad:
+            raise ConfigError(f"{p}: rules.{rid}: unknown key(s) {', '.join(sorted(bad))}")
+        sev = None
+        if "severity" in conf:
+            try:
+                sev = Severity.parse(str(conf["severity"]))
+            except ValueError as exc:
+                raise ConfigError(f"{p}: rules.{rid}.severity: {exc}") from None
+        enabled = conf.get("enabled", True)
+        if not isinstance(enabled, bool):
+            raise ConfigError(f"{p}: rules.{rid}.enabled must be true or false")
+        if "tolerance" in conf:
+            tol, ratio = _tolerance(conf["tolerance"], f"{p}: rules.{rid}.tolerance")
+        overrides[rid] = RuleOverride(enabled=enabled, severity=sev)
+    excludes = []
+    for i, ex in enumerate(raw.get("exclude") or []):
+        where = f"{p}: exclude[{i}]"
+        if not isinstance(ex, dict):
+            raise ConfigError(f"{where} must be a mapping")
+        bad = set(ex) - {"rule", "namespace", "name", "kind", "labels", "reason"}
+        if bad:
+            raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(bad))}")
+        reason = ex.get("reason")
+        if not reason or not isinstance(reason, str):
+            raise ConfigError(f"{where}: every exclude needs a reason")
+        labels = ex.get("labels") or {}
+        if not isinstance(labels, dict):
+            raise ConfigError(f"{where}: labels must be a mapping")
+        rule_pat = str(ex.get("rule", "*"))
+        if not any(ch in rule_pat for ch in "*?[") and rule_pat not in known_rules:
+            raise ConfigError(f"{where}: unknown rule {rule_pat!r}")
+        excludes.append(Exclude(reason=reason, rule=rule_pat, namespace=str(ex.get("namespace", "*")),
+                                name=str(ex.get("name", "*")), kind=str(ex.get("kind", "*")),
+                                labels=tuple((str(k), str(v)) for k, v in labels.items())))
+    managers = raw.get("third-party-managers") or []
+    if not isinstance(managers, list) or not all(isinstance(m, str) for m in managers):
+        raise ConfigError(f"{p}: third-party-managers must be a list of managed-by values")
+    target = raw.get("target-version")
+    options = Options(grace_seconds=grace, capacity_tolerance=tol, capacity_tolerance_is_ratio=ratio,
+                      third_party_managers=tuple(managers),
+                      target_version=normalise_version(str(target)) if target is not None else None)
+    return Config(path=str(p), fail_on=str(fail_on) if fail_on is not None else None, rules=overrides,
+                  excludes=tuple(excludes), options=options)
+
+
+def normalise_version(text: str) -> str:
+    """'1.31', 'v1.31', '1.31.2' -> '1.31'; anything else is a ConfigError."""
+    t = text.strip().lstrip("v")
+    parts = t.split(".")
+    if len(parts) >= 2 and parts[0].isdigit() and parts[1].isdigit():
+        return f"{int(parts[0])}.{int(parts[1])}"
+    raise ConfigError(f"target version {text!r} is not of the form 1.N")

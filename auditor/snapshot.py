@@ -1,0 +1,348 @@
+"""Snapshot format v1: load snapshots and kubectl dumps (JSON/YAML, optionally gzip); write atomically."""
+from __future__ import annotations
+
+import gc
+import gzip
+import logging
+import os
+import tempfile
+import zlib
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import IO, Any, Iterator, Optional
+
+import msgspec
+import yaml
+
+from auditor import TOOL_NAME, __version__
+from auditor.errors import InputError
+from auditor.model import InputInfo
+from auditor.objects import ANN_TRIGGER_TIME, KINDS, KubeObject
+from auditor.state import ClusterState, MissingResource, format_time, parse_time
+
+LOG = logging.getLogger(__name__)
+
+API_VERSION = "upgrade-auditor.io/v1"
+SNAPSHOT_KIND = "ClusterSnapshot"
+
+
+class SnapshotMeta(msgspec.Struct, rename="camel", omit_defaults=True):
+    taken_at: str = ""
+    started_at: str = ""
+    label: str = ""
+    complete: bool = True
+    source: dict[str, Any] = msgspec.field(default_factory=dict)
+    tool: dict[str, Any] = msgspec.field(default_factory=dict)
+    kinds: Optional[list[str]] = None
+    missing: list[dict[str, Any]] = msgspec.field(default_factory=list)
+    warnings: list[str] = msgspec.field(default_factory=list)
+    counts: dict[str, int] = msgspec.field(default_factory=dict)
+
+
+class _Envelope(msgspec.Struct, rename="camel"):
+    """Top level of any input: a snapshot, a List, or (items absent) a single object."""
+
+    kind: str = ""
+    api_version: str = ""
+    metadata: msgspec.Raw = msgspec.Raw()  # empty Raw when absent (Optional[Raw] is not supported)
+    items: Optional[list[KubeObject]] = None
+    eks: msgspec.Raw = msgspec.Raw()
+
+
+_ENVELOPE = msgspec.json.Decoder(_Envelope)
+_OBJECT = msgspec.json.Decoder(KubeObject)
+_META = msgspec.json.Decoder(SnapshotMeta)
+
+
+class _NoTimestampSafeLoader(yaml.SafeLoader):
+    """SafeLoader that keeps timestamps as the strings the API wrote (kubectl quotes them; people don't)."""
+
+
+_NoTimestampSafeLoader.yaml_implicit_resolvers = {
+    ch: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for ch, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Decoding allocates millions of objects; the cyclic GC re-scanning them triples parse time."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def read_bytes(path: Path) -> bytes:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(path, "no such file") from None
+    except IsADirectoryError:
+        raise InputError(path, "is a directory, not a file") from None
+    except OSError as exc:
+        raise InputError(path, f"cannot read: {exc.strerror or exc}") from None
+    if data[:2] == b"\x1f\x8b":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise InputError(path, f"corrupt or truncated gzip data ({exc})") from None
+    return data
+
+
+def load(path: str | Path) -> ClusterState:
+    """Load one input file into a ClusterState; every problem is an InputError naming the file."""
+    p = Path(path)
+    data = read_bytes(p)
+    head = data.lstrip()[:1]
+    if not head:
+        raise InputError(p, "is empty")
+    with _gc_paused():
+        if head in (b"{", b"["):
+            env, single = _decode_json(p, data)
+        else:
+            env, single = _decode_yaml(p, data)
+    del data
+    return _to_state(p, env, single)
+
+
+def _decode_json(p: Path, data: bytes) -> tuple[_Envelope, KubeObject | None]:
+    if data.lstrip()[:1] == b"[":
+        raise InputError(p, "is a JSON array; expected a snapshot, a kubectl List or one object")
+    try:
+        env = _ENVELOPE.decode(data)
+    except msgspec.ValidationError as exc:
+        raise InputError(p, f"not a valid cluster state: {exc}") from None
+    except msgspec.DecodeError as exc:
+        msg = str(exc)
+        if "truncated" in msg:
+            raise InputError(p, "JSON is truncated (the file ends early)") from None
+        raise InputError(p, f"not valid JSON ({msg})") from None
+    single = None
+    if env.items is None and env.kind != SNAPSHOT_KIND:
+        try:
+            single = _OBJECT.decode(data)
+        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+            raise InputError(p, f"not a valid Kubernetes object: {exc}") from None
+    return env, single
+
+
+def _decode_yaml(p: Path, data: bytes) -> tuple[_Envelope, KubeObject | None]:
+    try:
+        docs = [d for d in yaml.load_all(data, Loader=_NoTimestampSafeLoader) if d is not None]
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise InputError(p, f"neither JSON nor valid YAML{where}") from None
+    except UnicodeDecodeError:
+        raise InputError(p, "is binary, not JSON or YAML") from None
+    if not docs or not all(isinstance(d, dict) for d in docs):
+        raise InputError(p, "is not a Kubernetes object, List or snapshot (no mapping at the top level)")
+    try:
+        if len(docs) > 1:
+            items = msgspec.convert(docs, list[KubeObject], str_keys=True)
+            return _Envelope(kind="List", api_version="v1", items=items), None
+        doc = docs[0]
+        meta = doc.get("metadata")
+        env = _Envelope(
+            kind=str(doc.get("kind", "")),
+            api_version=str(doc.get("apiVersion", "")),
+            metadata=msgspec.Raw(msgspec.json.encode(meta)) if doc.get("kind") == SNAPSHOT_KIND else msgspec.Raw(),
+            items=msgspec.convert(doc["items"], list[KubeObject], str_keys=True) if "items" in doc else None,
+            eks=msgspec.Raw(msgspec.json.encode(doc["eks"])) if doc.get("eks") is not None else msgspec.Raw(),
+        )
+        single = None
+        if env.items is None and env.kind != SNAPSHOT_KIND:
+            single = msgspec.convert(doc, KubeObject, str_keys=True)
+        return env, single
+    except msgspec.ValidationError as exc:
+        raise InputError(p, f"not a valid cluster state: {exc}") from None
+    except (TypeError, msgspec.EncodeError) as exc:
+        raise InputError(p, f"not a valid cluster state: {exc}") from None
+
+
+def _item_kind(list_kind: str) -> str:
+    return list_kind[:-4] if list_kind.endswith("List") and list_kind != "List" else ""
+
+
+def _to_state(p: Path, env: _Envelope, single: KubeObject | None) -> ClusterState:
+    objects: dict[str, list[KubeObject]] = {k: [] for k in KINDS}
+    ignored: dict[str, int] = {}
+    if env.kind == SNAPSHOT_KIND:
+        if env.api_version != API_VERSION:
+            raise InputError(
+                p, f"unknown snapshot apiVersion {env.api_version!r} (this version reads {API_VERSION!r}; "
+                "take the snapshot again with this version of upgrade-auditor)")
+        items = env.items or []
+    elif env.items is not None:
+        items = env.items
+    elif single is not None:
+        items = [single]
+    else:
+        items = []
+    default_kind = _item_kind(env.kind)
+    for obj in items:
+        kind = obj.kind or default_kind
+        if kind in objects:
+            if not obj.kind:
+                obj.kind = kind
+            objects[kind].append(obj)
+        else:
+            ignored[kind or "(no kind)"] = ignored.get(kind or "(no kind)", 0) + 1
+    total = sum(len(v) for v in objects.values())
+    if env.kind == SNAPSHOT_KIND:
+        return _snapshot_state(p, env, objects)
+    if total == 0:
+        if ignored:
+            found = ", ".join(sorted(ignored))
+            raise InputError(p, f"holds no objects of the kinds the auditor reads ({', '.join(KINDS)}); "
+                                f"found only: {found}")
+        raise InputError(p, "holds no Kubernetes objects")
+    if ignored:
+        LOG.info("%s: ignored %d objects of other kinds (%s)", p, sum(ignored.values()), ", ".join(sorted(ignored)))
+    taken = _latest_timestamp(objects)
+    present = {k for k, v in objects.items() if v}
+    # Namespaces only refine the rules (terminating namespaces); a dump without them is not incomplete.
+    absent = [k for k in KINDS if k not in present and k != "Namespace"]
+    missing = [MissingResource(kind=k, reason="not in this kubectl dump", source=str(p)) for k in absent]
+    info = InputInfo(path=str(p), label="", taken_at=format_time(taken), complete=not missing,
+                     missing=tuple(m.as_dict() for m in missing))
+    return ClusterState(objects=objects, taken_at=taken, inputs=[info], present=present, missing=missing)
+
+
+def _snapshot_state(p: Path, env: _Envelope, objects: dict[str, list[KubeObject]]) -> ClusterState:
+    try:
+        meta = _META.decode(env.metadata) if len(env.metadata) else SnapshotMeta()
+        eks = msgspec.json.decode(env.eks) if len(env.eks) else None
+        if eks is not None and not isinstance(eks, dict):
+            raise InputError(p, "snapshot 'eks' section is not a mapping")
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        raise InputError(p, f"snapshot metadata is invalid: {exc}") from None
+    taken = parse_time(meta.taken_at)
+    if taken is None:
+        raise InputError(p, "snapshot has no valid metadata.takenAt")
+    missing = [MissingResource(kind=str(m.get("kind", "?")), reason=str(m.get("reason", "")),
+                               permission=str(m.get("permission", "")),
+                               namespace=str(m.get("namespace", "") or ""), source=str(p))
+               for m in meta.missing]
+    collected = set(meta.kinds) if meta.kinds is not None else set(KINDS)
+    missing_kinds = {m.kind for m in missing}
+    present = {k for k in collected if k in KINDS and k not in missing_kinds}
+    for k in KINDS:
+        if k not in collected and k not in missing_kinds:
+            missing.append(MissingResource(kind=k, reason="not collected in this snapshot", source=str(p)))
+    complete = meta.complete and not missing
+    src = meta.source or {}
+    version = src.get("serverVersion") or {}
+    server_version = version.get("gitVersion") if isinstance(version, dict) else None
+    info = InputInfo(path=str(p), label=meta.label, taken_at=meta.taken_at, complete=complete, source=src,
+                     missing=tuple(m.as_dict() for m in missing), warnings=tuple(meta.warnings))
+    return ClusterState(objects=objects, taken_at=taken, inputs=[info], present=present, missing=missing,
+                        server_version=server_version, eks=eks, context=str(src.get("context", "")),
+                        server=str(src.get("server", "")), label=meta.label, warnings=list(meta.warnings))
+
+
+def _latest_timestamp(objects: dict[str, list[KubeObject]]) -> datetime:
+    """A kubectl dump has no time of its own: the latest timestamp inside it stands in."""
+    best = ""
+    for objs in objects.values():
+        for o in objs:
+            m = o.metadata
+            for t in (m.creation_timestamp, m.deletion_timestamp):
+                if t and t[:19] > best:
+                    best = t[:19]
+            if m.annotations:
+                t = m.annotations.get(ANN_TRIGGER_TIME)
+                if t and t[:19] > best:
+                    best = t[:19]
+            st = o.status
+            if st is not None and st.conditions:
+                for c in st.conditions:
+                    for t in (c.last_transition_time, c.last_heartbeat_time):
+                        if t and t[:19] > best:
+                            best = t[:19]
+    parsed = parse_time(best + "Z") if best else None
+    return parsed or datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing
+
+
+class SnapshotWriter:
+    """Streams a snapshot to a temporary file beside the target and renames it only when complete.
+
+    Items are written as they arrive (raw JSON bytes, one object each), so memory stays flat
+    whatever the cluster size. A crash, Ctrl-C or a full disk leaves the previous file untouched.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.compress = self.path.suffix == ".gz"
+        self._tmp: str | None = None
+        self._fh: IO[bytes] | None = None
+        self._first = True
+        self.counts: dict[str, int] = {}
+
+    def __enter__(self) -> SnapshotWriter:
+        directory = self.path.parent if str(self.path.parent) else Path(".")
+        if not directory.is_dir():
+            raise InputError(self.path, f"directory {directory} does not exist")
+        fd, self._tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=directory)
+        raw = os.fdopen(fd, "wb")
+        self._raw = raw
+        self._fh = gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=5) if self.compress else raw
+        self._fh.write(b'{"apiVersion":"' + API_VERSION.encode() + b'","kind":"' + SNAPSHOT_KIND.encode()
+                       + b'","items":[\n')
+        return self
+
+    def add_raw(self, kind: str, item: bytes) -> None:
+        """Append one object already encoded as JSON (it must carry `kind` and `apiVersion`)."""
+        assert self._fh is not None
+        if not self._first:
+            self._fh.write(b",\n")
+        self._first = False
+        self._fh.write(item)
+        self.counts[kind] = self.counts.get(kind, 0) + 1
+
+    def add(self, obj: dict[str, Any]) -> None:
+        self.add_raw(str(obj.get("kind", "")), msgspec.json.encode(obj))
+
+    def finish(self, meta: dict[str, Any], eks: dict[str, Any] | None = None) -> None:
+        """Write the metadata, flush to disk and atomically replace the target."""
+        assert self._fh is not None and self._tmp is not None
+        meta = dict(meta)
+        meta.setdefault("tool", {"name": TOOL_NAME, "version": __version__})
+        meta["counts"] = dict(self.counts)
+        tail = b'\n],"metadata":' + msgspec.json.encode(meta)
+        if eks is not None:
+            tail += b',"eks":' + msgspec.json.encode(eks)
+        self._fh.write(tail + b"}\n")
+        if self.compress:
+            self._fh.close()
+        self._raw.flush()
+        os.fsync(self._raw.fileno())
+        self._raw.close()
+        os.chmod(self._tmp, 0o644)
+        os.replace(self._tmp, self.path)
+        self._tmp = None
+        self._fh = None
+
+    def __exit__(self, *exc: object) -> None:
+        if self._tmp is not None:  # not finished: leave the old file alone, remove ours
+            try:
+                self._raw.close()
+            except OSError:
+                pass
+            try:
+                os.unlink(self._tmp)
+            except OSError:
+                pass
+
+
+def now_utc() -> str:
+    return format_time(datetime.now(timezone.utc))

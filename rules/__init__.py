@@ -1,0 +1,27 @@
+"""The rule pack: every rule the engine runs, registered explicitly in ALL_RULES."""
+from __future__ import annotations
+
+from auditor.rules.base import Rule
+from auditor.rules.cluster import incomplete_snapshot, kubelet_version_skew
+from auditor.rules.endpoints import stale_endpoints, truncated_endpoints, unmirrored_endpoints
+from auditor.rules.endpointslices import (
+    endpointslice_controller_disabled, handmade_endpointslice, orphan_endpointslice,
+    service_missing_endpointslices, stale_endpointslice,
+)
+
+ALL_RULES: tuple[Rule, ...] = (
+    handmade_endpointslice,
+    service_missing_endpointslices,
+    endpointslice_controller_disabled,
+    stale_endpointslice,
+    stale_endpoints,
+    truncated_endpoints,
+    unmirrored_endpoints,
+    orphan_endpointslice,
+    kubelet_version_skew,
+    incomplete_snapshot,
+)
+
+
+def by_id(rule_id: str) -> Rule | None:
+    return next((r for r in ALL_RULES if r.id == rule_id), None)

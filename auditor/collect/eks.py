@@ -23,7 +23,7 @@ LOG = logging.getLogger(__name__)
 # with jitter, retries on throttling codes, 5xx and connection errors). AWS_RETRY_MODE and
 # AWS_MAX_ATTEMPTS still win when the user sets them.
 RETRY_MODE = "standard"
-MAX_ATTEMPTS = 5
+MAX_ATTEMPTS = 5  # in all, the first try included
 CONNECT_TIMEOUT = 5
 READ_TIMEOUT = 30
 
@@ -49,7 +49,7 @@ def client_config() -> Config:
     """Retries and timeouts for every EKS call; the user's AWS_RETRY_MODE / AWS_MAX_ATTEMPTS win."""
     retries: dict[str, Any] = {"mode": os.environ.get("AWS_RETRY_MODE") or RETRY_MODE}
     if not os.environ.get("AWS_MAX_ATTEMPTS"):
-        retries["max_attempts"] = MAX_ATTEMPTS
+        retries["total_max_attempts"] = MAX_ATTEMPTS  # first try included
     return Config(retries=retries, connect_timeout=CONNECT_TIMEOUT, read_timeout=READ_TIMEOUT,
                   user_agent_extra="eks-upgrade-auditor")
 

@@ -1,0 +1,177 @@
+"""`upgrade-auditor snapshot` against the API double: round trip, scoping, RBAC, files, warnings."""
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+from click.testing import Result
+
+from auditor.collect.live import take_snapshot
+from auditor.collect.options import ClusterOptions
+from auditor.snapshot import load
+from tests import clusterfactory
+from tests.apidouble import ENDPOINTS_WARNING, ApiDouble
+
+Snap = Callable[..., Result]
+
+
+def _key(obj: dict[str, Any]) -> tuple[str, str, str]:
+    m = obj["metadata"]
+    return obj["kind"], m.get("namespace", ""), m["name"]
+
+
+def _without_managed_fields(obj: dict[str, Any]) -> dict[str, Any]:
+    return {**obj, "metadata": {k: v for k, v in obj["metadata"].items() if k != "managedFields"}}
+
+
+def _read(path: Path) -> dict[str, Any]:
+    data = path.read_bytes()
+    return json.loads(gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data)
+
+
+def test_round_trip_gives_exactly_the_served_objects(api: ApiDouble, kubeconfig: Path, tmp_path: Path,
+                                                     snap: Snap) -> None:
+    out = tmp_path / "before.json"
+    result = snap("-o", out, "--label", "before", "--kubeconfig", kubeconfig)
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""  # not a terminal: no progress, and no deprecation warning printed
+    doc = _read(out)
+    assert doc["apiVersion"] == "upgrade-auditor.io/v1" and doc["kind"] == "ClusterSnapshot"
+    items = {_key(o): o for o in doc["items"]}
+    assert len(items) == len(doc["items"])  # no duplicates
+    assert items == {_key(o): _without_managed_fields(o) for o in api.served()}
+    meta = doc["metadata"]
+    assert meta["label"] == "before" and meta["complete"] is True and meta["missing"] == []
+    assert meta["kinds"] == ["Namespace", "Node", "Pod", "Service", "Endpoints", "EndpointSlice"]
+    assert meta["startedAt"] <= meta["takenAt"] and meta["takenAt"].endswith("Z")
+    assert meta["source"] == {"context": "double", "server": api.url, "namespaces": [], "inCluster": False,
+                              "serverVersion": meta["source"]["serverVersion"]}
+    assert meta["source"]["serverVersion"]["gitVersion"] == api.git_version
+    assert meta["counts"]["Pod"] == 1200
+    assert api.token not in out.read_text()  # credentials are never written
+    assert not api.calls("secrets")
+
+    state = load(out)
+    assert state.complete and state.label == "before" and state.server_version == api.git_version
+    for kind in ("Namespace", "Node", "Pod", "Service", "Endpoints", "EndpointSlice"):
+        served = sorted((o["metadata"].get("namespace", ""), o["metadata"]["name"], o["metadata"]["uid"])
+                        for o in api.served(kind))
+        assert sorted((o.metadata.namespace, o.metadata.name, o.metadata.uid) for o in state.of(kind)) == served
+
+
+def test_lists_are_paged_with_continue_tokens(api: ApiDouble, kubeconfig: Path, tmp_path: Path,
+                                              snap: Snap) -> None:
+    assert snap("-o", tmp_path / "s.json", "--kubeconfig", kubeconfig).exit_code == 0
+    calls = api.calls(r"^/api/v1/pods$")
+    assert [q["limit"] for q in calls] == [["500"]] * 3
+    assert "continue" not in calls[0] and all("continue" in q for q in calls[1:])
+
+
+def test_kubeconfig_from_environment_and_named_context(api: ApiDouble, tmp_path: Path, snap: Snap,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    kc = api.write_kubeconfig(tmp_path / "kc", context="prod-eu")
+    monkeypatch.setenv("KUBECONFIG", f"{tmp_path / 'absent'}:{kc}")  # absent entries are skipped, like kubectl
+    result = snap("-o", tmp_path / "s.json", "--context", "prod-eu")
+    assert result.exit_code == 0, result.output
+    assert _read(tmp_path / "s.json")["metadata"]["source"]["context"] == "prod-eu"
+
+
+def test_namespace_scoping(api: ApiDouble, kubeconfig: Path, tmp_path: Path, snap: Snap) -> None:
+    out = tmp_path / "s.json"
+    assert snap("-o", out, "--kubeconfig", kubeconfig, "-n", "team-0").exit_code == 0
+    doc = _read(out)
+    kinds_in = {(o["kind"], o["metadata"].get("namespace", "")) for o in doc["items"]}
+    assert {ns for kind, ns in kinds_in if kind in ("Pod", "Service", "Endpoints", "EndpointSlice")} == {"team-0"}
+    assert sum(o["kind"] == "Node" for o in doc["items"]) == 5  # cluster-scoped kinds are read whole
+    assert sum(o["kind"] == "Namespace" for o in doc["items"]) == 4
+    assert doc["metadata"]["source"]["namespaces"] == ["team-0"]
+    assert api.calls(r"^/api/v1/namespaces/team-0/pods$") and not api.calls(r"^/api/v1/pods$")
+    served = {_key(o) for o in api.served() if o["metadata"].get("namespace") in (None, "team-0")}
+    assert {_key(o) for o in doc["items"]} == served
+
+
+def test_forbidden_list_is_recorded_missing_and_exits_3(api: ApiDouble, kubeconfig: Path, tmp_path: Path,
+                                                       snap: Snap) -> None:
+    # SSAR says yes (say, a webhook authorizer disagrees), the list itself is refused.
+    api.add_fault(r"endpointslices$", status=403, times=None, message="endpointslices.discovery.k8s.io is "
+                  'forbidden: User "tester" cannot list resource "endpointslices"')
+    out = tmp_path / "s.json"
+    result = snap("-o", out, "--kubeconfig", kubeconfig)
+    assert result.exit_code == 3
+    assert result.stderr.count("\n") == 1 and "EndpointSlice" in result.stderr
+    assert "list endpointslices.discovery.k8s.io, cluster-wide" in result.stderr
+    meta = _read(out)["metadata"]
+    assert meta["complete"] is False
+    assert meta["missing"] == [{"kind": "EndpointSlice", "reason": meta["missing"][0]["reason"],
+                                "permission": "list endpointslices.discovery.k8s.io, cluster-wide"}]
+    assert "forbidden" in meta["missing"][0]["reason"]
+    state = load(out)
+    assert not state.complete and not state.has("EndpointSlice") and state.has("Pod")
+    assert not any(o["kind"] == "EndpointSlice" for o in _read(out)["items"])
+
+
+def test_ssar_denial_skips_the_list(api: ApiDouble, kubeconfig: Path, tmp_path: Path, snap: Snap) -> None:
+    api.deny("endpointslices")
+    out = tmp_path / "s.json"
+    assert snap("-o", out, "--kubeconfig", kubeconfig).exit_code == 3
+    assert not api.calls("endpointslices")  # asked first, never tried
+    missing = _read(out)["metadata"]["missing"]
+    assert [(m["kind"], m["permission"]) for m in missing] == [
+        ("EndpointSlice", "list endpointslices.discovery.k8s.io, cluster-wide")]
+    assert "SelfSubjectAccessReview" in missing[0]["reason"]
+
+
+def test_ssar_denial_in_one_namespace(api: ApiDouble, kubeconfig: Path, tmp_path: Path, snap: Snap) -> None:
+    api.deny("pods", "team-1")
+    out = tmp_path / "s.json"
+    result = snap("-o", out, "--kubeconfig", kubeconfig, "-n", "team-0", "-n", "team-1")
+    assert result.exit_code == 3
+    doc = _read(out)
+    assert doc["metadata"]["missing"] == [{"kind": "Pod", "reason": doc["metadata"]["missing"][0]["reason"],
+                                           "permission": "list pods, in namespace team-1", "namespace": "team-1"}]
+    assert {o["metadata"]["namespace"] for o in doc["items"] if o["kind"] == "Pod"} == {"team-0"}
+
+
+def test_gzip_output(api: ApiDouble, kubeconfig: Path, tmp_path: Path, snap: Snap) -> None:
+    out = tmp_path / "s.json.gz"
+    assert snap("-o", out, "--kubeconfig", kubeconfig).exit_code == 0
+    assert out.read_bytes()[:2] == b"\x1f\x8b"
+    assert len(load(out).of("Pod")) == 1200
+
+
+def test_endpoints_deprecation_warning_recorded_once(tmp_path: Path) -> None:
+    objs = list(clusterfactory.cluster(pods=60, services=30, nodes=2))
+    with ApiDouble(objs, version="1.33") as api:
+        kc = api.write_kubeconfig(tmp_path / "kc")
+        opts = ClusterOptions(kubeconfig=str(kc), page_size=7)  # five pages of Endpoints, five warnings
+        outcome = take_snapshot(opts, tmp_path / "s.json")
+        assert len(api.calls(r"/endpoints$")) == 5
+    assert outcome.complete and outcome.warnings == [ENDPOINTS_WARNING]
+    assert _read(tmp_path / "s.json")["metadata"]["warnings"] == [ENDPOINTS_WARNING]
+    with ApiDouble(objs, version="1.32") as api:
+        outcome = take_snapshot(ClusterOptions(kubeconfig=str(api.write_kubeconfig(tmp_path / "kc2"))),
+                                tmp_path / "s2.json")
+    assert outcome.warnings == []
+
+
+def test_https_with_ca_from_kubeconfig(objects: list[dict[str, Any]], tmp_path: Path, snap: Snap) -> None:
+    with ApiDouble(objects, tls=True) as api:
+        result = snap("-o", tmp_path / "s.json", "--kubeconfig", api.write_kubeconfig(tmp_path / "kc"))
+    assert result.exit_code == 0, result.output
+    assert _read(tmp_path / "s.json")["metadata"]["source"]["server"].startswith("https://127.0.0.1:")
+
+
+def test_progress_only_when_asked(api: ApiDouble, kubeconfig: Path, tmp_path: Path,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
+    take_snapshot(ClusterOptions(kubeconfig=str(kubeconfig)), tmp_path / "s.json", progress=True)
+    err = capsys.readouterr().err
+    assert "reading:" in err and "Pod 1200" in err
+
+
+def test_eks_hook_result_is_written(api: ApiDouble, kubeconfig: Path, tmp_path: Path) -> None:
+    take_snapshot(ClusterOptions(kubeconfig=str(kubeconfig)), tmp_path / "s.json",
+                  eks=lambda: {"cluster": {"name": "prod", "version": "1.33"}})
+    assert _read(tmp_path / "s.json")["eks"] == {"cluster": {"name": "prod", "version": "1.33"}}

@@ -1,0 +1,82 @@
+"""The EKS rules against their case files (tests/rules/cases/<rule-id>.yaml), plus their documentation contract."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+import yaml
+
+from auditor.index import ClusterIndex
+from auditor.model import Finding
+from auditor.objects import KINDS, KubeObject
+from auditor.rules.base import DOC_SECTIONS, Context, Options, Rule
+from auditor.rules.eks import EKS_RULES, allowed_skew, parse_minor
+from auditor.state import ClusterState, parse_time
+
+CASES = Path(__file__).resolve().parents[1] / "rules" / "cases"
+
+
+def _state(raw: dict[str, Any]) -> ClusterState:
+    objects: dict[str, list[KubeObject]] = {k: [] for k in KINDS}
+    for obj in raw.get("objects") or ():
+        objects[obj["kind"]].append(msgspec.convert(obj, KubeObject, str_keys=True))
+    taken = parse_time(raw["takenAt"])
+    assert taken is not None
+    return ClusterState(objects=objects, taken_at=taken, inputs=[], present=set(KINDS),
+                        server_version=raw.get("serverVersion"), eks=raw.get("eks"))
+
+
+def _run(r: Rule, case: dict[str, Any]) -> list[Finding]:
+    ctx = Context(index=ClusterIndex(_state(case["state"])), options=Options(**(case.get("options") or {})),
+                  rule=r)
+    return list(r.check(ctx))
+
+
+def _cases() -> list[Any]:
+    out = []
+    for r in EKS_RULES:
+        doc = yaml.safe_load((CASES / f"{r.id}.yaml").read_text())
+        assert doc["rule"] == r.id
+        out += [pytest.param(r, c, id=f"{r.id}: {c['name']}") for c in doc["cases"]]
+    return out
+
+
+@pytest.mark.parametrize(("r", "case"), _cases())
+def test_case(r: Rule, case: dict[str, Any]) -> None:
+    found = _run(r, case)
+    expected = case["expect"] or []
+    shown = [f"{f.severity.label} {f.object}: {f.message}" for f in found]
+    assert len(found) == len(expected), shown
+    for want in expected:
+        assert any(f.object.kind == want["kind"] and f.object.name == want["name"]
+                   and f.severity.label == want["severity"] and want["message"] in f.message
+                   for f in found), (want, shown)
+
+
+@pytest.mark.parametrize("r", EKS_RULES, ids=lambda r: r.id)
+def test_rule_contract(r: Rule) -> None:
+    assert r.mode == "eks"
+    assert all(r.docs.get(s) for s in DOC_SECTIONS), sorted(r.docs)
+    assert r.remediation
+    doc = yaml.safe_load((CASES / f"{r.id}.yaml").read_text())
+    expects = [c["expect"] for c in doc["cases"]]
+    assert any(expects) and not all(expects), "needs firing and guard cases"
+
+
+def test_findings_are_json_ready() -> None:
+    """Evidence goes into report.json as is."""
+    for r, case in (p.values for p in _cases()):
+        for f in _run(r, case):
+            msgspec.json.encode(f.as_dict())
+
+
+@pytest.mark.parametrize(("text", "minor"), [("1.30", (1, 30)), ("v1.30.4-eks-a737599", (1, 30)),
+                                             ("1.31+", (1, 31)), ("x.30", None), ("", None), (None, None), ("v1", None)])
+def test_parse_minor(text: str | None, minor: tuple[int, int] | None) -> None:
+    assert parse_minor(text) == minor
+
+
+def test_allowed_skew() -> None:
+    assert [allowed_skew((1, m)) for m in (26, 27, 28, 29)] == [2, 2, 3, 3]

@@ -1,0 +1,64 @@
+"""Runs every rule case file: objects in, exactly the expected findings out (and guards that must not fire)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from auditor.engine import run_rules
+from auditor.index import ClusterIndex
+from auditor.rules import ALL_RULES, by_id
+from auditor.rules.base import Options
+from auditor.settings import Config
+from statekit import state_from
+
+CASES = Path(__file__).parent / "cases"
+
+
+def _load() -> list[tuple[str, dict[str, Any]]]:
+    out = []
+    for f in sorted(CASES.glob("*.yaml")):
+        doc = yaml.safe_load(f.read_text())
+        for case in doc["cases"]:
+            out.append((doc["rule"], case))
+    return out
+
+
+ALL_CASES = _load()
+
+
+@pytest.mark.parametrize("rule_id,case", ALL_CASES, ids=[f"{r}: {c['name']}" for r, c in ALL_CASES])
+def test_rule_case(rule_id: str, case: dict[str, Any]) -> None:
+    rule = by_id(rule_id)
+    assert rule is not None, f"unknown rule {rule_id}"
+    options = Options(**(case.get("options") or {}))
+    index = ClusterIndex(state_from(case["state"], "after"))
+    before = ClusterIndex(state_from(case["before"], "before")) if case.get("before") else None
+    run = run_rules([rule], index, Config(options=options), before=before)
+    crashed = [f for f in run.findings if f.rule == "internal-error"]
+    assert not crashed, crashed[0].message
+    got = sorted(((f.object.kind, f.object.namespace, f.object.name), f) for f in run.findings
+                 if f.rule == rule_id)
+    want = sorted(((e["kind"], e.get("namespace", ""), e["name"]), e) for e in case.get("expect") or [])
+    assert [g[0] for g in got] == [w[0] for w in want], (
+        "findings differ:\n got: " + "\n      ".join(f"{f.object} [{f.severity.label}] {f.message}" for _, f in got))
+    for (_, f), (_, e) in zip(got, want):
+        if "severity" in e:
+            assert f.severity.label == e["severity"], f"{f.object}: severity {f.severity.label}"
+        if "message" in e:
+            assert e["message"] in f.message, f"{f.object}: message {f.message!r}"
+
+
+def test_every_rule_has_docs_and_cases() -> None:
+    files = {yaml.safe_load(f.read_text())["rule"]: yaml.safe_load(f.read_text()) for f in CASES.glob("*.yaml")}
+    for rule in ALL_RULES:
+        assert rule.id and rule.id == rule.id.lower() and " " not in rule.id
+        assert rule.title
+        for section in ("What it does", "Why it matters", "Example", "How to fix"):
+            assert rule.docs.get(section), f"{rule.id}: docs lack '{section}'"
+        assert rule.id in files, f"{rule.id}: no case file tests/rules/cases/{rule.id}.yaml"
+        cases = files[rule.id]["cases"]
+        assert any(c.get("expect") for c in cases), f"{rule.id}: no firing case"
+        assert any(not c.get("expect") for c in cases), f"{rule.id}: no guard case (must not fire)"

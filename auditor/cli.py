@@ -93,24 +93,72 @@ def build_cluster_options(kubeconfig: str | None, context: str | None,
     return ClusterOptions(kubeconfig=kubeconfig, context=context, namespaces=names)
 
 
+def eks_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The flags that add the cluster's AWS side (EKS API) to a snapshot."""
+    fn = click.option("--profile", default=None, metavar="P",
+                      help="AWS profile for --eks-cluster (default: the standard credential chain).")(fn)
+    fn = click.option("--region", default=None, metavar="R",
+                      help="AWS region of --eks-cluster (default: AWS_REGION / the profile's region).")(fn)
+    fn = click.option("--eks-cluster", "eks_cluster", default=None, metavar="NAME",
+                      help="Also read this EKS cluster from the EKS API (node groups, add-ons, insights).")(fn)
+    return fn
+
+
+def eks_reader(eks_cluster: str | None, region: str | None,
+               profile: str | None) -> Callable[[], dict[str, Any]] | None:
+    if eks_cluster is None:
+        if region is not None or profile is not None:
+            raise ConfigError("--region and --profile need --eks-cluster NAME")
+        return None
+
+    def read() -> dict[str, Any]:
+        from auditor.collect.eks import collect_eks  # boto3 loads only when asked for
+
+        return collect_eks(eks_cluster, region=region, profile=profile)
+
+    return read
+
+
 @main.command()
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), metavar="FILE",
               help="Snapshot file to write (.gz compresses); replaced atomically.")
 @click.option("--label", default="", metavar="before|after|TEXT", help="Label recorded in the snapshot.")
 @cluster_options
+@eks_options
 def snapshot(output: str, label: str, kubeconfig: str | None, context: str | None,
-             namespaces: tuple[str, ...]) -> None:
+             namespaces: tuple[str, ...], eks_cluster: str | None, region: str | None,
+             profile: str | None) -> None:
     """Read the live cluster and write a snapshot file (exit 3 when something could not be read)."""
 
     def body() -> int:
         from auditor.collect.live import take_snapshot  # the kubernetes client loads only when needed
 
-        outcome = take_snapshot(build_cluster_options(kubeconfig, context, namespaces), Path(output), label)
+        outcome = take_snapshot(build_cluster_options(kubeconfig, context, namespaces), Path(output), label,
+                                eks=eks_reader(eks_cluster, region, profile))
         click.echo(outcome.summary())
         if not outcome.complete:
             click.echo(f"error: snapshot {output} is incomplete: {outcome.cause()}", err=True)
             return ExitCode.COLLECTION
         return ExitCode.OK
+
+    run(body)
+
+
+@main.command()
+@click.argument("before", type=click.Path(dir_okay=False))
+@click.argument("after", type=click.Path(dir_okay=False))
+@report_options
+@click.option("--target-version", default=None, metavar="1.N",
+              help="Kubernetes version of the upgrade (default: AFTER's control-plane version with EKS data).")
+def compare(before: str, after: str, output_dir: str, formats: tuple[str, ...], fail_on: str | None,
+            config: str | None, target_version: str | None) -> None:
+    """Compare BEFORE and AFTER states: single-state rules on AFTER plus the before/after rules."""
+
+    def body() -> int:
+        cfg = app.load_config(config)
+        report = build_report_settings(output_dir, formats, fail_on, cfg.fail_on)
+        target = normalise_version(target_version) if target_version else None
+        return app.compare(Path(before), Path(after), cfg, report, target)
 
     run(body)
 

@@ -292,3 +292,43 @@ class ClusterIndex:
             base = p.metadata.generate_name or (p.metadata.name.rsplit("-", 1)[0] + "-")
             out.setdefault((key[0], base), {})[key] = p
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class ReadyEndpoint:
+    address: str
+    node: str
+    zone: str
+    pod_uid: str
+
+
+def service_ready_endpoints(index: ClusterIndex, ns: str, name: str) -> dict[str, ReadyEndpoint]:
+    """Ready endpoints kube-proxy gets for a Service from the slices that should describe it.
+
+    Controller slices owned by the live Service, mirrored slices, and, for a selectorless Service,
+    hand-made slices; deduplicated by address (duplicates across slices are normal).
+    """
+    svc = index.services.get((ns, name))
+    out: dict[str, ReadyEndpoint] = {}
+    if svc is None:
+        return out
+    selector = has_selector(svc)
+    for s in index.slices_by_service.get((ns, name), ()):
+        if s.metadata.deletion_timestamp is not None:
+            continue
+        manager = slice_manager(s)
+        if manager == CONTROLLER:
+            if svc.metadata.uid and not owned_by(s, "Service", svc.metadata.uid):
+                continue
+        elif manager != MIRRORING_CONTROLLER and selector:
+            continue
+        for ep in s.endpoints or ():
+            if not ep.addresses:
+                continue
+            cond = ep.conditions
+            if cond is not None and cond.ready is False:
+                continue
+            addr = canonical_ip(ep.addresses[0])
+            out[addr] = ReadyEndpoint(addr, ep.node_name or "", ep.zone or "",
+                                      ep.target_ref.uid if ep.target_ref is not None else "")
+    return out

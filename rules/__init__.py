@@ -4,6 +4,7 @@ from __future__ import annotations
 from auditor.rules.base import Rule
 from auditor.rules.cluster import incomplete_snapshot, kubelet_version_skew
 from auditor.rules.eks import EKS_RULES
+from auditor.rules.pair import PAIR_RULES
 from auditor.rules.endpoints import stale_endpoints, truncated_endpoints, unmirrored_endpoints
 from auditor.rules.endpointslices import (
     endpointslice_controller_disabled, handmade_endpointslice, orphan_endpointslice,
@@ -21,7 +22,7 @@ ALL_RULES: tuple[Rule, ...] = (
     orphan_endpointslice,
     kubelet_version_skew,
     incomplete_snapshot,
-) + EKS_RULES
+) + PAIR_RULES + EKS_RULES
 
 
 def by_id(rule_id: str) -> Rule | None:

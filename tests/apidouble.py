@@ -74,7 +74,7 @@ class ApiDouble:
         if self._tls is not None:
             self._server.socket = self._tls.context.wrap_socket(self._server.socket, server_side=True)
         self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -100,14 +100,18 @@ class ApiDouble:
 
     # -- state -----------------------------------------------------------------------------
 
-    def set_state(self, objects: Iterable[dict[str, Any]]) -> None:
-        """Serve these objects from now on; pages of lists already started still come from the old state."""
+    def set_state(self, objects: Iterable[dict[str, Any]], keep: bool = True) -> None:
+        """Serve these objects from now on; pages of lists already started still come from the old state.
+
+        `keep=False` keeps only the encoded items (for large benchmark clusters); `served()` is then empty.
+        """
         served: list[dict[str, Any]] = []
         lists: dict[tuple[str, str | None], list[tuple[str, str, bytes]]] = {}
         for obj in objects:
             kind = obj["kind"]
             item = {k: v for k, v in obj.items() if k not in ("kind", "apiVersion")}  # as a list item
-            served.append(obj)
+            if keep:
+                served.append(obj)
             meta = obj["metadata"]
             ns = meta.get("namespace") if RESOURCES[kind][2] else None
             entry = (ns or "", meta["name"], orjson.dumps(item))

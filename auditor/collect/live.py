@@ -146,6 +146,19 @@ def _encode_page(items: list[dict[str, Any]], prefix: bytes, kind: str, api_vers
     return b"\n".join(lines)
 
 
+def _read_eks(eks: Callable[[], dict[str, Any] | None], missing: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Call the EKS reader; what it could not read (or a fatal AWS fault) joins `missing`, the rest is kept."""
+    from auditor.collect.eks import missing_as_resources  # boto3 loads only with --eks-cluster
+
+    try:
+        data = eks()
+    except CollectionError as exc:  # the Kubernetes side already read is still worth writing
+        missing.append({"kind": "EKS", "reason": str(exc)})
+        return None
+    missing.extend(missing_as_resources(data))
+    return data
+
+
 def _missing(kind: str, reason: str, need: str, namespace: str | None) -> dict[str, Any]:
     entry: dict[str, Any] = {"kind": kind, "reason": reason}
     if need:
@@ -201,7 +214,7 @@ def take_snapshot(opts: ClusterOptions, output: str | Path, label: str = "",
                 if fut.done() and not fut.cancelled() and fut.exception() is None:
                     fut.result().spool.close()
         taken = now_utc()
-        eks_data = eks() if eks is not None else None
+        eks_data = _read_eks(eks, missing) if eks is not None else None
         meta: dict[str, Any] = {
             "label": label, "takenAt": taken, "startedAt": started, "complete": not missing,
             "kinds": list(KINDS), "missing": missing, "warnings": list(cluster.warnings),

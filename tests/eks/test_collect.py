@@ -3,9 +3,7 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Iterator
 
 import boto3
@@ -15,6 +13,8 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 import eks_shapes as S
+import fake_eks
+from fake_eks import FakeEks
 from auditor.collect.eks import (MAX_ATTEMPTS, RETRY_MODE, client_config, collect_eks, make_client,
                                  missing_as_resources, sanitise)
 from auditor.errors import CollectionError, ExitCode
@@ -289,68 +289,21 @@ def test_retry_config(monkeypatch: pytest.MonkeyPatch) -> None:
 # ------------------------------------------------------------------- throttling over real HTTP
 
 
-class _ThrottlingEks(BaseHTTPRequestHandler):
-    """A tiny EKS endpoint: describe_cluster is throttled `throttle` times, everything else is empty."""
-
-    throttle = 2
-    hits: list[str] = []
-
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-        path = self.path.split("?")[0]
-        self.hits.append(path)
-        if path == f"/clusters/{S.CLUSTER}":
-            if self.hits.count(path) <= self.throttle:
-                return self._send(429, {"message": "Rate exceeded"}, "ThrottlingException")
-            body: dict[str, Any] = {"cluster": json.loads(json.dumps(sanitise(S.cluster("1.30"))))}
-        elif path.endswith("/node-groups"):
-            body = {"nodegroups": []}
-        elif path.endswith("/addons"):
-            body = {"addons": []}
-        elif path.endswith("/insights"):
-            body = {"insights": []}
-        elif path.endswith("/updates"):
-            body = {"updateIds": []}
-        else:
-            return self._send(404, {"message": "not found"}, "ResourceNotFoundException")
-        self._send(200, body)
-
-    do_POST = do_GET  # list_insights is a POST
-
-    def _send(self, status: int, body: dict[str, Any], error: str | None = None) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        if error:
-            self.send_header("x-amzn-ErrorType", error)
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture
-def throttling_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[type[_ThrottlingEks]]:
-    handler = type("Handler", (_ThrottlingEks,), {"hits": []})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    monkeypatch.setenv("AWS_ENDPOINT_URL_EKS", f"http://127.0.0.1:{server.server_address[1]}")
-    try:
+def throttling_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[type[FakeEks]]:
+    """An EKS endpoint that throttles describe_cluster twice before answering."""
+    with fake_eks.serve(throttle=2) as (url, handler):
+        monkeypatch.setenv("AWS_ENDPOINT_URL_EKS", url)
         yield handler
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
-def test_throttling_is_retried_by_botocore(throttling_endpoint: type[_ThrottlingEks]) -> None:
+def test_throttling_is_retried_by_botocore(throttling_endpoint: type[FakeEks]) -> None:
     got = collect_eks(S.CLUSTER)
     assert got["cluster"]["version"] == "1.30" and got["missing"] == []
     assert throttling_endpoint.hits.count(f"/clusters/{S.CLUSTER}") == 3  # two throttled, one answered
 
 
-def test_throttling_beyond_max_attempts_fails(throttling_endpoint: type[_ThrottlingEks],
+def test_throttling_beyond_max_attempts_fails(throttling_endpoint: type[FakeEks],
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "2")
     with pytest.raises(CollectionError, match="ThrottlingException"):

@@ -1,0 +1,184 @@
+"""The rotation summary of a before/after pair: what the upgrade did to nodes, Pods and Services."""
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any, Iterable
+
+from auditor.index import ClusterIndex, service_ready_endpoints
+from auditor.model import Finding, Severity
+from auditor.objects import LABEL_NODEGROUP, LABEL_NODEPOOL, KubeObject
+from auditor.rules.cluster import minor_version
+
+#: Rules whose error findings mean "slices did not follow the Pods" (verify polls until none is left).
+RECONVERGENCE_RULES = frozenset({"stale-endpointslice", "service-missing-endpointslices",
+                                 "endpoints-on-removed-node", "service-lost-endpoints",
+                                 "handmade-endpointslice-stale"})
+
+
+def node_group(node: KubeObject) -> tuple[str, str]:
+    labels = node.labels
+    if LABEL_NODEGROUP in labels:
+        return "eks-nodegroup", labels[LABEL_NODEGROUP]
+    if LABEL_NODEPOOL in labels:
+        return "karpenter-nodepool", labels[LABEL_NODEPOOL]
+    if node.metadata.name.startswith("fargate-"):
+        return "fargate", "fargate"
+    return "unmanaged", "unmanaged"
+
+
+def kubelet(node: KubeObject) -> str:
+    info = node.status.node_info if node.status is not None else None
+    return info.kubelet_version if info is not None else ""
+
+
+def _cp(index: ClusterIndex) -> str | None:
+    v = minor_version(index.server_version)
+    if v is None and index.eks:
+        v = minor_version(str((index.eks.get("cluster") or {}).get("version", "")))
+    return f"{v[0]}.{v[1]}" if v else None
+
+
+def _node_key(n: KubeObject) -> tuple[str, str]:
+    return (n.metadata.name, n.metadata.uid)
+
+
+def converged(findings: Iterable[Finding]) -> bool:
+    return not any(f.rule in RECONVERGENCE_RULES and f.severity >= Severity.ERROR for f in findings)
+
+
+def _eks_groups(index: ClusterIndex) -> dict[str, dict[str, Any]]:
+    if not index.eks:
+        return {}
+    out = {}
+    for ng in index.eks.get("nodegroups") or []:
+        name = ng.get("nodegroupName")
+        if name:
+            out[name] = {k: ng.get(k) for k in ("version", "releaseVersion", "status") if ng.get(k) is not None}
+    return out
+
+
+def summarise(before: ClusterIndex, after: ClusterIndex, findings: list[Finding]) -> dict[str, Any]:
+    b_nodes = {_node_key(n): n for n in before.nodes.values()}
+    a_nodes = {_node_key(n): n for n in after.nodes.values()}
+    removed = [n for k, n in b_nodes.items() if k not in a_nodes]
+    added = [n for k, n in a_nodes.items() if k not in b_nodes]
+    groups: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def group(key: tuple[str, str]) -> dict[str, Any]:
+        return groups.setdefault(key, {"name": key[1], "type": key[0], "before": 0, "after": 0, "removed": 0,
+                                       "added": 0, "versionsBefore": set(), "versionsAfter": set()})
+
+    for n in before.nodes.values():
+        g = group(node_group(n))
+        g["before"] += 1
+        g["versionsBefore"].add(kubelet(n))
+    for n in after.nodes.values():
+        g = group(node_group(n))
+        g["after"] += 1
+        g["versionsAfter"].add(kubelet(n))
+    for n in removed:
+        group(node_group(n))["removed"] += 1
+    for n in added:
+        group(node_group(n))["added"] += 1
+    eks = {**_eks_groups(before), **_eks_groups(after)}
+    group_list = []
+    for key in sorted(groups):
+        g = groups[key]
+        g["versionsBefore"] = sorted(v for v in g["versionsBefore"] if v)
+        g["versionsAfter"] = sorted(v for v in g["versionsAfter"] if v)
+        if key[0] == "eks-nodegroup" and key[1] in eks:
+            g["eks"] = eks[key[1]]
+        group_list.append(g)
+
+    cp_before, cp_after = _cp(before), _cp(after)
+    kind = _kind(group_list, removed, added, cp_before, cp_after)
+    moved = _pods_moved(before, after)
+    services, not_converged = _services(before, after, findings)
+    return {
+        "kind": kind,
+        "controlPlane": {"before": cp_before, "after": cp_after},
+        "nodes": {"before": len(before.nodes), "after": len(after.nodes),
+                  "removed": sorted(n.metadata.name for n in removed)[:500],
+                  "added": sorted(n.metadata.name for n in added)[:500],
+                  "removedCount": len(removed), "addedCount": len(added)},
+        "nodeGroups": group_list,
+        "kubeletVersions": {"before": dict(Counter(kubelet(n) for n in before.nodes.values())),
+                            "after": dict(Counter(kubelet(n) for n in after.nodes.values()))},
+        "podsMoved": moved,
+        "services": services,
+        "servicesNotConverged": not_converged,
+        "converged": converged(findings),
+    }
+
+
+def _kind(groups: list[dict[str, Any]], removed: list[KubeObject], added: list[KubeObject],
+          cp_before: str | None, cp_after: str | None) -> str:
+    cp_changed = cp_before is not None and cp_after is not None and cp_before != cp_after
+    if not removed and not added:
+        return "control plane only" if cp_changed else "no change"
+    gone = [g for g in groups if g["before"] and not g["after"]]
+    new = [g for g in groups if g["after"] and not g["before"]]
+    if gone and new:
+        kind = "blue/green node group migration"
+    elif all(g["type"] == "karpenter-nodepool" for g in groups if g["removed"] or g["added"]):
+        kind = "karpenter drift"
+    elif all(g["removed"] and g["added"] for g in groups if g["removed"] or g["added"]):
+        kind = "rolling node group update"
+    else:
+        kind = "node replacement"
+    return f"control plane upgrade and {kind}" if cp_changed else kind
+
+
+def _owner_key(p: KubeObject) -> tuple[str, str, str] | None:
+    for ref in p.metadata.owner_references or ():
+        if ref.controller:
+            return (p.metadata.namespace, ref.kind, ref.name)
+    return None
+
+
+def _pods_moved(before: ClusterIndex, after: ClusterIndex) -> int:
+    """Pods of the same owner now running on nodes that owner did not use before (or renamed)."""
+    nodes_by_owner: dict[tuple[str, str, str], set[str]] = {}
+    for p in before.pods.values():
+        k = _owner_key(p)
+        if k is not None and p.spec is not None and p.spec.node_name:
+            nodes_by_owner.setdefault(k, set()).add(p.spec.node_name)
+    moved = 0
+    for key, p in after.pods.items():
+        node = p.spec.node_name if p.spec is not None else ""
+        if not node:
+            continue
+        same = before.pods.get(key)
+        if same is not None and same.spec is not None and same.spec.node_name:
+            moved += same.spec.node_name != node
+            continue
+        k = _owner_key(p)
+        if k is not None and k in nodes_by_owner and node not in nodes_by_owner[k]:
+            moved += 1
+    return moved
+
+
+def _services(before: ClusterIndex, after: ClusterIndex,
+              findings: list[Finding]) -> tuple[list[dict[str, Any]], list[str]]:
+    bad: set[str] = set()
+    for f in findings:
+        if f.rule in RECONVERGENCE_RULES and f.severity >= Severity.ERROR:
+            if f.object.kind == "Service":
+                bad.add(f"{f.object.namespace}/{f.object.name}")
+            elif "service" in f.evidence and f.evidence["service"]:
+                bad.add(f"{f.object.namespace}/{f.evidence['service']}")
+    rows = []
+    for key in sorted(set(before.services) | set(after.services)):
+        ns, name = key
+        b = service_ready_endpoints(before, ns, name) if key in before.services else {}
+        a = service_ready_endpoints(after, ns, name) if key in after.services else {}
+        nb, na = sorted({e.node for e in b.values() if e.node}), sorted({e.node for e in a.values() if e.node})
+        zb, za = sorted({e.zone for e in b.values() if e.zone}), sorted({e.zone for e in a.values() if e.zone})
+        sid = f"{ns}/{name}"
+        if len(b) == len(a) and nb == na and sid not in bad:
+            continue
+        rows.append({"namespace": ns, "name": name, "readyBefore": len(b), "readyAfter": len(a),
+                     "nodesBefore": nb[:20], "nodesAfter": na[:20], "zonesBefore": zb, "zonesAfter": za,
+                     "converged": sid not in bad, "deleted": key not in after.services})
+    rows.sort(key=lambda r: (r["converged"], r["namespace"], r["name"]))
+    return rows, sorted(bad)

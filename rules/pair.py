@@ -1,0 +1,234 @@
+"""Before/after rules: what an upgrade's node rotation left behind (compare and verify)."""
+from __future__ import annotations
+
+from typing import Iterator
+
+from auditor.index import (
+    ClusterIndex, has_selector, is_apiserver_slice, pod_changed_at, ref_of, service_ready_endpoints,
+    slice_manager,
+)
+from auditor.model import Finding, Severity
+from auditor.objects import LABEL_SERVICE_NAME, KubeObject
+from auditor.rules.base import Context, rule
+from auditor.rules.endpointslices import CONTROLLERS, KNOWN_THIRD_PARTY
+
+
+def _before(ctx: Context) -> ClusterIndex:
+    assert ctx.before is not None, "pair rules run only with a BEFORE state"
+    return ctx.before
+
+
+def is_handmade(slc: KubeObject, third_party: tuple[str, ...]) -> bool:
+    manager = slice_manager(slc)
+    return not (manager in CONTROLLERS or manager in KNOWN_THIRD_PARTY or manager in third_party
+                or is_apiserver_slice(slc))
+
+
+def _in_flight(ctx: Context, svc: KubeObject | None) -> bool:
+    """A Service whose Pods changed within the grace period is still converging."""
+    if svc is None:
+        return False
+    return any(ctx.recent(pod_changed_at(p)) for p in ctx.index.selected_pods(svc))
+
+
+@rule("endpoints-on-removed-node", Severity.ERROR, "Endpoint on a Node removed by the rotation", mode="pair",
+      needs=("Node", "EndpointSlice"))
+def endpoints_on_removed_node(ctx: Context) -> Iterator[Finding]:
+    """
+    ## What it does
+    Flags AFTER slices with an endpoint whose `nodeName` names a Node that existed BEFORE and is
+    gone AFTER. Endpoints of Pods still bound to that Node (PodGC has not removed them yet) are in
+    flight, and slices of known multi-cluster writers (remote node names) are skipped.
+
+    ## Why it matters
+    A removed node's Pods are gone with it. An endpoint still pointing there is a black hole for
+    kube-proxy, or, once VPC CNI hands the IP to another Pod, traffic for the wrong workload.
+
+    ## Example
+    The old node group `ng-blue` was deleted; slice `shop/recommendations-pfg9g` still lists
+    `10.0.65.22` on `ip-10-0-1-11.eu-west-1.compute.internal`.
+
+    ## How to fix
+    For a controller slice: find why the controller does not update it (`FailedToUpdateEndpointSlices`
+    events) and delete the slice to force a rebuild. For a hand-made slice: update or delete it.
+    """
+    before = _before(ctx)
+    gone = {n for n in before.nodes if n not in ctx.index.nodes}
+    if not gone:
+        return
+    third = ctx.options.third_party_managers
+    for slc in ctx.index.slices:
+        manager = slice_manager(slc)
+        if manager in KNOWN_THIRD_PARTY or manager in third:
+            continue
+        hits = []
+        for ep in slc.endpoints or ():
+            if ep.node_name in gone:
+                tr = ep.target_ref
+                pod = ctx.index.pods.get((tr.namespace or slc.metadata.namespace, tr.name)) if tr else None
+                if pod is not None and pod.spec is not None and pod.spec.node_name == ep.node_name:
+                    continue  # Pod object still bound to the deleted Node: PodGC will remove it
+                hits.append({"address": ep.addresses[0] if ep.addresses else "", "node": ep.node_name,
+                             "pod": tr.name if tr else None})
+        if hits:
+            nodes = sorted({str(h["node"]) for h in hits})
+            yield ctx.finding(ref_of(slc), f"{len(hits)} endpoint(s) on removed node(s) {', '.join(nodes[:3])}"
+                              f"{' …' if len(nodes) > 3 else ''} for Service "
+                              f"{slc.labels.get(LABEL_SERVICE_NAME, '?')!r}", endpoints=hits[:50],
+                              service=slc.labels.get(LABEL_SERVICE_NAME))
+
+
+@rule("service-lost-endpoints", Severity.ERROR, "Service lost all its ready endpoints", mode="pair",
+      needs=("Service", "EndpointSlice"))
+def service_lost_endpoints(ctx: Context) -> Iterator[Finding]:
+    """
+    ## What it does
+    Flags a Service (matched by namespace and name, so a Service recreated with a new uid is still
+    compared) that had ready endpoints BEFORE and has none AFTER. Ready endpoints are counted from
+    the controller's slices owned by the live Service, mirrored slices, and, for a selectorless
+    Service, its own slices; duplicates are counted once. Services deleted on purpose are not
+    flagged, nor Services whose Pods changed within the grace period.
+
+    ## Why it matters
+    Zero ready endpoints is an outage for every client of the Service. After node rotation it
+    usually means Pods cannot be scheduled on the new nodes (node selectors, taints, affinity,
+    resources, volumes in another zone) or never become ready there.
+
+    ## Example
+    `search/query-api` had 2 ready endpoints before; after the migration its Pods are Pending with
+    a nodeSelector for the deleted node group.
+
+    ## How to fix
+    `kubectl get pods -l <selector>` and `kubectl describe pod` to see why the Pods are not ready or
+    not scheduled; fix selectors/tolerations for the new node group, or scale the new group.
+    """
+    before = _before(ctx)
+    for (ns, name), svc in ctx.index.services.items():
+        if (ns, name) not in before.services:
+            continue
+        had = service_ready_endpoints(before, ns, name)
+        if not had:
+            continue
+        now = service_ready_endpoints(ctx.index, ns, name)
+        if now or _in_flight(ctx, svc):
+            continue
+        pods = ctx.index.selected_pods(svc) if has_selector(svc) else []
+        yield ctx.finding(ref_of(svc), f"had {len(had)} ready endpoint(s) before, none after",
+                          readyBefore=len(had), readyAfter=0, podsAfter=len(pods),
+                          podsNotReady=[p.metadata.name for p in pods][:20])
+
+
+@rule("service-capacity-dropped", Severity.WARNING, "Service has fewer ready endpoints than before",
+      mode="pair", needs=("Service", "EndpointSlice"))
+def service_capacity_dropped(ctx: Context) -> Iterator[Finding]:
+    """
+    ## What it does
+    Flags a Service whose ready endpoints AFTER are fewer than BEFORE by more than the tolerance
+    (config `rules.service-capacity-dropped.tolerance`: a number of endpoints, default 0, or a
+    percentage such as `"25%"` of the BEFORE count). A Service that lost all endpoints is reported
+    by `service-lost-endpoints` instead.
+
+    ## Why it matters
+    A rotation that finishes with fewer serving Pods leaves less headroom: Pods stuck Pending on
+    the new nodes, or replicas that never came back, surface as latency or errors under load.
+
+    ## Example
+    `shop/frontend` served from 6 ready endpoints before and 4 after; two Pods are Pending.
+
+    ## How to fix
+    Check for Pending or not-ready Pods of the Service and for capacity in the new node group. If
+    the Service was scaled down on purpose, raise the tolerance or exclude it in the config.
+    """
+    before = _before(ctx)
+    for (ns, name), svc in ctx.index.services.items():
+        if (ns, name) not in before.services:
+            continue
+        had = len(service_ready_endpoints(before, ns, name))
+        now = len(service_ready_endpoints(ctx.index, ns, name))
+        if now == 0 or now >= had:
+            continue
+        allowed = (ctx.options.capacity_tolerance * had if ctx.options.capacity_tolerance_is_ratio
+                   else ctx.options.capacity_tolerance)
+        if had - now <= allowed or _in_flight(ctx, svc):
+            continue
+        yield ctx.finding(ref_of(svc), f"ready endpoints dropped from {had} to {now}",
+                          readyBefore=had, readyAfter=now, tolerance=allowed)
+
+
+@rule("handmade-endpointslice-stale", Severity.ERROR, "Hand-made EndpointSlice kept dead Pod IPs",
+      mode="pair", needs=("Pod", "EndpointSlice"))
+def handmade_endpointslice_stale(ctx: Context) -> Iterator[Finding]:
+    """
+    ## What it does
+    Flags a hand-made slice (no controller `managed-by`, not a known third-party writer) AFTER that
+    lists an address which was a Pod IP BEFORE and is no Pod's IP AFTER.
+
+    ## Why it matters
+    Nobody updates hand-made slices: the EndpointSlice controller ignores them. When the rotation
+    moved the Pods, the slice kept their old IPs, and kube-proxy still sends traffic there.
+
+    ## Example
+    `shop/cart-manual` lists `10.0.64.3`, the IP of a cart Pod that ran on a deleted ng-blue node.
+
+    ## How to fix
+    Delete the slice if the Service has a selector (the controller publishes the Pods), or update it
+    from automation that follows the Pods.
+    """
+    before = _before(ctx)
+    before_ips = before.pods_by_ip
+    after_ips = ctx.index.pods_by_ip
+    third = ctx.options.third_party_managers
+    for slc in ctx.index.slices:
+        if not is_handmade(slc, third):
+            continue
+        dead = []
+        for ep in slc.endpoints or ():
+            for addr in ep.addresses:
+                if addr in before_ips and addr not in after_ips:
+                    was = before_ips[addr][0]
+                    dead.append({"address": addr, "podBefore": f"{was.metadata.namespace}/{was.metadata.name}"})
+        if dead:
+            yield ctx.finding(ref_of(slc), f"hand-made EndpointSlice lists {len(dead)} address(es) of Pods that "
+                              "no longer exist; nothing will update it", addresses=dead[:50],
+                              service=slc.labels.get(LABEL_SERVICE_NAME))
+
+
+@rule("handmade-endpointslice-removed", Severity.ERROR, "Hand-made EndpointSlice disappeared", mode="pair",
+      needs=("EndpointSlice",))
+def handmade_endpointslice_removed(ctx: Context) -> Iterator[Finding]:
+    """
+    ## What it does
+    Flags a hand-made slice (no controller `managed-by`, not a known third-party writer) present
+    BEFORE and absent AFTER.
+
+    ## Why it matters
+    Hand-made slices usually carry endpoints no controller can recreate (external databases,
+    other clusters). If one vanished during the upgrade (a namespace recreated, a GitOps prune, a
+    cleanup script), its Service silently lost those endpoints.
+
+    ## Example
+    `data/legacy-db-1` (managed-by `dba-team`) existed before the upgrade and is gone after it.
+
+    ## How to fix
+    Restore the slice from source control or the BEFORE snapshot, or, if its removal was intended,
+    exclude it in the config with a reason.
+    """
+    before = _before(ctx)
+    third = ctx.options.third_party_managers
+    for slc in before.slices:
+        if not is_handmade(slc, third):
+            continue
+        key = (slc.metadata.namespace, slc.metadata.name)
+        if ctx.index.lookup(ref_of(slc)) is not None:
+            continue
+        svc = slc.labels.get(LABEL_SERVICE_NAME)
+        still = svc is not None and (key[0], svc) in ctx.index.services
+        yield ctx.finding(ref_of(slc), "hand-made EndpointSlice present before is gone after"
+                          + (f"; Service {svc!r} still exists and lost its endpoints" if still else ""),
+                          service=svc, addresses=sum(len(e.addresses) for e in slc.endpoints or ()))
+
+
+PAIR_RULES = (endpoints_on_removed_node, service_lost_endpoints, service_capacity_dropped,
+              handmade_endpointslice_stale, handmade_endpointslice_removed)
+
+

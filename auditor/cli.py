@@ -24,12 +24,33 @@ def report_options(fn: Callable[..., Any]) -> Callable[..., Any]:
                       help="Report formats, repeatable or comma-separated (default: html,md,json).")(fn)
     fn = click.option("--output-dir", "output_dir", type=click.Path(file_okay=False), default="upgrade-audit",
                       show_default=True, help="Where reports are written.")(fn)
+    # Not passed as a parameter: build_report_settings picks it up, so no command signature changes.
+    fn = click.option("--upload", metavar="s3://BUCKET/PREFIX", default=None, expose_value=False,
+                      callback=_remember_upload,
+                      help="Also copy the written reports to S3 (boto3 credentials) and print their URLs.")(fn)
     return fn
+
+
+_UPLOAD_KEY = "auditor.upload"
+
+
+def _remember_upload(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None:
+        from auditor.share import parse_s3_url
+        try:
+            parse_s3_url(value)
+        except ConfigError as exc:
+            raise click.BadParameter(str(exc).split(": ", 1)[-1]) from None
+        ctx.meta[_UPLOAD_KEY] = value
+    return value
 
 
 def build_report_settings(output_dir: str, formats: tuple[str, ...], fail_on: str | None,
                           config_fail_on: str | None, upload: str | None = None) -> ReportSettings:
     chosen = fail_on if fail_on is not None else (config_fail_on or "error")
+    if upload is None:
+        ctx = click.get_current_context(silent=True)
+        upload = ctx.meta.get(_UPLOAD_KEY) if ctx is not None else None
     return ReportSettings(output_dir=Path(output_dir), formats=parse_formats(formats),
                           fail_on=parse_fail_on(chosen), upload=upload)
 
@@ -100,7 +121,8 @@ def eks_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     fn = click.option("--region", default=None, metavar="R",
                       help="AWS region of --eks-cluster (default: AWS_REGION / the profile's region).")(fn)
     fn = click.option("--eks-cluster", "eks_cluster", default=None, metavar="NAME",
-                      help="Also read this EKS cluster from the EKS API (node groups, add-ons, insights).")(fn)
+                      help="Also read this EKS cluster from the EKS API (node groups, add-ons, "
+                           "insights).")(fn)
     return fn
 
 

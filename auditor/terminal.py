@@ -2,22 +2,40 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
-from typing import TextIO
+from typing import Iterable, TextIO
 
 from auditor.model import AuditResult, Severity
+from auditor.reportview import other_notices, skipped_rules
 
 _COLOURS = {Severity.ERROR: "31", Severity.WARNING: "33", Severity.INFO: "36"}
+# Object names and messages come from the cluster: never let them drive the terminal.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def use_colour(stream: TextIO) -> bool:
+    """Colour only on a terminal, and never when NO_COLOR is set to anything (no-color.org)."""
     if os.environ.get("NO_COLOR"):
         return False
-    return hasattr(stream, "isatty") and stream.isatty()
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return bool(isatty and isatty())
+    except ValueError:  # a closed stream
+        return False
 
 
-def summary(result: AuditResult, paths: list[Path], stream: TextIO | None = None, top: int = 10) -> str:
+def _clean(text: object) -> str:
+    return _CONTROL.sub("?", str(text))
+
+
+def _fit(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def summary(result: AuditResult, paths: Iterable[Path], stream: TextIO | None = None, top: int = 10,
+            urls: Iterable[str] = ()) -> str:
     stream = stream or sys.stdout
     colour = use_colour(stream)
 
@@ -25,31 +43,41 @@ def summary(result: AuditResult, paths: list[Path], stream: TextIO | None = None
         return f"\x1b[{code}m{text}\x1b[0m" if colour else text
 
     c = result.counts()
-    verdict = "PASS" if result.passed else "FAIL"
-    head = paint(verdict, "32;1" if result.passed else "31;1")
+    verdict = paint("PASS" if result.passed else "FAIL", "32;1" if result.passed else "31;1")
     threshold = result.fail_on.label if result.fail_on else "never"
-    lines = [f"{head}  {result.mode}: {c['error']} error, {c['warning']} warning, {c['info']} info, "
-             f"{c['suppressed']} suppressed (fail-on: {threshold})"]
+    head = (f"{verdict}  {result.mode}: {c['error']} error, {c['warning']} warning, {c['info']} info, "
+            f"{c['suppressed']} suppressed (fail-on: {threshold})")
     if result.converged is not None:
-        lines.append("converged: " + ("yes" if result.converged else "no"))
-    for notice in result.notices:
-        lines.append(f"note: {notice}")
+        head += " · " + ("converged" if result.converged else paint("NOT converged", "31"))
+    lines = [head]
+    incomplete = [i for i in result.inputs if not i.complete]
+    if incomplete:
+        lines.append(paint("incomplete:", "33") + f" {len(incomplete)} of {len(result.inputs)} input(s) could "
+                     "not be read whole; see the report's notices")
+    skipped = skipped_rules(result.notices)
+    others = other_notices(result.notices)
+    if skipped:
+        lines.append(f"not run: {len(skipped)} rule(s) lacked data ({', '.join(sorted(skipped))})")
+    for n in others[:3]:
+        lines.append(f"note: {_clean(n)}")
+    if len(others) > 3:
+        lines.append(f"note: … and {len(others) - 3} more in the reports")
     worst = list(result.findings[:top])
     if worst:
         w_sev = max(len(f.severity.label) for f in worst)
         w_rule = max(len(f.rule) for f in worst)
-        w_obj = min(60, max(len(str(f.object)) for f in worst))
+        objs = [_fit(_clean(f.object), 50) for f in worst]
+        w_obj = max(len(o) for o in objs)
         lines.append("")
-        for f in worst:
+        for f, obj in zip(worst, objs):
             sev = paint(f.severity.label.ljust(w_sev), _COLOURS[f.severity])
-            obj = str(f.object)
-            obj = obj if len(obj) <= w_obj else obj[: w_obj - 1] + "…"
-            msg = f.message if len(f.message) <= 120 else f.message[:119] + "…"
-            lines.append(f"  {sev}  {f.rule.ljust(w_rule)}  {obj.ljust(w_obj)}  {msg}")
+            lines.append(f"  {sev}  {f.rule.ljust(w_rule)}  {obj.ljust(w_obj)}  {_fit(_clean(f.message), 100)}")
         if len(result.findings) > top:
             lines.append(f"  … and {len(result.findings) - top} more in the reports")
+    paths = list(paths)
     if paths:
-        lines.append("")
-        lines.append("reports:")
-        lines += [f"  {p}" for p in paths]
+        lines += ["", "reports:"] + [f"  {p}" for p in paths]
+    urls = list(urls)
+    if urls:
+        lines += ["uploaded:"] + [f"  {u}" for u in urls]
     return "\n".join(lines)

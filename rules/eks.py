@@ -1,11 +1,14 @@
 """EKS rules: node group skew and health, add-on compatibility and upgrade insights, from the `eks` data."""
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from auditor.model import Finding, ObjectRef, Severity
 from auditor.objects import KubeObject
 from auditor.rules.base import Context, rule
+
+if TYPE_CHECKING:
+    from auditor.index import ClusterIndex
 
 LABEL_NODEGROUP = "eks.amazonaws.com/nodegroup"
 INSIGHT_FAILING = ("WARNING", "ERROR")
@@ -42,9 +45,14 @@ def control_plane(ctx: Context, eks: dict[str, Any]) -> Minor | None:
     return parse_minor((eks.get("cluster") or {}).get("version")) or parse_minor(ctx.index.server_version)
 
 
-def nodes_of(ctx: Context, nodegroup: str) -> list[KubeObject]:
-    return sorted((n for n in ctx.index.nodes.values() if n.labels.get(LABEL_NODEGROUP) == nodegroup),
+def nodes_of_index(index: ClusterIndex, nodegroup: str) -> list[KubeObject]:
+    """The Nodes EKS labelled as members of a managed node group."""
+    return sorted((n for n in index.nodes.values() if n.labels.get(LABEL_NODEGROUP) == nodegroup),
                   key=lambda n: n.name)
+
+
+def nodes_of(ctx: Context, nodegroup: str) -> list[KubeObject]:
+    return nodes_of_index(ctx.index, nodegroup)
 
 
 def kubelet_version(node: KubeObject) -> str:
@@ -213,7 +221,8 @@ def addon_version_incompatible(ctx: Context) -> Iterator[Finding]:
             msg = (f"add-on {name} {installed} is not among the versions EKS lists as compatible with "
                    f"Kubernetes {target}")
         else:
-            msg = f"add-on {name} {installed}: EKS lists no version of {name} compatible with Kubernetes {target}"
+            msg = (f"add-on {name} {installed}: EKS lists no version of {name} compatible with "
+                   f"Kubernetes {target}")
         msg += f"; the default version for {target} is {default}" if default else \
             f"; EKS names no default version for {target}"
         yield ctx.finding(ObjectRef("Addon", "", name), msg, installedVersion=installed, targetVersion=target,
@@ -267,4 +276,47 @@ def upgrade_insight_failing(ctx: Context) -> Iterator[Finding]:
             resourceCount=len(resources) or None, additionalInfo=insight.get("additionalInfo") or None)
 
 
-EKS_RULES = (nodegroup_version_skew, nodegroup_not_active, addon_version_incompatible, upgrade_insight_failing)
+def eks_summary(index: ClusterIndex, target_version: str | None = None) -> dict[str, Any] | None:
+    """What a report's EKS section shows: the cluster, node groups with their Nodes, add-ons against the
+    target, and insights; None without EKS data. Pure, like the rules."""
+    eks = index.eks
+    if not eks:
+        return None
+    cluster = eks.get("cluster") or {}
+    target = target_version or eks.get("targetVersion")
+    versions = eks.get("addonVersions") or {}
+    groups = []
+    for ng in eks.get("nodegroups") or ():
+        name = str(ng.get("nodegroupName", ""))
+        nodes = nodes_of_index(index, name)
+        groups.append({
+            "name": name, "version": ng.get("version"), "releaseVersion": ng.get("releaseVersion"),
+            "status": ng.get("status"), "amiType": ng.get("amiType"), "capacityType": ng.get("capacityType"),
+            "healthIssues": [i.get("code") for i in (ng.get("health") or {}).get("issues") or ()],
+            "nodes": [n.name for n in nodes],
+            "kubeletVersions": sorted({v for v in map(kubelet_version, nodes) if v}),
+        })
+    addons = []
+    for addon in eks.get("addons") or ():
+        name = str(addon.get("addonName", ""))
+        entry = versions.get(name) or {}
+        known = bool(entry) and parse_minor(entry.get("targetVersion")) == parse_minor(target)
+        installed = addon.get("addonVersion")
+        addons.append({
+            "name": name, "installedVersion": installed, "status": addon.get("status"),
+            "defaultVersion": entry.get("defaultVersion") if known else None,
+            # None: no compatibility data for this target (not collected, denied, or another version)
+            "compatible": installed in (entry.get("compatibleVersions") or ()) if known else None,
+        })
+    insights = [{"name": i.get("name"), "status": (i.get("insightStatus") or {}).get("status"),
+                 "reason": (i.get("insightStatus") or {}).get("reason"),
+                 "kubernetesVersion": i.get("kubernetesVersion"), "recommendation": i.get("recommendation")}
+                for i in eks.get("insights") or ()]
+    return {"clusterName": eks.get("clusterName") or cluster.get("name"), "region": eks.get("region"),
+            "version": cluster.get("version"), "platformVersion": cluster.get("platformVersion"),
+            "status": cluster.get("status"), "targetVersion": target, "nodegroups": groups, "addons": addons,
+            "insights": insights, "missing": list(eks.get("missing") or ())}
+
+
+EKS_RULES = (nodegroup_version_skew, nodegroup_not_active, addon_version_incompatible,
+             upgrade_insight_failing)

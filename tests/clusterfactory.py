@@ -81,6 +81,8 @@ def pod(ns: str, app: str, n: int, node_name: str, ip: str) -> dict[str, Any]:
                                                 "ContainersReady", "PodScheduled")],
                        "containerStatuses": [{"name": app, "ready": True, "restartCount": 0, "started": True,
                                               "image": f"registry.example/{app}:1.4.2",
+                                              "imageID": f"registry.example/{app}@sha256:{uid('img', _h(app))}",
+                                              "containerID": f"containerd://{uid('ctr', n)}",
                                               "state": {"running": {"startedAt": T1}}}]}}
 
 

@@ -10,9 +10,16 @@ from typing import Any, Callable
 import boto3
 from botocore.client import BaseClient
 from botocore.config import Config
-from botocore.exceptions import (BotoCoreError, ClientError, ConnectionError as BotoConnectionError,
-                                 HTTPClientError, NoCredentialsError, NoRegionError, PartialCredentialsError,
-                                 ProfileNotFound)
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    HTTPClientError,
+    NoCredentialsError,
+    NoRegionError,
+    PartialCredentialsError,
+    ProfileNotFound,
+)
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from auditor.errors import CollectionError
 from auditor.state import format_time
@@ -38,6 +45,8 @@ _CREDENTIAL_CODES = frozenset({
     "IncompleteSignature", "MissingAuthenticationTokenException", "MissingAuthenticationToken",
     "AuthFailure", "InvalidAccessKeyId", "InvalidToken",
 })
+NO_CREDENTIALS = ("no AWS credentials found (environment, --profile, shared config files, container or "
+                  "instance role): configure credentials and try again")
 _DENIED_CODES = frozenset({"AccessDeniedException", "AccessDenied", "UnauthorizedOperation"})
 # Dropped wherever they appear: the CA bundle, idempotency tokens, free-form add-on configuration.
 _DROP_KEYS = frozenset({"certificateAuthority", "clientRequestToken", "configurationValues",
@@ -69,8 +78,7 @@ def make_client(region: str | None = None, profile: str | None = None) -> BaseCl
     except BotoCoreError as exc:
         raise CollectionError(f"cannot set up the EKS client: {exc}") from None
     if credentials is None:
-        raise CollectionError("no AWS credentials found (environment, --profile, shared config files, "
-                              "container or instance role): configure credentials and try again")
+        raise CollectionError(NO_CREDENTIALS)
     return client
 
 
@@ -240,45 +248,49 @@ class _Collector:
         try:
             return fn()
         except NoCredentialsError:
-            raise CollectionError("no AWS credentials found (environment, --profile, shared config files, "
-                                  "container or instance role): configure credentials and try again") from None
+            raise CollectionError(NO_CREDENTIALS) from None
         except PartialCredentialsError as exc:
             raise CollectionError(f"incomplete AWS credentials: {exc}") from None
         except (BotoConnectionError, HTTPClientError) as exc:
-            raise CollectionError(
-                f"cannot reach the EKS API at {self.client.meta.endpoint_url} (region "
-                f"{self.client.meta.region_name}): {exc}; check --region, AWS_ENDPOINT_URL and the network"
-            ) from None
+            meta = self.client.meta
+            raise CollectionError(f"cannot reach the EKS API at {meta.endpoint_url} (region "
+                                  f"{meta.region_name}): {exc}; check --region, AWS_ENDPOINT_URL and the "
+                                  "network") from None
         except NoRegionError:
             raise CollectionError("no AWS region: pass --region or set AWS_REGION") from None
         except BotoCoreError as exc:  # SSO token expired, credential process failed, ...
             raise CollectionError(f"cannot call {action}: {exc}") from None
         except ClientError as exc:
-            err = exc.response.get("Error", {})
-            code = str(err.get("Code", ""))
-            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-            message = str(err.get("Message", "")).strip()
-            if message.startswith("<"):  # an HTML error page from a proxy or a local endpoint
-                message = f"HTTP {status} from {self.client.meta.endpoint_url}"
-            message = message.splitlines()[0][:300] if message else ""
-            if code in _CREDENTIAL_CODES:
-                raise CollectionError(f"AWS rejected the credentials ({code}: {message}); refresh them "
-                                      "(for example `aws sso login`) and try again") from None
-            if part == "cluster":
-                if code == "ResourceNotFoundException":
-                    raise CollectionError(f"EKS cluster {self.cluster!r} not found in region "
-                                          f"{self.client.meta.region_name} (check the name and --region)") from None
-                if code in _DENIED_CODES or status == 403:
-                    raise CollectionError(f"access denied to {action} on cluster {self.cluster!r}: grant "
-                                          f"that IAM action to the caller ({message})") from None
-                raise CollectionError(f"{action} on cluster {self.cluster!r} failed ({code}: {message})") from None
-            if code == "ResourceNotFoundException":
-                LOG.info("%s: %s (gone since it was listed)", action, message)
-                return None
-            denied = code in _DENIED_CODES or status == 403
-            self._record(part, f"{code or status}: {message}" if message else str(code or status),
-                         action if denied else "")
+            self._client_error(part, action, exc)
             return None
+
+    def _client_error(self, part: str, action: str, exc: ClientError) -> None:
+        """The service answered with an error: fatal for credentials and the cluster, else a missing part."""
+        err = exc.response.get("Error", {})
+        code = str(err.get("Code", ""))
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        message = str(err.get("Message", "")).strip()
+        if message.startswith("<"):  # an HTML error page from a proxy or a local endpoint
+            message = f"HTTP {status} from {self.client.meta.endpoint_url}"
+        message = message.splitlines()[0][:300] if message else ""
+        denied = code in _DENIED_CODES or status == 403
+        if code in _CREDENTIAL_CODES:
+            raise CollectionError(f"AWS rejected the credentials ({code}: {message}); refresh them "
+                                  "(for example `aws sso login`) and try again")
+        if part == "cluster":
+            where = f"cluster {self.cluster!r}"
+            if code == "ResourceNotFoundException":
+                raise CollectionError(f"EKS {where} not found in region {self.client.meta.region_name} "
+                                      "(check the name and --region)")
+            if denied:
+                raise CollectionError(f"access denied to {action} on {where}: grant that IAM action to the "
+                                      f"caller ({message})")
+            raise CollectionError(f"{action} on {where} failed ({code}: {message})")
+        if code == "ResourceNotFoundException":
+            LOG.info("%s: %s (gone since it was listed)", action, message)
+            return
+        self._record(part, f"{code or status}: {message}" if message else str(code or status),
+                     action if denied else "")
 
     def _record(self, part: str, reason: str, permission: str) -> None:
         LOG.warning("EKS %s not collected: %s", part, reason)

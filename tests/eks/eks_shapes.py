@@ -1,4 +1,4 @@
-"""EKS API responses shaped exactly like the service's (botocore eks 2017-11-01), for Stubber and case files."""
+"""EKS API responses shaped exactly like the service's (botocore eks 2017-11-01), for Stubber and cases."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -8,6 +8,10 @@ ACCOUNT = "123456789012"
 REGION = "eu-west-1"
 CLUSTER = "shop-prod"
 SUBNETS = ["subnet-0a1b2c3d4e5f60718", "subnet-0b2c3d4e5f6071829"]
+CLUSTER_ID = "4F2C1A9B7E6D5C3B2A1F0E9D8C7B6A5F"
+# base64 of a (truncated, made-up) PEM: describe_cluster always carries one; the collector must drop it
+CA_DATA = ("LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUMvakNDQWVhZ0F3SUJBZ0lCQURBTkJna3Foa2lHOXcwQkFR"
+           "c0ZBREFWTVJNd0VRWURWUVFERXdwcmRXSmwKLS0tLS1FTkQgQ0VSVElGSUNBVEUtLS0tLQo=")
 
 
 def ts(text: str) -> datetime:
@@ -22,10 +26,11 @@ def cluster(version: str = "1.30", platform: str = "eks.8", status: str = "ACTIV
         "arn": f"arn:aws:eks:{REGION}:{ACCOUNT}:cluster/{CLUSTER}",
         "createdAt": ts("2024-03-11T09:12:44Z"),
         "version": version,
-        "endpoint": "https://4F2C1A9B7E6D5C3B2A1F0E9D8C7B6A5F.gr7.eu-west-1.eks.amazonaws.com",
+        "endpoint": f"https://{CLUSTER_ID}.gr7.{REGION}.eks.amazonaws.com",
         "roleArn": f"arn:aws:iam::{ACCOUNT}:role/shop-prod-cluster",
         "resourcesVpcConfig": {"subnetIds": SUBNETS, "securityGroupIds": ["sg-0f1e2d3c4b5a69788"],
-                               "clusterSecurityGroupId": "sg-0a9b8c7d6e5f40312", "vpcId": "vpc-0c1d2e3f4a5b6c7d8",
+                               "clusterSecurityGroupId": "sg-0a9b8c7d6e5f40312",
+                               "vpcId": "vpc-0c1d2e3f4a5b6c7d8",
                                "endpointPublicAccess": False, "endpointPrivateAccess": True,
                                "publicAccessCidrs": []},
         "kubernetesNetworkConfig": {"serviceIpv4Cidr": "172.20.0.0/16", "ipFamily": "ipv4",
@@ -33,9 +38,9 @@ def cluster(version: str = "1.30", platform: str = "eks.8", status: str = "ACTIV
         "logging": {"clusterLogging": [{"types": ["api", "audit"], "enabled": True},
                                        {"types": ["authenticator", "controllerManager", "scheduler"],
                                         "enabled": False}]},
-        "identity": {"oidc": {"issuer": "https://oidc.eks.eu-west-1.amazonaws.com/id/4F2C1A9B7E6D5C3B2A1F0E9D8C7B6A5F"}},
+        "identity": {"oidc": {"issuer": f"https://oidc.eks.{REGION}.amazonaws.com/id/{CLUSTER_ID}"}},
         "status": status,
-        "certificateAuthority": {"data": "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUMvakNDQWVhZ0F3SUJBZ0lCQURBTkJna3Foa2lHOXcwQkFRc0ZBREFWTVJNd0VRWURWUVFERXdwcmRXSmwKLS0tLS1FTkQgQ0VSVElGSUNBVEUtLS0tLQo="},
+        "certificateAuthority": {"data": CA_DATA},
         "clientRequestToken": "d4c1e9b2-6f0a-4e1b-9c3d-2a7b8e5f6c10",
         "platformVersion": platform,
         "tags": {"team": "shop"},
@@ -86,7 +91,8 @@ def addon(name: str, version: str, status: str = "ACTIVE") -> dict[str, Any]:
         "status": status,
         "addonVersion": version,
         "health": {"issues": []},
-        "addonArn": f"arn:aws:eks:{REGION}:{ACCOUNT}:addon/{CLUSTER}/{name}/1ec9d2f1-7a3b-4c5d-8e9f-0a1b2c3d4e5f",
+        "addonArn": f"arn:aws:eks:{REGION}:{ACCOUNT}:addon/{CLUSTER}/{name}/"
+                    "1ec9d2f1-7a3b-4c5d-8e9f-0a1b2c3d4e5f",
         "createdAt": ts("2024-03-11T09:30:02Z"),
         "modifiedAt": ts("2024-10-02T15:10:45Z"),
         "tags": {},
@@ -124,15 +130,17 @@ def insight(name: str, status: str, version: str = "1.31", category: str = "UPGR
         "lastRefreshTime": ts("2024-11-20T06:12:09Z"),
         "lastTransitionTime": ts("2024-11-18T06:11:54Z"),
         "description": f"Checks for usage of deprecated APIs that are scheduled for removal in Kubernetes "
-                       f"v{version}. Upgrading your cluster before migrating to the updated APIs supported by "
-                       f"v{version} could cause application impact.",
+                       f"v{version}. Upgrading your cluster before migrating to the updated APIs "
+                       f"supported by v{version} could cause application impact.",
         "insightStatus": {"status": status, "reason": reasons[status]},
         "recommendation": f"Update manifests and API clients to use newer Kubernetes APIs if applicable "
                           f"before upgrading to Kubernetes v{version}.",
         "additionalInfo": {
-            "EKS update cluster documentation": "https://docs.aws.amazon.com/eks/latest/userguide/update-cluster.html",
+            "EKS update cluster documentation":
+                "https://docs.aws.amazon.com/eks/latest/userguide/update-cluster.html",
             f"Kubernetes v{version} deprecation guide":
-                f"https://kubernetes.io/docs/reference/using-api/deprecation-guide/#v1-{version.split('.')[1]}",
+                "https://kubernetes.io/docs/reference/using-api/deprecation-guide/#v1-"
+                + version.split(".")[1],
         },
         "resources": [] if status == "PASSING" else [
             {"insightStatus": {"status": status},
@@ -141,7 +149,8 @@ def insight(name: str, status: str, version: str = "1.31", category: str = "UPGR
             {"usage": "/apis/flowcontrol.apiserver.k8s.io/v1beta3/flowschemas",
              "replacedWith": "/apis/flowcontrol.apiserver.k8s.io/v1/flowschemas",
              "stopServingVersion": version, "startServingReplacementVersion": "1.29",
-             "clientStats": [{"userAgent": "kube-prometheus-stack/v0.68.0", "numberOfRequestsLast30Days": 4312,
+             "clientStats": [{"userAgent": "kube-prometheus-stack/v0.68.0",
+                              "numberOfRequestsLast30Days": 4312,
                               "lastRequestTime": ts("2024-11-19T23:58:01Z")}]}]},
     }
 

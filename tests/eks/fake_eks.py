@@ -8,6 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Iterator
 
 import eks_shapes as S
+
 from auditor.collect.eks import sanitise
 
 

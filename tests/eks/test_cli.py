@@ -1,4 +1,4 @@
-"""`upgrade-auditor snapshot --eks-cluster` end to end: a real subprocess, moto in server mode, a Kubernetes double."""
+"""`upgrade-auditor snapshot --eks-cluster` end to end: real subprocess, moto server, Kubernetes double."""
 from __future__ import annotations
 
 import json
@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Iterator
 
 import boto3
+import eks_shapes as S
+import fake_eks
 import pytest
 from moto.server import ThreadedMotoServer
 
-import eks_shapes as S
-import fake_eks
 from auditor.snapshot import load
 from tests import clusterfactory
 from tests.apidouble import ApiDouble
@@ -28,10 +28,12 @@ def _cli() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "auditor"]
 
 
-def _snapshot(tmp_path: Path, kubeconfig: Path, endpoint: str, *args: str) -> subprocess.CompletedProcess[str]:
+def _snapshot(tmp_path: Path, kubeconfig: Path, endpoint: str,
+              *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "AWS_ENDPOINT_URL": endpoint, "AWS_MAX_ATTEMPTS": "2"}
-    return subprocess.run([*_cli(), "snapshot", "-o", str(tmp_path / "snap.json"), "--kubeconfig", str(kubeconfig),
-                           *args], env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    cmd = [*_cli(), "snapshot", "-o", str(tmp_path / "snap.json"), "--kubeconfig", str(kubeconfig), *args]
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                          check=False)
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +58,8 @@ def moto_cluster(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
     eks = boto3.client("eks", region_name=S.REGION)
     if S.CLUSTER not in eks.list_clusters()["clusters"]:
-        eks.create_cluster(name=S.CLUSTER, version="1.33", roleArn=ROLE, resourcesVpcConfig={"subnetIds": S.SUBNETS})
+        eks.create_cluster(name=S.CLUSTER, version="1.33", roleArn=ROLE,
+                           resourcesVpcConfig={"subnetIds": S.SUBNETS})
         eks.create_nodegroup(clusterName=S.CLUSTER, nodegroupName="ng-main", nodeRole=NODE_ROLE,
                              subnets=S.SUBNETS, version="1.33")
     return moto_server
@@ -64,7 +67,7 @@ def moto_cluster(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
 
 def test_snapshot_against_moto_server(tmp_path: Path, kubeconfig: Path, moto_cluster: str) -> None:
     done = _snapshot(tmp_path, kubeconfig, moto_cluster, "--eks-cluster", S.CLUSTER, "--region", S.REGION)
-    # moto lacks add-ons, insights and updates: those parts are missing, so the snapshot is incomplete (exit 3)
+    # moto lacks add-ons, insights and updates: those parts are missing, the snapshot incomplete (exit 3)
     assert done.returncode == 3, done.stderr
     assert "incomplete" in done.stderr and "EKS:addons" in done.stderr
     raw = json.loads((tmp_path / "snap.json").read_text())

@@ -1,4 +1,4 @@
-"""The EKS rules against their case files (tests/rules/cases/<rule-id>.yaml), plus their documentation contract."""
+"""The EKS rules against their case files (tests/rules/cases/<rule-id>.yaml), and their docs contract."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -72,8 +72,9 @@ def test_findings_are_json_ready() -> None:
             msgspec.json.encode(f.as_dict())
 
 
-@pytest.mark.parametrize(("text", "minor"), [("1.30", (1, 30)), ("v1.30.4-eks-a737599", (1, 30)),
-                                             ("1.31+", (1, 31)), ("x.30", None), ("", None), (None, None), ("v1", None)])
+@pytest.mark.parametrize(("text", "minor"), [
+    ("1.30", (1, 30)), ("v1.30.4-eks-a737599", (1, 30)), ("1.31+", (1, 31)),
+    ("x.30", None), ("", None), (None, None), ("v1", None)])
 def test_parse_minor(text: str | None, minor: tuple[int, int] | None) -> None:
     assert parse_minor(text) == minor
 

@@ -1,0 +1,164 @@
+"""Benchmark `upgrade-auditor snapshot` (and kubectl, when on PATH) against a large cluster served by the API double."""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+KUBECTL_KINDS = "nodes,namespaces,pods,services,endpoints,endpointslices"
+
+
+@dataclass
+class Run:
+    seconds: float
+    peak_rss_mb: float
+    output_mb: float
+    exit_code: int
+
+
+def _timed(cmd: list[str], stdout_path: Path | None = None, env: dict[str, str] | None = None) -> Run:
+    """Run a command; wall time and the child's own peak RSS (wait4 rusage), stdout optionally to a file."""
+    out = open(stdout_path, "wb") if stdout_path else subprocess.DEVNULL
+    start = time.monotonic()
+    try:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE, env=env)
+        _, status, usage = os.wait4(proc.pid, 0)
+        elapsed = time.monotonic() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    finally:
+        if stdout_path:
+            out.close()  # type: ignore[union-attr]
+    if proc.returncode != 0:
+        print(f"  {Path(cmd[0]).name} exited {proc.returncode}: {err.strip()[-500:]}", file=sys.stderr)
+    return Run(seconds=elapsed, peak_rss_mb=usage.ru_maxrss / 1024, output_mb=0.0, exit_code=proc.returncode)
+
+
+def _serve(args: argparse.Namespace) -> None:
+    """Child process: build the cluster, serve it, print the URL, run until stdin closes."""
+    sys.path.insert(0, str(ROOT))
+    from tests import clusterfactory
+    from tests.apidouble import ApiDouble
+
+    api = ApiDouble(tls=not args.http)
+    api.set_state(clusterfactory.cluster(pods=args.pods, services=args.services, nodes=args.nodes,
+                                         namespaces=args.namespaces), keep=False)
+    with api:
+        api.write_kubeconfig(args.serve)
+        print(api.url, flush=True)
+        sys.stdin.read()
+
+
+def _compare_model(kubeconfig: Path, pods: int) -> dict[str, float]:
+    """List every Pod twice, once as raw pages parsed with orjson, once as the client's model objects."""
+    sys.path.insert(0, str(ROOT))
+    from kubernetes import client, config
+
+    from auditor.collect.kube import Cluster
+    from auditor.collect.options import ClusterOptions
+
+    cluster = Cluster(ClusterOptions(kubeconfig=str(kubeconfig)))
+    start = time.monotonic()
+    n = sum(len(items) for items in cluster.pages("/api/v1/pods"))
+    raw = time.monotonic() - start
+    api = client.CoreV1Api(config.new_client_from_config(str(kubeconfig)))
+    start, token, m = time.monotonic(), None, 0
+    while True:
+        page = api.list_pod_for_all_namespaces(limit=500, _continue=token)
+        m += len(page.items)
+        token = page.metadata._continue
+        if not token:
+            break
+    model = time.monotonic() - start
+    assert n == m == pods, (n, m, pods)
+    return {"raw_s": raw, "model_s": model}
+
+
+def run_bench(pods: int = 100_000, services: int | None = None, nodes: int | None = None, kubectl: bool = True,
+              model: bool = False, http: bool = False) -> dict[str, Any]:
+    services = services if services is not None else max(1, pods // 10)
+    nodes = nodes if nodes is not None else max(3, pods // 100)
+    results: dict[str, Any] = {"pods": pods, "services": services, "nodes": nodes}
+    with tempfile.TemporaryDirectory(prefix="bench-snapshot-") as tmp:
+        work = Path(tmp)
+        kubeconfig = work / "kubeconfig"
+        t0 = time.monotonic()
+        server = subprocess.Popen(
+            [sys.executable, __file__, "--serve", str(kubeconfig), "--pods", str(pods), "--services", str(services),
+             "--nodes", str(nodes)] + (["--http"] if http else []),
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        try:
+            assert server.stdout is not None
+            url = server.stdout.readline().decode().strip()
+            if not url:
+                raise SystemExit("the API double did not start")
+            print(f"API double at {url}: {pods} Pods, {services} Services (+Endpoints, slices), {nodes} Nodes "
+                  f"(built in {time.monotonic() - t0:.1f}s)")
+            env = {**os.environ, "PYTHONPATH": str(ROOT)}
+            out = work / "snapshot.json"
+            snap = _timed([sys.executable, "-m", "auditor", "snapshot", "-o", str(out), "--kubeconfig",
+                           str(kubeconfig)], env=env)
+            snap.output_mb = out.stat().st_size / 2**20 if out.exists() else 0.0
+            results["snapshot"] = snap.__dict__
+            print(f"snapshot: {snap.seconds:.1f}s wall, peak RSS {snap.peak_rss_mb:.0f} MB, "
+                  f"file {snap.output_mb:.0f} MB, exit {snap.exit_code}")
+            binary = shutil.which("kubectl")
+            if kubectl and binary:
+                dump = work / "kubectl.json"
+                kc = _timed([binary, "get", KUBECTL_KINDS, "-A", "-o", "json", "--kubeconfig", str(kubeconfig),
+                             "--cache-dir", str(work / "kube-cache")], stdout_path=dump)
+                kc.output_mb = dump.stat().st_size / 2**20
+                results["kubectl"] = kc.__dict__
+                results["time_ratio"] = snap.seconds / kc.seconds
+                results["rss_ratio"] = snap.peak_rss_mb / kc.peak_rss_mb
+                print(f"kubectl:  {kc.seconds:.1f}s wall, peak RSS {kc.peak_rss_mb:.0f} MB, "
+                      f"output {kc.output_mb:.0f} MB, exit {kc.exit_code}")
+                print(f"ratios (snapshot/kubectl): time {results['time_ratio']:.3f} (target <= 0.25), "
+                      f"RSS {results['rss_ratio']:.3f}")
+            elif kubectl:
+                print("kubectl: not on PATH, skipped")
+            if model:
+                cmp = _compare_model(kubeconfig, pods)
+                results["model_compare"] = cmp
+                print(f"list all Pods: raw pages + orjson {cmp['raw_s']:.1f}s, client model objects "
+                      f"{cmp['model_s']:.1f}s ({cmp['model_s'] / cmp['raw_s']:.1f}x slower)")
+            ok = snap.exit_code == 0 and snap.peak_rss_mb < 1024 and results.get("time_ratio", 0) <= 0.25
+            results["targets_met"] = ok
+            print(f"targets (time <= 1/4 kubectl, RSS < 1 GB): {'met' if ok else 'NOT met'}")
+        finally:
+            if server.stdin:
+                server.stdin.close()
+            server.wait(timeout=30)
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--pods", type=int, default=100_000)
+    parser.add_argument("--services", type=int, default=None, help="default: pods / 10")
+    parser.add_argument("--nodes", type=int, default=None, help="default: pods / 100")
+    parser.add_argument("--namespaces", type=int, default=50)
+    parser.add_argument("--no-kubectl", action="store_true", help="skip the kubectl comparison")
+    parser.add_argument("--compare-model", action="store_true",
+                        help="also time listing Pods with the client's model objects vs raw pages")
+    parser.add_argument("--http", action="store_true", help="serve plain HTTP instead of HTTPS")
+    parser.add_argument("--serve", metavar="KUBECONFIG", help=argparse.SUPPRESS)  # internal: the server child
+    args = parser.parse_args(argv)
+    if args.serve:
+        _serve(args)
+        return 0
+    results = run_bench(args.pods, args.services, args.nodes, kubectl=not args.no_kubectl,
+                        model=args.compare_model, http=args.http)
+    return 0 if results["snapshot"]["exit_code"] == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

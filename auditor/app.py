@@ -123,7 +123,17 @@ def compare_states(before: ClusterState, after: ClusterState, config: Config, re
 
 def finish(result: AuditResult, report: ReportSettings) -> int:
     paths = write_reports(result, report.output_dir, report.formats)
-    click.echo(summary(result, paths))
+    urls: list[str] = []
+    failure = None
+    if report.upload:  # only once the local files are safely written
+        from auditor.share import UploadError, upload_reports
+        try:
+            urls = upload_reports(paths, report.upload)
+        except UploadError as exc:
+            failure = exc
+    click.echo(summary(result, paths, urls=urls))
+    if failure is not None:
+        raise failure  # one line on stderr, exit 3
     return ExitCode.OK if result.passed else ExitCode.FINDINGS
 
 

@@ -48,8 +48,9 @@ def collection_notices(result: AuditResult) -> list[dict[str, Any]]:
     """What could not be read, and why: incomplete inputs, EKS parts that were denied, engine notices."""
     out: list[dict[str, Any]] = []
     incomplete = [i for i in result.inputs if not i.complete or i.missing]
-    if len(result.inputs) == 1 and incomplete:
-        out.append({"title": f"{incomplete[0].path} is incomplete", "items": _missing_items(incomplete[0].missing)})
+    if result.mode != "audit" or len(result.inputs) == 1:
+        for i in incomplete:
+            out.append({"title": f"{i.path} is incomplete", "items": _missing_items(i.missing)})
     elif incomplete:
         # Merged inputs (several kubectl dumps): what one lacks another may hold; report what all lack.
         common = None if len(incomplete) == len(result.inputs) else set()
@@ -109,13 +110,13 @@ def rotation_view(rot: dict[str, Any] | None) -> dict[str, Any] | None:
     services.sort(key=lambda s: bool(s.get("converged", True)))
     charted = services[:CHART_MAX_SERVICES]
     top = max([1] + [max(_ints(s.get("readyBefore")), _ints(s.get("readyAfter"))) for s in charted])
-    label_w, bar_w, row_h = 250, 380, 30
+    label_w, bar_w, row_h = 270, 380, 30
     bars = []
     for i, s in enumerate(charted):
         before, after = _ints(s.get("readyBefore")), _ints(s.get("readyAfter"))
         name = f"{s.get('namespace', '')}/{s.get('name', '')}"
         bars.append({
-            "name": name, "label": name if len(name) <= 36 else name[:35] + "…",
+            "name": name, "label": name if len(name) <= 32 else name[:31] + "…",
             "y": 24 + i * row_h, "before": before, "after": after,
             "wb": round(bar_w * before / top, 1), "wa": round(bar_w * after / top, 1),
             "converged": bool(s.get("converged", True)),

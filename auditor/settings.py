@@ -122,7 +122,10 @@ def load_config(path: str | None, known_rules: set[str], *, explicit: bool = Fal
                           f"(allowed: {', '.join(sorted(allowed))})")
     fail_on = raw.get("fail-on")
     if fail_on is not None:
-        parse_fail_on(str(fail_on))
+        try:
+            parse_fail_on(str(fail_on))
+        except ConfigError as exc:
+            raise ConfigError(f"{p}: {exc}") from None
     grace = raw.get("grace-seconds", 120)
     if not isinstance(grace, int) or isinstance(grace, bool) or grace < 0:
         raise ConfigError(f"{p}: grace-seconds must be a whole number of seconds >= 0")

@@ -98,6 +98,12 @@ class ApiDouble:
         Path(path).write_text(yaml.safe_dump(doc))
         return Path(path)
 
+    @property
+    def ca_pem(self) -> bytes:
+        """The PEM certificate to trust (TLS doubles only)."""
+        assert self._tls is not None, "started without tls=True"
+        return self._tls.ca_pem
+
     # -- state -----------------------------------------------------------------------------
 
     def set_state(self, objects: Iterable[dict[str, Any]], keep: bool = True) -> None:
@@ -264,7 +270,8 @@ class _Handler(BaseHTTPRequestHandler):
                     fault.status, "InternalError")
                 self._send(fault.status, _status(fault.status, reason, fault.message or reason), fault.headers)
                 return
-        if self.headers.get("Authorization") != f"Bearer {api.token}":
+        scheme, _, credential = (self.headers.get("Authorization") or "").partition(" ")
+        if scheme.lower() != "bearer" or credential != api.token:  # the scheme is case-insensitive
             self._send(401, _status(401, "Unauthorized", "Unauthorized"))
             return
         if path == "/version" and method == "GET":

@@ -175,3 +175,21 @@ def test_eks_hook_result_is_written(api: ApiDouble, kubeconfig: Path, tmp_path: 
     take_snapshot(ClusterOptions(kubeconfig=str(kubeconfig)), tmp_path / "s.json",
                   eks=lambda: {"cluster": {"name": "prod", "version": "1.33"}})
     assert _read(tmp_path / "s.json")["eks"] == {"cluster": {"name": "prod", "version": "1.33"}}
+
+
+def test_in_cluster_service_account(objects: list[dict[str, Any]], tmp_path: Path, snap: Snap,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from kubernetes.config import incluster_config
+
+    with ApiDouble(objects, tls=True) as api:
+        (tmp_path / "token").write_text(api.token)
+        (tmp_path / "ca.crt").write_bytes(api.ca_pem)
+        monkeypatch.setattr(incluster_config, "SERVICE_TOKEN_FILENAME", str(tmp_path / "token"))
+        monkeypatch.setattr(incluster_config, "SERVICE_CERT_FILENAME", str(tmp_path / "ca.crt"))
+        monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.kube/config
+        monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "127.0.0.1")
+        monkeypatch.setenv("KUBERNETES_SERVICE_PORT", api.url.rsplit(":", 1)[1])
+        result = snap("-o", tmp_path / "s.json")
+    assert result.exit_code == 0, result.output
+    source = _read(tmp_path / "s.json")["metadata"]["source"]
+    assert source["inCluster"] is True and source["context"] == "in-cluster" and source["server"] == api.url

@@ -26,7 +26,7 @@ class Run:
 
 def _timed(cmd: list[str], stdout_path: Path | None = None, env: dict[str, str] | None = None) -> Run:
     """Run a command; wall time and the child's own peak RSS (wait4 rusage), stdout optionally to a file."""
-    out = open(stdout_path, "wb") if stdout_path else subprocess.DEVNULL
+    out = open(stdout_path, "wb") if stdout_path else subprocess.DEVNULL  # noqa: SIM115
     start = time.monotonic()
     try:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE, env=env)

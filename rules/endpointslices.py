@@ -190,9 +190,9 @@ def endpointslice_controller_disabled(ctx: Context) -> Iterator[Finding]:
     period (missing, or stale as `stale-endpointslice` reports) and no controller-managed slice
     anywhere in the cluster shows a write (its creation or its
     `endpoints.kubernetes.io/last-change-trigger-time`) after the oldest of those unreconciled
-    changes: the controller has done nothing since. When a change's time is unknown (a Pod that is
-    gone), only a write before the slice's own last write counts as proof, so the rule errs on the
-    side of silence. The per-Service findings are still reported.
+    changes: the controller has done nothing since. A change whose time is unknown (a Pod that is
+    gone leaves no deletion time) is not counted either way, so the rule errs on the side of
+    silence. The per-Service findings are still reported.
 
     ## Why it matters
     A stuck or disabled EndpointSlice controller freezes every Service's routing at the moment it
@@ -211,7 +211,9 @@ def endpointslice_controller_disabled(ctx: Context) -> Iterator[Finding]:
     times = []
     services = 0
     for sr in rec.slices:
-        times += [p.since for p in sr.problems if p.since is not None]
+        # An inexact time (a gone Pod: only "after the slice's last write") can never prove the
+        # controller idle, and must not hide the exact evidence of other problems either.
+        times += [p.since for p in sr.problems if p.since is not None and p.exact]
     for rep in rec.services:
         services += 1
         times += [p.since for p in rep.missing_ready if p.since is not None]

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import uuid
 import zlib
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 CONTROLLER = "endpointslice-controller.k8s.io"
 T0 = "2025-06-01T08:00:00Z"

@@ -7,8 +7,9 @@ import os
 import re
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import orjson
@@ -82,7 +83,7 @@ class Cluster:
         if path is None and os.environ.get("KUBERNETES_SERVICE_HOST") and not opts.context:
             try:
                 k8s_config.load_incluster_config(client_configuration=cfg)
-            except Exception as exc:  # the loader raises ConfigException, OSError, ValueError...
+            except Exception as exc:  # noqa: BLE001 - the loader raises ConfigException, OSError, ValueError...
                 raise CollectionError(f"in-cluster config: {one_line(exc)}") from None
             self.context, self.in_cluster = "in-cluster", True
         elif path is None:
@@ -100,7 +101,7 @@ class Cluster:
                                             persist_config=False)
             except CollectionError:
                 raise
-            except Exception as exc:  # malformed file, failing exec plugin, missing cert file...
+            except Exception as exc:  # noqa: BLE001 - bad YAML, failing exec plugin, missing cert file...
                 where = f"context {opts.context!r} in " if opts.context else ""
                 raise CollectionError(f"cannot load {where}kubeconfig {path}: {one_line(exc)}") from None
             self.in_cluster = False

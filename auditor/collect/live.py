@@ -6,11 +6,12 @@ import signal
 import sys
 import tempfile
 import threading
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Callable, Iterator, Optional
+from typing import IO, Any
 
 import orjson
 
@@ -172,8 +173,8 @@ def _missing(kind: str, reason: str, need: str, namespace: str | None) -> dict[s
 
 
 def take_snapshot(opts: ClusterOptions, output: str | Path, label: str = "",
-                  progress: Optional[bool] = None,
-                  eks: Optional[Callable[[], dict[str, Any] | None]] = None) -> SnapshotOutcome:
+                  progress: bool | None = None,
+                  eks: Callable[[], dict[str, Any] | None] | None = None) -> SnapshotOutcome:
     """Read the cluster and write `output` atomically; raise CollectionError when it cannot be read at all.
 
     `eks`, when given, is called once and its result written as the snapshot's `eks` section.
@@ -196,7 +197,7 @@ def take_snapshot(opts: ClusterOptions, output: str | Path, label: str = "",
         try:
             for kind in KINDS:
                 # Anonymous (already unlinked) files beside the output: disk-backed, never left behind.
-                spool = tempfile.TemporaryFile(dir=directory, prefix=f".{path.name}.{kind}.")
+                spool = tempfile.TemporaryFile(dir=directory, prefix=f".{path.name}.{kind}.")  # noqa: SIM115
                 futures[kind] = pool.submit(_guarded, cluster, kind, spool, counts)
             for kind in COPY_ORDER:  # a fixed order, so snapshots of the same state are identical
                 try:

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from typing import Optional
 
 
 @dataclass(frozen=True)
@@ -25,8 +24,8 @@ class RetryPolicy:
 class ClusterOptions:
     """How to reach the cluster and what to read; shared by `snapshot` and `verify`."""
 
-    kubeconfig: Optional[str] = None
-    context: Optional[str] = None
+    kubeconfig: str | None = None
+    context: str | None = None
     namespaces: tuple[str, ...] = ()
     # Defaults are read when an instance is made, so tests (and embedders) can tune the module values.
     connect_timeout: float = field(default_factory=lambda: CONNECT_TIMEOUT)

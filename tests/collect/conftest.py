@@ -1,8 +1,9 @@
 """Fixtures for collector tests: a running API double, a kubeconfig for it, fast retries, a CLI runner."""
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result

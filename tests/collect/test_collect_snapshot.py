@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 from click.testing import Result
@@ -193,3 +194,34 @@ def test_in_cluster_service_account(objects: list[dict[str, Any]], tmp_path: Pat
     assert result.exit_code == 0, result.output
     source = _read(tmp_path / "s.json")["metadata"]["source"]
     assert source["inCluster"] is True and source["context"] == "in-cluster" and source["server"] == api.url
+
+
+def test_audit_finds_the_same_on_snapshot_and_kubectl_dump(objects: list[dict[str, Any]], tmp_path: Path,
+                                                           snap: Snap) -> None:
+    import copy
+
+    from click.testing import CliRunner
+
+    from auditor.cli import main
+
+    slice0 = next(o for o in objects if o["kind"] == "EndpointSlice")
+    handmade = copy.deepcopy(slice0)
+    handmade["metadata"].update(name="app-0-manual", uid=clusterfactory.uid("manual", 1))
+    del handmade["metadata"]["labels"]["endpointslice.kubernetes.io/managed-by"], handmade["metadata"]["generateName"]
+    del handmade["metadata"]["ownerReferences"]
+    gone = slice0["endpoints"][0]["targetRef"]["name"]  # its Pod is deleted: the slice is now stale
+    late = clusterfactory.namespace("late", 9)  # an hour later: the dump's own time, past every grace period
+    late["metadata"]["creationTimestamp"] = "2025-06-01T09:00:00Z"
+    state = [o for o in objects if not (o["kind"] == "Pod" and o["metadata"]["name"] == gone)] + [handmade, late]
+    with ApiDouble(state) as api:
+        assert snap("-o", tmp_path / "s.json", "--kubeconfig", api.write_kubeconfig(tmp_path / "kc")).exit_code == 0
+    (tmp_path / "dump.json").write_bytes(json.dumps({"apiVersion": "v1", "kind": "List", "items": state}).encode())
+    found = {}
+    for name in ("s.json", "dump.json"):
+        result = CliRunner().invoke(main, ["audit", str(tmp_path / name), "--output-dir", str(tmp_path / f"r-{name}"),
+                                           "--format", "json"])
+        assert result.exit_code in (0, 1), result.output
+        report = json.loads((tmp_path / f"r-{name}" / "report.json").read_text())
+        found[name] = [(f["rule"], f["object"].get("namespace"), f["object"]["name"]) for f in report["findings"]]
+    assert found["s.json"] == found["dump.json"]
+    assert {"stale-endpointslice", "handmade-endpointslice"} <= {rule for rule, _, _ in found["s.json"]}

@@ -171,9 +171,9 @@ def demo(output_dir: Path) -> int:
     click.echo(summary(result, paths))
     creport = ReportSettings(output_dir=output_dir / "compare", formats=FORMATS)
     with resources.as_file(data / "before.json.gz") as bpath, resources.as_file(data / "after.json.gz") as apath:
-        before, after = snapshot.load(bpath), snapshot.load(apath)
-        cconfig = _options(config, resolve_target(after, None, config, planning=False))
-        cresult = compare_states(before, after, cconfig, creport, mode="compare")
+        before_state, after_state = snapshot.load(bpath), snapshot.load(apath)
+        cconfig = _options(config, resolve_target(after_state, None, config, planning=False))
+        cresult = compare_states(before_state, after_state, cconfig, creport, mode="compare")
         cpaths = write_reports(cresult, creport.output_dir, creport.formats)
     click.echo("\nDemo 2/2: compare BEFORE and AFTER of the same migration\n")
     click.echo(summary(cresult, cpaths))

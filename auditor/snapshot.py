@@ -295,8 +295,10 @@ class SnapshotWriter:
         fd, self._tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=directory)
         raw = os.fdopen(fd, "wb")
         self._raw = raw
-        self._fh = gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=5) if self.compress else raw
-        self._fh.write(b'{"apiVersion":"' + API_VERSION.encode() + b'","kind":"' + SNAPSHOT_KIND.encode()
+        fh: IO[bytes] = (gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=5)  # type: ignore[assignment]
+                         if self.compress else raw)
+        self._fh = fh
+        fh.write(b'{"apiVersion":"' + API_VERSION.encode() + b'","kind":"' + SNAPSHOT_KIND.encode()
                        + b'","items":[\n')
         return self
 

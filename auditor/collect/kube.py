@@ -111,6 +111,10 @@ class Cluster:
         self.api = k8s.ApiClient(cfg)
         self.api.user_agent = "eks-upgrade-auditor"
 
+    def close(self) -> None:
+        """Drop the pooled connections (verify takes many snapshots in one process)."""
+        self.api.rest_client.pool_manager.clear()
+
     # -- requests ---------------------------------------------------------------------------
 
     def request(self, method: str, path: str, query: list[tuple[str, Any]] | None = None,

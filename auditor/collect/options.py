@@ -20,6 +20,11 @@ class RetryPolicy:
         return ceiling / 2 + random.uniform(0, ceiling / 2)  # equal jitter: spread, never zero
 
 
+CONNECT_TIMEOUT = 10.0
+REQUEST_TIMEOUT = 60.0  # per request; a page of 500 Pods is a few MB
+DEFAULT_RETRY = RetryPolicy()
+
+
 @dataclass(frozen=True)
 class ClusterOptions:
     """How to reach the cluster and what to read; shared by `snapshot` and `verify`."""
@@ -33,7 +38,3 @@ class ClusterOptions:
     page_size: int = 500
     retry: RetryPolicy = field(default_factory=lambda: DEFAULT_RETRY)
 
-
-CONNECT_TIMEOUT = 10.0
-REQUEST_TIMEOUT = 60.0  # per request; a page of 500 Pods is a few MB
-DEFAULT_RETRY = RetryPolicy()

@@ -150,6 +150,8 @@ class ClusterIndex:
             if svc is not None:
                 self.slices_by_service.setdefault((s.metadata.namespace, svc), []).append(s)
         self._selected: dict[Key, list[KubeObject]] = {}
+        self._desired: dict[Key, list[DesiredEndpoint]] = {}
+        self._has_nodes = state.has("Node")
         #: memo for analyses shared by several rules (computed once per index)
         self.cache: dict[str, Any] = {}
 
@@ -199,9 +201,7 @@ class ClusterIndex:
 
     def node_exists(self, name: str | None) -> bool | None:
         """True/False when Nodes were read; None when they were not (unknown is never 'gone')."""
-        if not name:
-            return None
-        if not self.has("Node"):
+        if not name or not self._has_nodes:
             return None
         return name in self.nodes
 
@@ -237,7 +237,16 @@ class ClusterIndex:
         return out
 
     # -- the controller's desired state ------------------------------------------------------------
-    def desired_endpoints(self, svc: KubeObject) -> Iterator[DesiredEndpoint]:
+    def desired_endpoints(self, svc: KubeObject) -> list[DesiredEndpoint]:
+        """What the EndpointSlice controller would write for this Service (memoised; several rules ask)."""
+        key = (svc.metadata.namespace, svc.metadata.name)
+        hit = self._desired.get(key)
+        if hit is None:
+            hit = list(self._desired_endpoints(svc))
+            self._desired[key] = hit
+        return hit
+
+    def _desired_endpoints(self, svc: KubeObject) -> Iterator[DesiredEndpoint]:
         """What the EndpointSlice controller would write for this Service, per address family.
 
         Pods are excluded when terminal, without an IP of the family, or (unless

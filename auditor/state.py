@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import datetime, timezone
 from typing import Any
 
@@ -9,6 +10,7 @@ from auditor.model import InputInfo
 from auditor.objects import KINDS, KubeObject
 
 
+@lru_cache(maxsize=1 << 16)
 def parse_time(text: str | None) -> datetime | None:
     """RFC 3339 (with or without fractional seconds) to an aware datetime; None when absent or bad."""
     if not text:

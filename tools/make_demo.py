@@ -83,13 +83,17 @@ class Cluster:
 def build(after: bool) -> dict[str, Any]:
     blue = nodes_for("ng-blue", "v1.29.8-eks-a737599", -60 * 24 * 30, 1)
     green = nodes_for("ng-green", "v1.30.4-eks-a737599", 50, 2)
+    # ng-system (kube-system workloads) is not part of the migration: the same two nodes in both states.
+    system = [b.node(f"ip-10-0-9-{10 + i}.eu-west-1.compute.internal", b.at(BASE, -60 * 24 * 40 + i),
+                     zone=ZONES[i], kubelet="v1.30.4-eks-a737599", nodegroup="ng-system", ip=f"10.0.9.{10 + i}",
+                     instance_type="t3.large") for i in range(2)]
     nodes = green if after else blue
-    c = Cluster(150 if after else 0, nodes)
+    c = Cluster(150 if after else 0, nodes + system)
     gen = 1 if after else 0
     objs = c.objects
     for ns in ["default", "kube-system", "shop", "payments", "search", "data", "monitoring", "identity"]:
         objs.append(b.namespace(ns, b.at(BASE, -60 * 24 * 90)))
-    objs += nodes
+    objs += nodes + system
     svc_created = b.at(BASE, -60 * 24 * 60)
     apiserver_ips = ["10.0.50.12", "10.0.51.40"] if after else ["10.0.50.11", "10.0.51.37"]
     objs += b.apiserver_objects(b.at(BASE, -60 * 24 * 90), apiserver_ips)
@@ -104,17 +108,22 @@ def build(after: bool) -> dict[str, Any]:
                         families=["IPv4", "IPv6"] if dual else None)
         objs.append(svc)
         pods = []
+        pool = system if ns == "kube-system" else nodes
         for r in range(replicas):
-            node_idx = (n_i + r) % len(nodes)
-            node_name = nodes[node_idx]["metadata"]["name"]
+            node_idx = (n_i + r) % len(pool)
+            node_name = pool[node_idx]["metadata"]["name"]
             ips = [c.next_ip(node_idx, gen)]
             if dual:
                 ips.append(f"2a05:d018:1:{gen}{node_idx}::{c.ip_counter:x}")
             ready = True
+            if ns == "kube-system":
+                ips = [f"10.0.9.{100 + n_i * 4 + r}"]  # never moved: same Pods, same IPs in both states
             if after and (ns, app) == ("search", "query-api"):
                 node_name, ips, ready = None, None, False  # Pending: nodeSelector pins ng-blue
-            pods.append(b.replicaset_pod(app, ns, r, pod_time, labels=labels, node_name=node_name, ips=ips,
-                                         ready=ready, seed=f"gen{gen}"))
+            stay = ns == "kube-system"
+            pods.append(b.replicaset_pod(app, ns, r, b.at(BASE, -60 * 24 * 10) if stay else pod_time,
+                                         labels=labels, node_name=node_name, ips=ips, ready=ready,
+                                         seed="gen0" if stay else f"gen{gen}"))
         objs += pods
         slice_pods = pods
         if after and (ns, app) == ("payments", "fraud-check"):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-import orjson
+import msgspec
 
 from auditor.collect.kube import Cluster, Forbidden, Gone, RequestFailed, Stopped
 from auditor.collect.options import ClusterOptions
@@ -24,6 +24,9 @@ from auditor.snapshot import SnapshotWriter, now_utc
 LOG = logging.getLogger(__name__)
 
 __all__ = ["ClusterOptions", "SnapshotOutcome", "take_snapshot"]
+
+_RAW_MAP = msgspec.json.Decoder(dict[str, msgspec.Raw])
+_ENCODER = msgspec.json.Encoder()
 
 # Pods dominate every cluster: copying them last lets the small kinds reach the file while Pods are still read.
 COPY_ORDER = tuple(sorted(KINDS, key=lambda kind: kind == "Pod"))
@@ -79,7 +82,7 @@ def _collect_kind(cluster: Cluster, kind: str, spool: IO[bytes], progress: dict[
     scopes: list[str | None] = list(cluster.opts.namespaces) if kind in NAMESPACED and cluster.opts.namespaces \
         else [None]
     # The API omits kind/apiVersion on list items; the snapshot carries them on every object.
-    prefix = b'{"kind":"' + kind.encode() + b'","apiVersion":"' + api_version.encode() + b'",'
+    kind_raw, api_version_raw = msgspec.Raw(_ENCODER.encode(kind)), msgspec.Raw(_ENCODER.encode(api_version))
     for ns in scopes:
         need = permission(kind, ns)
         allowed, why = cluster.can_list(group, plural, ns)
@@ -92,7 +95,7 @@ def _collect_kind(cluster: Cluster, kind: str, spool: IO[bytes], progress: dict[
         while True:
             try:
                 for items in cluster.pages(list_path(kind, ns)):
-                    spool.write(_encode_page(items, prefix, kind, api_version))
+                    spool.write(_encode_page(items, kind_raw, api_version_raw))
                     result.count += len(items)
                     progress[kind] = result.count
                 break
@@ -134,18 +137,21 @@ def _first_failure(futures: dict[str, Future[_KindResult]]) -> BaseException:
     return CollectionError("collection stopped")
 
 
-def _encode_page(items: list[dict[str, Any]], prefix: bytes, kind: str, api_version: str) -> bytes:
+def _encode_page(items: list[dict[str, Any]], kind: msgspec.Raw, api_version: msgspec.Raw) -> bytes:
+    """One line per item: `kind` and `apiVersion` first, `metadata.managedFields` dropped, the rest byte for byte."""
     lines = []
     for item in items:
-        meta = item.get("metadata")
-        if isinstance(meta, dict):
-            meta.pop("managedFields", None)
-        if "kind" in item or "apiVersion" in item:
-            item["kind"], item["apiVersion"] = kind, api_version
-            lines.append(orjson.dumps(item))
-        else:
-            raw = orjson.dumps(item)
-            lines.append(prefix + raw[1:] if len(raw) > 2 else prefix[:-1] + b"}")
+        raw_meta = item.get("metadata")
+        if raw_meta is not None:
+            try:
+                meta = _RAW_MAP.decode(raw_meta)
+            except msgspec.ValidationError:  # metadata: null, say; keep it as served
+                meta = None
+            if meta is not None and meta.pop("managedFields", None) is not None:
+                item["metadata"] = meta
+        item.pop("kind", None)
+        item.pop("apiVersion", None)
+        lines.append(_ENCODER.encode({"kind": kind, "apiVersion": api_version, **item}))
     lines.append(b"")
     return b"\n".join(lines)
 

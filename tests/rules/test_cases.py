@@ -15,12 +15,18 @@ from auditor.settings import Config
 from statekit import state_from
 
 CASES = Path(__file__).parent / "cases"
+#: libyaml's loader when built in: some case files hold 1000-address objects (truncated-endpoints)
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _read(f: Path) -> Any:
+    return yaml.load(f.read_text(), Loader=_LOADER)  # noqa: S506 - a safe loader
 
 
 def _load() -> list[tuple[str, dict[str, Any]]]:
     out = []
     for f in sorted(CASES.glob("*.yaml")):
-        doc = yaml.safe_load(f.read_text())
+        doc = _read(f)
         for case in doc["cases"]:
             out.append((doc["rule"], case))
     return out
@@ -52,7 +58,8 @@ def test_rule_case(rule_id: str, case: dict[str, Any]) -> None:
 
 
 def test_every_rule_has_docs_and_cases() -> None:
-    files = {yaml.safe_load(f.read_text())["rule"]: yaml.safe_load(f.read_text()) for f in CASES.glob("*.yaml")}
+    docs = [_read(f) for f in CASES.glob("*.yaml")]
+    files = {doc["rule"]: doc for doc in docs}
     for rule in ALL_RULES:
         assert rule.id and rule.id == rule.id.lower() and " " not in rule.id
         assert rule.title

@@ -185,6 +185,38 @@ def compare(before: str, after: str, output_dir: str, formats: tuple[str, ...], 
     run(body)
 
 
+@main.command()
+@click.option("--before", "before", required=True, type=click.Path(dir_okay=False), metavar="FILE",
+              help="The BEFORE state (snapshot file or kubectl dump).")
+@click.option("--timeout", default=600.0, show_default=True, metavar="S",
+              type=click.FloatRange(min=0), help="Give up (exit 1) when not converged after this many seconds.")
+@click.option("--interval", default=15.0, show_default=True, metavar="S",
+              type=click.FloatRange(min=0, min_open=True), help="Seconds between polls.")
+@cluster_options
+@eks_options
+@report_options
+@click.option("--target-version", default=None, metavar="1.N",
+              help="Kubernetes version of the upgrade (default: the live control plane's with EKS data).")
+def verify(before: str, timeout: float, interval: float, kubeconfig: str | None, context: str | None,
+           namespaces: tuple[str, ...], eks_cluster: str | None, region: str | None, profile: str | None,
+           output_dir: str, formats: tuple[str, ...], fail_on: str | None, config: str | None,
+           target_version: str | None) -> None:
+    """Poll the live cluster until it has reconverged with BEFORE (exit 0) or the timeout passes (exit 1)."""
+
+    def body() -> int:
+        from auditor.verify import VerifySettings, verify as poll_until_converged
+
+        cfg = app.load_config(config)
+        settings = VerifySettings(
+            before=Path(before), cluster=build_cluster_options(kubeconfig, context, namespaces), config=cfg,
+            report=build_report_settings(output_dir, formats, fail_on, cfg.fail_on),
+            target=normalise_version(target_version) if target_version else None,
+            timeout=timeout, interval=interval, eks=eks_reader(eks_cluster, region, profile))
+        return poll_until_converged(settings)
+
+    run(body)
+
+
 @main.command("rules")
 def list_rules() -> None:
     """List every rule: id, severity and title."""

@@ -150,4 +150,6 @@ class AuditResult:
 
     @property
     def passed(self) -> bool:
+        if self.mode == "verify":  # verify's verdict is convergence alone (CONTRACT.md exit codes)
+            return self.converged is True
         return not self.failed and self.converged is not False

@@ -53,12 +53,12 @@ def collection_notices(result: AuditResult) -> list[dict[str, Any]]:
             out.append({"title": f"{i.path} is incomplete", "items": _missing_items(i.missing)})
     elif incomplete:
         # Merged inputs (several kubectl dumps): what one lacks another may hold; report what all lack.
-        common = None if len(incomplete) == len(result.inputs) else set()
+        common: set[tuple[Any, Any]] | None = None if len(incomplete) == len(result.inputs) else set()
         for i in incomplete:
             kinds = {(m.get("kind"), m.get("namespace", "")) for m in i.missing}
             common = kinds if common is None else common & kinds
         if common:
-            firsts = {}
+            firsts: dict[tuple[Any, Any], dict[str, Any]] = {}
             for m in incomplete[0].missing:
                 firsts.setdefault((m.get("kind"), m.get("namespace", "")), m)
             items = _missing_items(tuple(firsts[k] for k in firsts if k in common))
@@ -208,6 +208,21 @@ def _issue(i: Any) -> str:
     return str(i)
 
 
+def verdict_detail(result: AuditResult) -> str:
+    """Why the verdict is what it is: the threshold, and convergence for compare/verify."""
+    if result.mode == "verify":  # verify passes or fails on convergence alone
+        return "converged" if result.converged else "not converged"
+    if result.fail_on is None:
+        parts = ["fail-on never"]
+    elif result.failed:
+        parts = [f"findings at or above {result.fail_on.label}"]
+    else:
+        parts = [f"no finding at or above {result.fail_on.label}"]
+    if result.converged is not None:
+        parts.append("converged" if result.converged else "not converged")
+    return " · ".join(parts)
+
+
 def header(cluster: dict[str, Any], eks: dict[str, Any] | None) -> list[tuple[str, str]]:
     """Where the state came from, as (label, value) pairs for the top of every report."""
     out = [(label, str(cluster[key])) for key, label in
@@ -236,7 +251,7 @@ def build_view(result: AuditResult) -> dict[str, Any]:
         "r": result, "counts": result.counts(), "by_rule": by_rule, "rules": {r.id: r for r in result.rules},
         "rule_order": rule_order(result, by_rule), "skipped": skipped_rules(result.notices),
         "notices": collection_notices(result), "tool_version": __version__,
-        "verdict": "PASS" if result.passed else "FAIL",
+        "verdict": "PASS" if result.passed else "FAIL", "verdict_detail": verdict_detail(result),
         "fail_on": result.fail_on.label if result.fail_on else "never",
         "severities": [s.label for s in sorted(Severity, reverse=True)],
         "namespaces": namespaces, "cluster": result.cluster or {},

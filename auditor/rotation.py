@@ -8,6 +8,7 @@ from auditor.index import ClusterIndex, service_ready_endpoints
 from auditor.model import Finding, Severity
 from auditor.objects import LABEL_NODEGROUP, LABEL_NODEPOOL, KubeObject
 from auditor.rules.cluster import minor_version
+from auditor.rules.pair import ready_count
 
 #: Rules whose error findings mean "slices did not follow the Pods" (verify polls until none is left).
 RECONVERGENCE_RULES = frozenset({"stale-endpointslice", "service-missing-endpointslices",
@@ -130,31 +131,57 @@ def _kind(groups: list[dict[str, Any]], removed: list[KubeObject], added: list[K
 
 
 def _owner_key(p: KubeObject) -> tuple[str, str, str] | None:
+    """The workload a Pod belongs to: its controller, or the Deployment behind its ReplicaSet."""
     for ref in p.metadata.owner_references or ():
         if ref.controller:
+            rs_hash = (p.metadata.labels or {}).get("pod-template-hash")
+            if ref.kind == "ReplicaSet" and rs_hash and ref.name.endswith("-" + rs_hash):
+                return (p.metadata.namespace, "Deployment", ref.name[:-len(rs_hash) - 1])
             return (p.metadata.namespace, ref.kind, ref.name)
     return None
 
 
 def _pods_moved(before: ClusterIndex, after: ClusterIndex) -> int:
-    """Pods of the same owner now running on nodes that owner did not use before (or renamed)."""
-    nodes_by_owner: dict[tuple[str, str, str], set[str]] = {}
+    """Pods that moved: a Pod of the same name (StatefulSet) or the same owner is running on another node.
+
+    Per owner, Pods that disappeared (uid gone) are paired with Pods that appeared (new uid); a
+    replacement counts as moved unless a vanished Pod of that owner ran on the same node.
+    """
+    def where(index: ClusterIndex, p: KubeObject) -> str:
+        # a node replaced under the same name (VPC IP reused) is another machine: key on its uid too
+        name = p.spec.node_name if p.spec is not None else ""
+        n = index.nodes.get(name) if name else None
+        return f"{name}/{n.metadata.uid}" if n is not None else name
+
+    after_uids = {p.metadata.uid for p in after.pods.values()}
+    before_uids = {p.metadata.uid for p in before.pods.values()}
+    vanished: dict[tuple[str, str, str], list[str]] = {}
     for p in before.pods.values():
         k = _owner_key(p)
-        if k is not None and p.spec is not None and p.spec.node_name:
-            nodes_by_owner.setdefault(k, set()).add(p.spec.node_name)
+        if k is not None and p.metadata.uid not in after_uids and p.spec is not None and p.spec.node_name:
+            vanished.setdefault(k, []).append(where(before, p))
+    appeared: dict[tuple[str, str, str], list[str]] = {}
     moved = 0
     for key, p in after.pods.items():
-        node = p.spec.node_name if p.spec is not None else ""
-        if not node:
+        if p.spec is None or not p.spec.node_name or p.metadata.uid in before_uids:
             continue
-        same = before.pods.get(key)
+        node = where(after, p)
+        same = before.pods.get(key)  # same name: a StatefulSet Pod reborn with a new uid
         if same is not None and same.spec is not None and same.spec.node_name:
-            moved += same.spec.node_name != node
+            was = where(before, same)
+            moved += was != node
+            k = _owner_key(same)
+            if k is not None and was in vanished.get(k, ()):
+                vanished[k].remove(was)
             continue
         k = _owner_key(p)
-        if k is not None and k in nodes_by_owner and node not in nodes_by_owner[k]:
-            moved += 1
+        if k is not None:
+            appeared.setdefault(k, []).append(node)
+    for k, nodes in appeared.items():
+        gone = Counter(vanished.get(k, ()))
+        pairs = min(len(nodes), sum(gone.values()))
+        stayed = sum((Counter(nodes) & gone).values())
+        moved += max(0, pairs - stayed)
     return moved
 
 
@@ -175,9 +202,10 @@ def _services(before: ClusterIndex, after: ClusterIndex,
         nb, na = sorted({e.node for e in b.values() if e.node}), sorted({e.node for e in a.values() if e.node})
         zb, za = sorted({e.zone for e in b.values() if e.zone}), sorted({e.zone for e in a.values() if e.zone})
         sid = f"{ns}/{name}"
-        if len(b) == len(a) and nb == na and sid not in bad:
+        rb, ra = ready_count(b), ready_count(a)
+        if rb == ra and nb == na and sid not in bad:
             continue
-        rows.append({"namespace": ns, "name": name, "readyBefore": len(b), "readyAfter": len(a),
+        rows.append({"namespace": ns, "name": name, "readyBefore": rb, "readyAfter": ra,
                      "nodesBefore": nb[:20], "nodesAfter": na[:20], "zonesBefore": zb, "zonesAfter": za,
                      "converged": sid not in bad, "deleted": key not in after.services})
     rows.sort(key=lambda r: (r["converged"], r["namespace"], r["name"]))

@@ -5,6 +5,7 @@ import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from auditor.errors import AuditorError, ConfigError, ExitCode
@@ -56,10 +57,10 @@ def object_url(bucket: str, region: str, key: str) -> str:
     return f"https://{bucket}.{host}/{path}"
 
 
-def upload_reports(paths: list[Path], url: str, client: object | None = None) -> list[str]:
+def upload_reports(paths: list[Path], url: str, client: Any = None) -> list[str]:
     """Upload each file under the prefix with its content type; return the object URLs in order."""
-    import boto3
-    from botocore.exceptions import BotoCoreError, ClientError
+    import boto3  # type: ignore[import-untyped]
+    from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
 
     target = parse_s3_url(url)
     try:
@@ -71,7 +72,7 @@ def upload_reports(paths: list[Path], url: str, client: object | None = None) ->
             ctype = CONTENT_TYPES.get(p.suffix, "application/octet-stream")
             LOG.info("uploading %s to s3://%s/%s", p, target.bucket, key)
             with p.open("rb") as body:
-                s3.put_object(Bucket=target.bucket, Key=key, Body=body, ContentType=ctype)  # type: ignore[attr-defined]
+                s3.put_object(Bucket=target.bucket, Key=key, Body=body, ContentType=ctype)
             urls.append(object_url(target.bucket, region, key))
         return urls
     except ClientError as exc:
@@ -82,12 +83,12 @@ def upload_reports(paths: list[Path], url: str, client: object | None = None) ->
         raise UploadError(f"upload to {target} failed: {exc} (the reports are written locally)") from None
 
 
-def _bucket_region(s3: object, bucket: str) -> str:
+def _bucket_region(s3: Any, bucket: str) -> str:
     """The bucket's own region for its URL; the client's region when we may not ask."""
-    from botocore.exceptions import ClientError
+    from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
     try:
-        loc = s3.get_bucket_location(Bucket=bucket).get("LocationConstraint")  # type: ignore[attr-defined]
+        loc = s3.get_bucket_location(Bucket=bucket).get("LocationConstraint")
         return {"EU": "eu-west-1"}.get(loc, loc) if loc else "us-east-1"
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") in ("NoSuchBucket",):

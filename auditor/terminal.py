@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Iterable, TextIO
 
 from auditor.model import AuditResult, Severity
-from auditor.reportview import other_notices, skipped_rules
+from auditor.reportview import other_notices, skipped_rules, verdict_detail
 
 _COLOURS = {Severity.ERROR: "31", Severity.WARNING: "33", Severity.INFO: "36"}
 # Object names and messages come from the cluster: never let them drive the terminal.
@@ -44,11 +44,8 @@ def summary(result: AuditResult, paths: Iterable[Path], stream: TextIO | None = 
 
     c = result.counts()
     verdict = paint("PASS" if result.passed else "FAIL", "32;1" if result.passed else "31;1")
-    threshold = result.fail_on.label if result.fail_on else "never"
-    head = (f"{verdict}  {result.mode}: {c['error']} error, {c['warning']} warning, {c['info']} info, "
-            f"{c['suppressed']} suppressed (fail-on: {threshold})")
-    if result.converged is not None:
-        head += " · " + ("converged" if result.converged else paint("NOT converged", "31"))
+    head = (f"{verdict}  {result.mode} ({verdict_detail(result)}): {c['error']} error, {c['warning']} warning, "
+            f"{c['info']} info, {c['suppressed']} suppressed")
     lines = [head]
     incomplete = [i for i in result.inputs if not i.complete]
     if incomplete:
@@ -69,7 +66,7 @@ def summary(result: AuditResult, paths: Iterable[Path], stream: TextIO | None = 
         objs = [_fit(_clean(f.object), 50) for f in worst]
         w_obj = max(len(o) for o in objs)
         lines.append("")
-        for f, obj in zip(worst, objs):
+        for f, obj in zip(worst, objs, strict=True):
             sev = paint(f.severity.label.ljust(w_sev), _COLOURS[f.severity])
             lines.append(f"  {sev}  {f.rule.ljust(w_rule)}  {obj.ljust(w_obj)}  {_fit(_clean(f.message), 100)}")
         if len(result.findings) > top:

@@ -93,10 +93,14 @@ def _compute(index: ClusterIndex, grace: int) -> Reconciliation:
             # The controller ignores these Services and never deletes what it wrote before (frozen).
             for s in ctrl:
                 if s.endpoints and owned_by(s, "Service", svc.metadata.uid) and not recent(write_time(s)):
-                    why = "has type ExternalName" if is_external_name(svc) else "has no selector"
+                    if is_external_name(svc):
+                        why = ("the Service has type ExternalName: the controller no longer updates this slice; "
+                               "DNS-based consumers and anything reading slices still see its endpoints")
+                    else:
+                        why = ("the Service has no selector: the controller no longer updates this slice, but "
+                               "kube-proxy still routes to its endpoints")
                     slice_reports.append(SliceReport(s, svc, [Problem(
-                        "frozen", {"reason": f"the Service {why}: the controller no longer updates this "
-                                             "slice, but kube-proxy still routes to its endpoints"},
+                        "frozen", {"reason": why},
                         write_time(s), exact=False)]))
             continue
         if recent(svc_created):

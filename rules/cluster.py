@@ -107,6 +107,7 @@ def incomplete_snapshot(ctx: Context) -> Iterator[Finding]:
     for m in ctx.index.state.missing:
         where = f" in namespace {m.namespace}" if m.namespace else ""
         perm = f"; needs `{m.permission}`" if m.permission else ""
-        yield ctx.finding(ObjectRef("Cluster", "", m.kind), f"{m.kind}{where} could not be read: {m.reason}{perm}",
+        name = f"{m.kind} in {m.namespace}" if m.namespace else m.kind
+        yield ctx.finding(ObjectRef("Cluster", "", name), f"{m.kind}{where} could not be read: {m.reason}{perm}",
                           kind=m.kind, reason=m.reason, permission=m.permission or None,
                           input=m.source or None)

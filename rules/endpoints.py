@@ -140,7 +140,8 @@ def unmirrored_endpoints(ctx: Context) -> Iterator[Finding]:
     `endpointslice.kubernetes.io/skip-mirror: "true"`, no leader-election annotation, at least one
     address), checks that the mirroring controller wrote a slice for it
     (`managed-by: endpointslicemirroring-controller.k8s.io`). Changes younger than the grace period
-    are in flight.
+    are in flight; Services being deleted and namespaces being terminated (which refuse new
+    slices) are skipped.
 
     ## Why it matters
     kube-proxy and CoreDNS read EndpointSlices only. An unmirrored Endpoints object means the
@@ -160,6 +161,8 @@ def unmirrored_endpoints(ctx: Context) -> Iterator[Finding]:
     for (ns, name), svc in idx.services.items():
         if has_selector(svc) or is_external_name(svc) or svc.metadata.deletion_timestamp is not None:
             continue
+        if idx.namespace_terminating(ns):
+            continue  # creates are refused in a terminating namespace: the mirror cannot be written
         ep = idx.endpoints.get((ns, name))
         if ep is None or ANN_LEADER in ep.annotations or ep.labels.get(LABEL_SKIP_MIRROR) == "true":
             continue

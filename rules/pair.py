@@ -4,8 +4,8 @@ from __future__ import annotations
 from typing import Iterator
 
 from auditor.index import (
-    ClusterIndex, has_selector, is_apiserver_slice, pod_changed_at, ref_of, service_ready_endpoints,
-    slice_manager,
+    ClusterIndex, ReadyEndpoint, canonical_ip, has_selector, ip_family, is_apiserver_slice, pod_changed_at,
+    ref_of, service_ready_endpoints, slice_manager,
 )
 from auditor.model import Finding, Severity
 from auditor.objects import LABEL_SERVICE_NAME, KubeObject
@@ -24,6 +24,26 @@ def is_handmade(slc: KubeObject, third_party: tuple[str, ...]) -> bool:
                 or is_apiserver_slice(slc))
 
 
+def ready_count(eps: dict[str, ReadyEndpoint]) -> int:
+    """A Service's ready endpoints as a count of backends: the larger per-family count.
+
+    A dual-stack Pod has one endpoint per family (K8S-FACTS 2); counting both would double every
+    dual-stack Service's figures and halve what a tolerance in endpoints means.
+    """
+    per_family: dict[str, int] = {}
+    for addr in eps:
+        fam = ip_family(addr)
+        per_family[fam] = per_family.get(fam, 0) + 1
+    return max(per_family.values(), default=0)
+
+
+def ready_endpoints(index: ClusterIndex, ns: str, name: str) -> dict[str, ReadyEndpoint]:
+    svc = index.services.get((ns, name))
+    if svc is None or svc.metadata.deletion_timestamp is not None:
+        return {}
+    return service_ready_endpoints(index, ns, name)
+
+
 def _in_flight(ctx: Context, svc: KubeObject | None) -> bool:
     """A Service whose Pods changed within the grace period is still converging."""
     if svc is None:
@@ -38,7 +58,8 @@ def endpoints_on_removed_node(ctx: Context) -> Iterator[Finding]:
     ## What it does
     Flags AFTER slices with an endpoint whose `nodeName` names a Node that existed BEFORE and is
     gone AFTER. Endpoints of Pods still bound to that Node (PodGC has not removed them yet) are in
-    flight, and slices of known multi-cluster writers (remote node names) are skipped.
+    flight, as are controller slices of a Service whose Pods changed within the grace period; slices
+    being deleted and slices of known multi-cluster writers (remote node names) are skipped.
 
     ## Why it matters
     A removed node's Pods are gone with it. An endpoint still pointing there is a black hole for
@@ -59,8 +80,11 @@ def endpoints_on_removed_node(ctx: Context) -> Iterator[Finding]:
     third = ctx.options.third_party_managers
     for slc in ctx.index.slices:
         manager = slice_manager(slc)
-        if manager in KNOWN_THIRD_PARTY or manager in third:
+        if manager in KNOWN_THIRD_PARTY or manager in third or slc.metadata.deletion_timestamp is not None:
             continue
+        svc = ctx.index.services.get((slc.metadata.namespace, slc.labels.get(LABEL_SERVICE_NAME, "")))
+        if manager in CONTROLLERS and _in_flight(ctx, svc):
+            continue  # its Pods changed within the grace period: the controller may not have caught up
         hits = []
         for ep in slc.endpoints or ():
             if ep.node_name in gone:
@@ -104,17 +128,17 @@ def service_lost_endpoints(ctx: Context) -> Iterator[Finding]:
     """
     before = _before(ctx)
     for (ns, name), svc in ctx.index.services.items():
-        if (ns, name) not in before.services:
-            continue
-        had = service_ready_endpoints(before, ns, name)
+        if (ns, name) not in before.services or svc.metadata.deletion_timestamp is not None:
+            continue  # deleted on purpose: going away with its endpoints
+        had = ready_count(ready_endpoints(before, ns, name))
         if not had:
             continue
         now = service_ready_endpoints(ctx.index, ns, name)
         if now or _in_flight(ctx, svc):
             continue
         pods = ctx.index.selected_pods(svc) if has_selector(svc) else []
-        yield ctx.finding(ref_of(svc), f"had {len(had)} ready endpoint(s) before, none after",
-                          readyBefore=len(had), readyAfter=0, podsAfter=len(pods),
+        yield ctx.finding(ref_of(svc), f"had {had} ready endpoint(s) before, none after",
+                          readyBefore=had, readyAfter=0, podsAfter=len(pods),
                           podsNotReady=[p.metadata.name for p in pods][:20])
 
 
@@ -125,8 +149,9 @@ def service_capacity_dropped(ctx: Context) -> Iterator[Finding]:
     ## What it does
     Flags a Service whose ready endpoints AFTER are fewer than BEFORE by more than the tolerance
     (config `rules.service-capacity-dropped.tolerance`: a number of endpoints, default 0, or a
-    percentage such as `"25%"` of the BEFORE count). A Service that lost all endpoints is reported
-    by `service-lost-endpoints` instead.
+    percentage such as `"25%"` of the BEFORE count). Endpoints are counted per address family and
+    the larger family counts, so a dual-stack Pod is one endpoint, not two. A Service that lost all
+    endpoints is reported by `service-lost-endpoints` instead.
 
     ## Why it matters
     A rotation that finishes with fewer serving Pods leaves less headroom: Pods stuck Pending on
@@ -141,10 +166,10 @@ def service_capacity_dropped(ctx: Context) -> Iterator[Finding]:
     """
     before = _before(ctx)
     for (ns, name), svc in ctx.index.services.items():
-        if (ns, name) not in before.services:
+        if (ns, name) not in before.services or svc.metadata.deletion_timestamp is not None:
             continue
-        had = len(service_ready_endpoints(before, ns, name))
-        now = len(service_ready_endpoints(ctx.index, ns, name))
+        had = ready_count(ready_endpoints(before, ns, name))
+        now = ready_count(ready_endpoints(ctx.index, ns, name))
         if now == 0 or now >= had:
             continue
         allowed = (ctx.options.capacity_tolerance * had if ctx.options.capacity_tolerance_is_ratio
@@ -161,7 +186,10 @@ def handmade_endpointslice_stale(ctx: Context) -> Iterator[Finding]:
     """
     ## What it does
     Flags a hand-made slice (no controller `managed-by`, not a known third-party writer) AFTER that
-    lists an address which was a Pod IP BEFORE and is no Pod's IP AFTER.
+    lists an address which was a Pod IP BEFORE and is no Pod's IP AFTER. An address another Pod now
+    holds (VPC CNI reuses IPs) is flagged too when the endpoint's `targetRef` names a Pod other than
+    the holder, or, without a `targetRef`, when the slice is unchanged since BEFORE (same uid and
+    resourceVersion) and the holder is not the Pod that had the address BEFORE.
 
     ## Why it matters
     Nobody updates hand-made slices: the EndpointSlice controller ignores them. When the rotation
@@ -181,16 +209,36 @@ def handmade_endpointslice_stale(ctx: Context) -> Iterator[Finding]:
     for slc in ctx.index.slices:
         if not is_handmade(slc, third):
             continue
+        old = before.lookup(ref_of(slc))
+        untouched = (old is not None and old.metadata.uid == slc.metadata.uid
+                     and old.metadata.resource_version == slc.metadata.resource_version)
         dead = []
         for ep in slc.endpoints or ():
-            for addr in ep.addresses:
-                if addr in before_ips and addr not in after_ips:
-                    was = before_ips[addr][0]
-                    dead.append({"address": addr, "podBefore": f"{was.metadata.namespace}/{was.metadata.name}"})
+            tr = ep.target_ref
+            for raw in ep.addresses:
+                addr = canonical_ip(raw)
+                if addr not in before_ips:
+                    continue  # never a Pod IP (an external address): not ours to judge
+                was = before_ips[addr][0]
+                now = after_ips.get(addr)
+                if now and {p.metadata.uid for p in now} == {p.metadata.uid for p in before_ips[addr]}:
+                    continue  # the same Pod(s) hold it as before: the rotation did not touch it
+                if now and tr is not None and tr.uid:
+                    if any(p.metadata.uid == tr.uid for p in now):
+                        continue  # the Pod it names still holds the address
+                elif now and not (untouched and all(p.metadata.uid != was.metadata.uid for p in now)):
+                    continue  # a Pod holds it; without a targetRef only an unchanged slice proves reuse
+                row = {"address": raw, "podBefore": f"{was.metadata.namespace}/{was.metadata.name}"}
+                if now:
+                    row["podAfter"] = f"{now[0].metadata.namespace}/{now[0].metadata.name}"
+                dead.append(row)
         if dead:
-            yield ctx.finding(ref_of(slc), f"hand-made EndpointSlice lists {len(dead)} address(es) of Pods that "
-                              "no longer exist; nothing will update it", addresses=dead[:50],
-                              service=slc.labels.get(LABEL_SERVICE_NAME))
+            reused = sum(1 for d in dead if "podAfter" in d)
+            what = (f"{len(dead)} address(es) of Pods that no longer exist" if not reused else
+                    f"{len(dead)} address(es) of Pods that no longer exist or whose IP another Pod now holds "
+                    f"({reused} reused)")
+            yield ctx.finding(ref_of(slc), f"hand-made EndpointSlice lists {what}; nothing will update it",
+                              addresses=dead[:50], service=slc.labels.get(LABEL_SERVICE_NAME))
 
 
 @rule("handmade-endpointslice-removed", Severity.ERROR, "Hand-made EndpointSlice disappeared", mode="pair",

@@ -10,7 +10,7 @@ import struct
 import tempfile
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -63,6 +63,8 @@ class ApiDouble:
         self.faults: list[Fault] = []
         self.denied: set[tuple[str, str | None]] = set()  # (plural, namespace or None for cluster-wide)
         self.requests: list[tuple[str, str, dict[str, list[str]]]] = []
+        # Called as on_request(method, path) before each request is answered (e.g. to change the state).
+        self.on_request: Callable[[str, str], None] | None = None
         self._lock = threading.Lock()
         self._states: dict[int, _State] = {}
         self._current = 0
@@ -257,6 +259,8 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         with api._lock:
             api.requests.append((method, path, query))
+        if api.on_request is not None:
+            api.on_request(method, path)
         fault = api._fault_for(method, path, query)
         if fault is not None:
             if fault.delay:

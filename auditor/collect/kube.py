@@ -85,6 +85,30 @@ def _resolve_kubeconfig(opts: ClusterOptions) -> str | None:
     return str(default) if default.is_file() else None
 
 
+class _LoaderErrors(logging.Filter):
+    """Catches what the kubeconfig loader logs on the root logger (a failing exec plugin) instead of printing it.
+
+    The loader logs and carries on without credentials; the cause belongs in our one-line 401 message.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[str] = []
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.ERROR and "kubernetes" in record.pathname:
+            self.messages.append(one_line(record.getMessage()))
+            return False
+        return True
+
+    def __enter__(self) -> _LoaderErrors:
+        logging.getLogger().addFilter(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        logging.getLogger().removeFilter(self)
+
+
 class Cluster:
     """One authenticated client for one cluster, safe to share between threads."""
 
@@ -93,6 +117,7 @@ class Cluster:
         self.stop = threading.Event()
         self._lock = threading.Lock()
         self.warnings: list[str] = []
+        self.auth_problem = ""
         cfg = k8s.Configuration()
         path = _resolve_kubeconfig(opts)
         if path is None and os.environ.get("KUBERNETES_SERVICE_HOST") and not opts.context:
@@ -112,8 +137,10 @@ class Cluster:
                     raise CollectionError(f"kubeconfig {path}: no context named {opts.context!r} "
                                           f"(it has: {', '.join(sorted(n for n in names if n)) or 'none'})")
                 self.context = opts.context or (current or {}).get("name", "")
-                k8s_config.load_kube_config(config_file=path, context=opts.context, client_configuration=cfg,
-                                            persist_config=False)
+                with _LoaderErrors() as errors:
+                    k8s_config.load_kube_config(config_file=path, context=opts.context, client_configuration=cfg,
+                                                persist_config=False)
+                self.auth_problem = "; ".join(errors.messages)
             except CollectionError:
                 raise
             except Exception as exc:  # noqa: BLE001 - bad YAML, failing exec plugin, missing cert file...
@@ -150,8 +177,10 @@ class Cluster:
                 status = exc.status or 0
                 cause = f"HTTP {status} {_status_message(exc)}"
                 if status == 401:
+                    hint = (f"the kubeconfig's credential plugin failed: {self.auth_problem}" if self.auth_problem
+                            else "refresh your token or kubeconfig")
                     raise CollectionError(f"context {self.context!r} ({self.server}): credentials rejected "
-                                          f"(401 Unauthorized); refresh your token or kubeconfig") from None
+                                          f"(401 Unauthorized); {hint}") from None
                 if status == 403:
                     raise Forbidden(_status_message(exc)) from None
                 if status == 410:

@@ -1,6 +1,7 @@
 """Take a snapshot of a live cluster: every kind listed in parallel, streamed to disk, honest about gaps."""
 from __future__ import annotations
 
+import errno
 import logging
 import signal
 import sys
@@ -196,7 +197,7 @@ def take_snapshot(opts: ClusterOptions, output: str | Path, label: str = "",
     show = sys.stderr.isatty() if progress is None else progress
     counts: dict[str, int] = {k: 0 for k in KINDS}
     missing: list[dict[str, Any]] = []
-    with _terminate_as_interrupt(), SnapshotWriter(path) as writer, \
+    with _disk_errors(path), _terminate_as_interrupt(), SnapshotWriter(path) as writer, \
             ThreadPoolExecutor(max_workers=len(KINDS), thread_name_prefix="list") as pool, \
             _progress(counts, show):
         futures: dict[str, Future[_KindResult]] = {}
@@ -232,10 +233,25 @@ def take_snapshot(opts: ClusterOptions, output: str | Path, label: str = "",
                        "namespaces": list(opts.namespaces), "inCluster": cluster.in_cluster},
         }
         writer.finish(meta, eks=eks_data)
+    cluster.close()
     final = {k: writer.counts.get(k, 0) for k in KINDS}
     LOG.info("snapshot %s: %s", path, final)
     return SnapshotOutcome(path=path, complete=not missing, counts=final, missing=missing,
                            warnings=list(cluster.warnings), taken_at=taken)
+
+
+_DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS, errno.EIO, errno.EFBIG}
+
+
+@contextmanager
+def _disk_errors(path: Path) -> Iterator[None]:
+    """A full disk or a read-only directory is one line naming the file, not a traceback."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in _DISK_ERRNOS:
+            raise
+        raise InputError(path, f"cannot write: {exc.strerror or exc}") from None
 
 
 @contextmanager

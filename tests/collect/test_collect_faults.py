@@ -195,3 +195,34 @@ def test_killed_mid_write_keeps_the_old_file(api: ApiDouble, kubeconfig: Path, t
         assert all(p.startswith(".snap.json.") and p.endswith(".tmp") for p in left), left
     else:
         assert left == [] and b"Traceback" not in err and err.decode().strip() == "interrupted"
+
+
+def test_failing_credential_plugin_is_named(api: ApiDouble, tmp_path: Path, snap: Snap) -> None:
+    kc = tmp_path / "kc"
+    kc.write_text(f"apiVersion: v1\nkind: Config\ncurrent-context: prod\nclusters:\n- name: c\n  cluster:\n"
+                  f"    server: {api.url}\nusers:\n- name: u\n  user:\n    exec:\n"
+                  "      apiVersion: client.authentication.k8s.io/v1beta1\n      command: no-such-aws-cli\n"
+                  "      args: [eks, get-token]\ncontexts:\n- name: prod\n  context:\n    cluster: c\n    user: u\n")
+    result = snap("-o", tmp_path / "s.json", "--kubeconfig", kc)
+    _one_line_error(result, "context 'prod'", "401", "credential plugin failed", "no-such-aws-cli")
+
+
+def test_full_disk_keeps_the_old_file(api: ApiDouble, kubeconfig: Path, tmp_path: Path, snap: Snap,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    from auditor.snapshot import SnapshotWriter
+
+    out = tmp_path / "snap.json"
+    out.write_text("old")
+    real = SnapshotWriter.add_raw
+
+    def add_raw(self: SnapshotWriter, kind: str, item: bytes) -> None:
+        if kind == "Pod":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(self, kind, item)
+
+    monkeypatch.setattr(SnapshotWriter, "add_raw", add_raw)
+    result = snap("-o", out, "--kubeconfig", kubeconfig)
+    assert result.exit_code == 2 and result.stderr == f"error: {out}: cannot write: No space left on device\n"
+    assert out.read_text() == "old" and sorted(os.listdir(tmp_path)) == ["kubeconfig", "snap.json"]

@@ -45,9 +45,10 @@ def test_rule_case(rule_id: str, case: dict[str, Any]) -> None:
     run = run_rules([rule], index, Config(options=options), before=before)
     crashed = [f for f in run.findings if f.rule == "internal-error"]
     assert not crashed, crashed[0].message
-    got = sorted(((f.object.kind, f.object.namespace, f.object.name), f) for f in run.findings
-                 if f.rule == rule_id)
-    want = sorted(((e["kind"], e.get("namespace", ""), e["name"]), e) for e in case.get("expect") or [])
+    got = sorted((((f.object.kind, f.object.namespace, f.object.name), f) for f in run.findings
+                  if f.rule == rule_id), key=lambda kv: kv[0])
+    want = sorted((((e["kind"], e.get("namespace", ""), e["name"]), e) for e in case.get("expect") or []),
+                  key=lambda kv: kv[0])
     assert [g[0] for g in got] == [w[0] for w in want], (
         "findings differ:\n got: " + "\n      ".join(f"{f.object} [{f.severity.label}] {f.message}" for _, f in got))
     for (_, f), (_, e) in zip(got, want):

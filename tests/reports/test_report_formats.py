@@ -218,3 +218,21 @@ def test_write_reports_writes_every_format(tmp_path: Path) -> None:
     data = json.loads((tmp_path / "out" / "report.json").read_text())
     assert data["summary"]["converged"] is False and data["schemaVersion"] == 1
     assert not list((tmp_path / "out").glob(".*.tmp"))
+
+
+# --- partial data: sections render from whatever the engine produced ---------------------------------
+
+def test_minimal_rotation_and_eks_data_render_everywhere() -> None:
+    r = F.result(rotation={"kind": "no change", "converged": True}, eks={"clusterName": "c1"}, converged=True)
+    html = render.render_html(r)
+    assert "Rotation: no change" in html and "EKS cluster c1" in html and "No Service" in html
+    assert "Rotation: no change" in render.render_md(r)
+    render.render_junit(r)
+
+
+def test_verify_verdict_is_convergence_alone() -> None:
+    r = F.result(mode="verify", converged=True)
+    assert r.passed
+    assert "**PASS** (converged)" in render.render_md(r).splitlines()[0]
+    assert "PASS: converged" in render.render_html(r)
+    assert summary(r, [], stream=io.StringIO()).startswith("PASS  verify (converged)")

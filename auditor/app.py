@@ -43,6 +43,13 @@ def cluster_facts(state: ClusterState) -> dict[str, object]:
         facts["eksCluster"] = state.eks.get("clusterName") or cl.get("name")
         facts["eksVersion"] = cl.get("version")
         facts["eksPlatformVersion"] = cl.get("platformVersion")
+    groups: dict[str, int] = {}
+    for node in state.of("Node"):
+        ng = node.labels.get("eks.amazonaws.com/nodegroup")
+        if ng:
+            groups[ng] = groups.get(ng, 0) + 1
+    if groups:
+        facts["nodeGroups"] = groups
     facts["takenAt"] = format_time(state.taken_at)
     facts["objects"] = {k: len(v) for k, v in state.objects.items()}
     return {k: v for k, v in facts.items() if v is not None}

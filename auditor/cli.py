@@ -204,15 +204,15 @@ def verify(before: str, timeout: float, interval: float, kubeconfig: str | None,
     """Poll the live cluster until it has reconverged with BEFORE (exit 0) or the timeout passes (exit 1)."""
 
     def body() -> int:
-        from auditor.verify import VerifySettings, verify as poll_until_converged
+        from auditor import verify as verifier  # the kubernetes client loads only when needed
 
         cfg = app.load_config(config)
-        settings = VerifySettings(
+        settings = verifier.VerifySettings(
             before=Path(before), cluster=build_cluster_options(kubeconfig, context, namespaces), config=cfg,
             report=build_report_settings(output_dir, formats, fail_on, cfg.fail_on),
             target=normalise_version(target_version) if target_version else None,
             timeout=timeout, interval=interval, eks=eks_reader(eks_cluster, region, profile))
-        return poll_until_converged(settings)
+        return verifier.verify(settings)
 
     run(body)
 

@@ -150,8 +150,8 @@ def verify(settings: VerifySettings, *, clock: Callable[[], float] = time.monoto
     result = good.result
     notes: list[str] = []
     if not good.settled:
-        how = "interrupted" if interrupted else f"timed out after {elapsed:.0f}s"
-        notes.append(f"verify {how} after {polls} poll(s) without converging")
+        how = "was interrupted" if interrupted else "timed out"
+        notes.append(f"verify {how} after {polls} poll(s) in {elapsed:.0f}s without converging")
         if good.result.converged:  # converged, but not for long enough to rule out changes in flight
             notes.append(f"the last poll showed no reconvergence finding, but changes within the "
                          f"{grace}s grace period were still in flight")

@@ -40,7 +40,8 @@ def _timed(cmd: list[str], stdout_path: Path | None = None, env: dict[str, str] 
             out.close()  # type: ignore[union-attr]
     if proc.returncode != 0:
         print(f"  {Path(cmd[0]).name} exited {proc.returncode}: {err.strip()[-500:]}", file=sys.stderr)
-    return Run(seconds=elapsed, cpu_seconds=usage.ru_utime + usage.ru_stime, peak_rss_mb=usage.ru_maxrss / 1024, output_mb=0.0, exit_code=proc.returncode)
+    return Run(seconds=elapsed, cpu_seconds=usage.ru_utime + usage.ru_stime, peak_rss_mb=usage.ru_maxrss / 1024,
+               output_mb=0.0, exit_code=proc.returncode)
 
 
 def _serve(args: argparse.Namespace) -> None:
@@ -111,8 +112,8 @@ def run_bench(pods: int = 100_000, services: int | None = None, nodes: int | Non
                            str(kubeconfig)], env=env)
             snap.output_mb = out.stat().st_size / 2**20 if out.exists() else 0.0
             results["snapshot"] = snap.__dict__
-            print(f"snapshot: {snap.seconds:.1f}s wall ({snap.cpu_seconds:.1f}s CPU), peak RSS {snap.peak_rss_mb:.0f} MB, "
-                  f"file {snap.output_mb:.0f} MB, exit {snap.exit_code}")
+            print(f"snapshot: {snap.seconds:.1f}s wall ({snap.cpu_seconds:.1f}s CPU), "
+                  f"peak RSS {snap.peak_rss_mb:.0f} MB, file {snap.output_mb:.0f} MB, exit {snap.exit_code}")
             binary = shutil.which("kubectl")
             if kubectl and binary:
                 dump = work / "kubectl.json"
@@ -122,8 +123,8 @@ def run_bench(pods: int = 100_000, services: int | None = None, nodes: int | Non
                 results["kubectl"] = kc.__dict__
                 results["time_ratio"] = snap.seconds / kc.seconds
                 results["rss_ratio"] = snap.peak_rss_mb / kc.peak_rss_mb
-                print(f"kubectl:  {kc.seconds:.1f}s wall ({kc.cpu_seconds:.1f}s CPU), peak RSS {kc.peak_rss_mb:.0f} MB, "
-                      f"output {kc.output_mb:.0f} MB, exit {kc.exit_code}")
+                print(f"kubectl:  {kc.seconds:.1f}s wall ({kc.cpu_seconds:.1f}s CPU), "
+                      f"peak RSS {kc.peak_rss_mb:.0f} MB, output {kc.output_mb:.0f} MB, exit {kc.exit_code}")
                 print(f"ratios (snapshot/kubectl): time {results['time_ratio']:.3f} (target <= 0.25), "
                       f"RSS {results['rss_ratio']:.3f}")
             elif kubectl:

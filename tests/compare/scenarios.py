@@ -17,9 +17,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable
 
-import yaml
-
 import builders as b
+import yaml
 
 Obj = dict[str, Any]
 BASE = "2026-11-20T08:00:00Z"
@@ -298,7 +297,8 @@ def blue_green(broken: bool = False) -> Pair:
     if broken:
         after, before = pair.after, pair.before
         checkout = after.find("shop", "checkout")
-        checkout.pods = [b.replicaset_pod("checkout", "shop", i, ROTATION_AT, labels={"app.kubernetes.io/name": "checkout"},
+        checkout.pods = [b.replicaset_pod("checkout", "shop", i, ROTATION_AT,
+                                          labels={"app.kubernetes.io/name": "checkout"},
                                           node_name=None, ips=None, seed="gen2") for i in range(2)]
         cart_ips = [p["status"]["podIP"] for p in before.find("shop", "cart").pods]
         manual = handmade_slice("shop", "cart-manual", "cart", cart_ips, b.at(BASE, -60 * 24 * 10), manager=None)

@@ -153,6 +153,8 @@ def load_config(path: str | None, known_rules: set[str], *, explicit: bool = Fal
         if not isinstance(enabled, bool):
             raise ConfigError(f"{p}: rules.{rid}.enabled must be true or false")
         if "tolerance" in conf:
+            if rid != "service-capacity-dropped":
+                raise ConfigError(f"{p}: rules.{rid}.tolerance: only service-capacity-dropped has a tolerance")
             tol, ratio = _tolerance(conf["tolerance"], f"{p}: rules.{rid}.tolerance")
         overrides[rid] = RuleOverride(enabled=enabled, severity=sev)
     excludes = []

@@ -190,6 +190,7 @@ def test_config_excludes_annotations_and_overrides(tmp_path: Path) -> None:
     ("bogus: 1", "unknown key"),
     ("rules: [", "invalid YAML"),
     ("rules: {service-capacity-dropped: {tolerance: lots}}", "tolerance"),
+    ("rules: {stale-endpoints: {tolerance: 3}}", "only service-capacity-dropped"),
 ])
 def test_bad_config_is_exit_2(tmp_path: Path, dump: Path, text: str, needle: str) -> None:
     cfg = tmp_path / "bad.yaml"

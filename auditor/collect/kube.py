@@ -237,7 +237,11 @@ class Cluster:
 
     def server_version(self) -> dict[str, Any]:
         """GET /version: proves the cluster answers and records what it runs."""
-        data = self.request("GET", "/version", probe=True)
+        try:
+            data = self.request("GET", "/version", probe=True)
+        except (RequestFailed, Forbidden, Gone) as exc:
+            raise CollectionError(f"context {self.context!r}: {self.server} did not answer /version: "
+                                  f"{one_line(exc)}") from None
         try:
             version = orjson.loads(data)
         except orjson.JSONDecodeError:

@@ -226,3 +226,11 @@ def test_full_disk_keeps_the_old_file(api: ApiDouble, kubeconfig: Path, tmp_path
     result = snap("-o", out, "--kubeconfig", kubeconfig)
     assert result.exit_code == 2 and result.stderr == f"error: {out}: cannot write: No space left on device\n"
     assert out.read_text() == "old" and sorted(os.listdir(tmp_path)) == ["kubeconfig", "snap.json"]
+
+
+def test_version_endpoint_failing_past_the_budget_is_one_line_exit_3(api: ApiDouble, kubeconfig: Path,
+                                                                      tmp_path: Path, snap: Snap) -> None:
+    api.add_fault(r"^/version$", status=503, times=None)
+    result = snap("-o", tmp_path / "s.json", "--kubeconfig", kubeconfig)
+    _one_line_error(result, "/version")
+    assert not (tmp_path / "s.json").exists()

@@ -1,7 +1,7 @@
 """Entry point for `python -m auditor`."""
 from __future__ import annotations
 
-from auditor.cli import main
+from auditor.cli import console_main
 
 if __name__ == "__main__":
-    main()
+    console_main()

@@ -15,7 +15,8 @@ from auditor.model import AuditResult, InputInfo
 from auditor.render import write_reports
 from auditor.rules import ALL_RULES, by_id
 from auditor.rules.base import Options
-from auditor.settings import Config, ReportSettings, load_config as _load_config
+from auditor.settings import Config, ReportSettings
+from auditor.settings import load_config as _load_config
 from auditor.state import ClusterState, format_time
 from auditor.terminal import summary
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -66,6 +67,28 @@ def run(action: Callable[[], int]) -> None:
         click.echo("interrupted", err=True)
         sys.exit(130)
     sys.exit(int(code))
+
+
+def console_main() -> None:
+    """Console-script entry: run the CLI, then leave without tearing down the heap.
+
+    A 100k-Pod state is millions of small objects; freeing them one by one at exit costs about a
+    second per state and serves no purpose in a process that is ending. Output is flushed first.
+    """
+    code: int | str | None = 0
+    try:
+        main()
+    except SystemExit as exc:
+        code = exc.code
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if code is None:
+        code = 0
+    elif not isinstance(code, int):
+        click.echo(str(code), err=True)
+        sys.stderr.flush()
+        code = 1
+    os._exit(code)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

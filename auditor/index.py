@@ -2,14 +2,17 @@
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
-from typing import Any, Iterator
+from typing import Any, Iterator, NamedTuple
 
 from auditor.model import ObjectRef
 from auditor.objects import (
-    CONTROLLER, LABEL_MANAGED_BY, LABEL_SERVICE_NAME, MIRRORING_CONTROLLER, KubeObject,
+    CONTROLLER,
+    LABEL_MANAGED_BY,
+    LABEL_SERVICE_NAME,
+    MIRRORING_CONTROLLER,
+    KubeObject,
 )
 from auditor.state import ClusterState, parse_time
 
@@ -35,7 +38,7 @@ def pod_ips(pod: KubeObject) -> list[str]:
     if st is None:
         return []
     if st.pod_ips:
-        return [canonical_ip(p.ip) for p in st.pod_ips if p.ip]
+        return [canonical_ip(p.ip) if ":" in p.ip else p.ip for p in st.pod_ips if p.ip]
     return [canonical_ip(st.pod_ip)] if st.pod_ip else []
 
 
@@ -116,8 +119,7 @@ def ref_of(obj: KubeObject) -> ObjectRef:
     return ObjectRef(obj.kind, obj.metadata.namespace, obj.metadata.name)
 
 
-@dataclass(frozen=True, slots=True)
-class DesiredEndpoint:
+class DesiredEndpoint(NamedTuple):
     """One endpoint the EndpointSlice controller would write for a Service (K8S-FACTS 2, podToEndpoint)."""
 
     pod: KubeObject
@@ -151,12 +153,21 @@ class ClusterIndex:
                 self.slices_by_service.setdefault((s.metadata.namespace, svc), []).append(s)
         self._selected: dict[Key, list[KubeObject]] = {}
         self._desired: dict[Key, list[DesiredEndpoint]] = {}
+        self._changed: dict[int, datetime | None] = {}
         self._has_nodes = state.has("Node")
         #: memo for analyses shared by several rules (computed once per index)
         self.cache: dict[str, Any] = {}
 
     def has(self, kind: str) -> bool:
         return self.state.has(kind)
+
+    def changed_at(self, pod: KubeObject) -> datetime | None:
+        """pod_changed_at, memoised for the index's own Pods (keyed by identity: they live as long as it)."""
+        key = id(pod)
+        if key in self._changed:
+            return self._changed[key]
+        t = self._changed[key] = pod_changed_at(pod)
+        return t
 
     # -- lookups ---------------------------------------------------------------------------------
     def lookup(self, ref: ObjectRef) -> KubeObject | None:
@@ -183,14 +194,24 @@ class ClusterIndex:
     def pods_by_uid(self) -> dict[str, KubeObject]:
         return {p.metadata.uid: p for p in self.pods.values() if p.metadata.uid}
 
-    @cached_property
-    def pods_by_ip(self) -> dict[str, list[KubeObject]]:
+    def pods_holding(self, addresses: set[str]) -> dict[str, list[KubeObject]]:
+        """Pods (not hostNetwork) holding any of these IPs; one pass, without indexing every Pod IP."""
         out: dict[str, list[KubeObject]] = {}
+        if not addresses:
+            return out
         for p in self.pods.values():
-            if p.spec is not None and p.spec.host_network:
+            st = p.status
+            if st is None:
                 continue
-            for ip in pod_ips(p):
-                out.setdefault(ip, []).append(p)
+            # status.podIP is podIPs[0]: test it first, and the other families only when present
+            ips = [st.pod_ip] if st.pod_ip else []
+            if st.pod_ips is not None and len(st.pod_ips) > 1:
+                ips = [x.ip for x in st.pod_ips]
+            for ip in ips:
+                if ":" in ip:
+                    ip = canonical_ip(ip)
+                if ip in addresses and not (p.spec is not None and p.spec.host_network):
+                    out.setdefault(ip, []).append(p)
         return out
 
     def namespace_terminating(self, ns: str) -> bool:
@@ -288,7 +309,7 @@ class ClusterIndex:
     def recent_sibling(self, ns: str, pod_name: str, since: datetime) -> bool:
         """Was a pod of the same generated-name family created after `since` (a replacement in flight)?"""
         base = pod_name.rsplit("-", 1)[0] + "-"
-        for (pns, _), p in self._pods_by_prefix.get((ns, base), {}).items():
+        for _, p in self._pods_by_prefix.get((ns, base), {}).items():
             t = parse_time(p.metadata.creation_timestamp)
             if t is not None and t > since:
                 return True
@@ -303,8 +324,7 @@ class ClusterIndex:
         return out
 
 
-@dataclass(frozen=True, slots=True)
-class ReadyEndpoint:
+class ReadyEndpoint(NamedTuple):
     address: str
     node: str
     zone: str
@@ -315,8 +335,17 @@ def service_ready_endpoints(index: ClusterIndex, ns: str, name: str) -> dict[str
     """Ready endpoints kube-proxy gets for a Service from the slices that should describe it.
 
     Controller slices owned by the live Service, mirrored slices, and, for a selectorless Service,
-    hand-made slices; deduplicated by address (duplicates across slices are normal).
+    hand-made slices; deduplicated by address (duplicates across slices are normal). Memoised per
+    index: several pair rules and the rotation summary ask for the same Services.
     """
+    memo: dict[Key, dict[str, ReadyEndpoint]] = index.cache.setdefault("ready-endpoints", {})
+    hit = memo.get((ns, name))
+    if hit is None:
+        hit = memo[(ns, name)] = _service_ready_endpoints(index, ns, name)
+    return hit
+
+
+def _service_ready_endpoints(index: ClusterIndex, ns: str, name: str) -> dict[str, ReadyEndpoint]:
     svc = index.services.get((ns, name))
     out: dict[str, ReadyEndpoint] = {}
     if svc is None:
@@ -337,7 +366,9 @@ def service_ready_endpoints(index: ClusterIndex, ns: str, name: str) -> dict[str
             cond = ep.conditions
             if cond is not None and cond.ready is False:
                 continue
-            addr = canonical_ip(ep.addresses[0])
+            addr = ep.addresses[0]
+            if ":" in addr:
+                addr = canonical_ip(addr)
             out[addr] = ReadyEndpoint(addr, ep.node_name or "", ep.zone or "",
                                       ep.target_ref.uid if ep.target_ref is not None else "")
     return out

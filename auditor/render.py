@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import os
 import re
 import tempfile
@@ -12,6 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
 
+import orjson
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
 
@@ -53,7 +53,9 @@ def to_dict(result: AuditResult) -> dict[str, Any]:
 
 
 def render_json(result: AuditResult) -> str:
-    return json.dumps(to_dict(result), indent=2, sort_keys=False, default=str) + "\n"
+    # orjson: a compare of two 100k-Pod states carries 10k Service rows; stdlib json took ~2 s on them.
+    data = orjson.dumps(to_dict(result), default=str, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS)
+    return data.decode() + "\n"
 
 
 # Everything GFM could read as markup, plus '@' so that a value never pings a user or team.

@@ -130,14 +130,24 @@ def _kind(groups: list[dict[str, Any]], removed: list[KubeObject], added: list[K
     return f"control plane upgrade and {kind}" if cp_changed else kind
 
 
-def _owner_key(p: KubeObject) -> tuple[str, str, str] | None:
+def _owner_key(p: KubeObject, memo: dict[tuple[str, str, str], tuple[str, str, str]] | None = None,
+               ) -> tuple[str, str, str] | None:
     """The workload a Pod belongs to: its controller, or the Deployment behind its ReplicaSet."""
     for ref in p.metadata.owner_references or ():
         if ref.controller:
-            rs_hash = (p.metadata.labels or {}).get("pod-template-hash")
-            if ref.kind == "ReplicaSet" and rs_hash and ref.name.endswith("-" + rs_hash):
-                return (p.metadata.namespace, "Deployment", ref.name[:-len(rs_hash) - 1])
-            return (p.metadata.namespace, ref.kind, ref.name)
+            raw = (p.metadata.namespace, ref.kind, ref.name)
+            if memo is not None:
+                hit = memo.get(raw)
+                if hit is not None:
+                    return hit
+            key = raw
+            if ref.kind == "ReplicaSet":
+                rs_hash = (p.metadata.labels or {}).get("pod-template-hash")
+                if rs_hash and ref.name.endswith(rs_hash) and ref.name[-len(rs_hash) - 1:-len(rs_hash)] == "-":
+                    key = (p.metadata.namespace, "Deployment", ref.name[:-len(rs_hash) - 1])
+            if memo is not None:
+                memo[raw] = key
+            return key
     return None
 
 
@@ -147,34 +157,36 @@ def _pods_moved(before: ClusterIndex, after: ClusterIndex) -> int:
     Per owner, Pods that disappeared (uid gone) are paired with Pods that appeared (new uid); a
     replacement counts as moved unless a vanished Pod of that owner ran on the same node.
     """
-    def where(index: ClusterIndex, p: KubeObject) -> str:
-        # a node replaced under the same name (VPC IP reused) is another machine: key on its uid too
-        name = p.spec.node_name if p.spec is not None else ""
-        n = index.nodes.get(name) if name else None
-        return f"{name}/{n.metadata.uid}" if n is not None else name
-
+    # a node replaced under the same name (VPC IP reused) is another machine: key on its uid too
+    bkeys = {name: f"{name}/{n.metadata.uid}" for name, n in before.nodes.items()}
+    akeys = {name: f"{name}/{n.metadata.uid}" for name, n in after.nodes.items()}
+    memo: dict[tuple[str, str, str], tuple[str, str, str]] = {}
     after_uids = {p.metadata.uid for p in after.pods.values()}
     before_uids = {p.metadata.uid for p in before.pods.values()}
     vanished: dict[tuple[str, str, str], list[str]] = {}
     for p in before.pods.values():
-        k = _owner_key(p)
-        if k is not None and p.metadata.uid not in after_uids and p.spec is not None and p.spec.node_name:
-            vanished.setdefault(k, []).append(where(before, p))
+        spec = p.spec
+        if p.metadata.uid in after_uids or spec is None or not spec.node_name:
+            continue
+        k = _owner_key(p, memo)
+        if k is not None:
+            vanished.setdefault(k, []).append(bkeys.get(spec.node_name, spec.node_name))
     appeared: dict[tuple[str, str, str], list[str]] = {}
     moved = 0
     for key, p in after.pods.items():
-        if p.spec is None or not p.spec.node_name or p.metadata.uid in before_uids:
+        spec = p.spec
+        if spec is None or not spec.node_name or p.metadata.uid in before_uids:
             continue
-        node = where(after, p)
+        node = akeys.get(spec.node_name, spec.node_name)
         same = before.pods.get(key)  # same name: a StatefulSet Pod reborn with a new uid
         if same is not None and same.spec is not None and same.spec.node_name:
-            was = where(before, same)
+            was = bkeys.get(same.spec.node_name, same.spec.node_name)
             moved += was != node
-            k = _owner_key(same)
+            k = _owner_key(same, memo)
             if k is not None and was in vanished.get(k, ()):
                 vanished[k].remove(was)
             continue
-        k = _owner_key(p)
+        k = _owner_key(p, memo)
         if k is not None:
             appeared.setdefault(k, []).append(node)
     for k, nodes in appeared.items():

@@ -67,12 +67,18 @@ _NoTimestampSafeLoader.yaml_implicit_resolvers = {
 
 @contextmanager
 def _gc_paused() -> Iterator[None]:
-    """Decoding allocates millions of objects; the cyclic GC re-scanning them triples parse time."""
+    """Decoding allocates millions of objects; the cyclic GC re-scanning them triples parse time.
+
+    Afterwards the decoded objects are frozen out of the collector's reach (`gc.freeze`): they hold no
+    reference cycles, and a full collection walking millions of label dicts in the middle of the
+    rules would cost seconds. Reference counting still frees them as usual.
+    """
     was = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
+        gc.freeze()
         if was:
             gc.enable()
 

@@ -7,14 +7,11 @@ RSS is that process's own (os.wait4), so the figures are what a user would see.
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import subprocess
 import sys
 import time
 from pathlib import Path
-
-import orjson
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "out"

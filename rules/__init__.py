@@ -4,12 +4,15 @@ from __future__ import annotations
 from auditor.rules.base import Rule
 from auditor.rules.cluster import incomplete_snapshot, kubelet_version_skew
 from auditor.rules.eks import EKS_RULES
-from auditor.rules.pair import PAIR_RULES
 from auditor.rules.endpoints import stale_endpoints, truncated_endpoints, unmirrored_endpoints
 from auditor.rules.endpointslices import (
-    endpointslice_controller_disabled, handmade_endpointslice, orphan_endpointslice,
-    service_missing_endpointslices, stale_endpointslice,
+    endpointslice_controller_disabled,
+    handmade_endpointslice,
+    orphan_endpointslice,
+    service_missing_endpointslices,
+    stale_endpointslice,
 )
+from auditor.rules.pair import PAIR_RULES
 
 ALL_RULES: tuple[Rule, ...] = (
     handmade_endpointslice,

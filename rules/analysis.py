@@ -8,8 +8,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from auditor.index import (
-    ClusterIndex, has_selector, is_external_name, owned_by, pod_changed_at, pod_ips, pod_ready, service_families,
-    slice_manager, canonical_ip,
+    ClusterIndex,
+    canonical_ip,
+    has_selector,
+    is_external_name,
+    owned_by,
+    pod_ips,
+    pod_ready,
+    service_families,
+    slice_manager,
 )
 from auditor.objects import ANN_TRIGGER_TIME, CONTROLLER, KubeObject
 from auditor.state import parse_time
@@ -120,7 +127,7 @@ def _compute(index: ClusterIndex, grace: int) -> Reconciliation:
             fam_desired = [d for d in desired if d.family == fam]
             if not fam_slices:
                 rep.missing_families.append(fam)
-                ready = [d for d in fam_desired if d.ready and not recent(pod_changed_at(d.pod))]
+                ready = [d for d in fam_desired if d.ready and not recent(index.changed_at(d.pod))]
                 if ready:
                     rep.ready_families_missing[fam] = len(ready)
                 continue
@@ -138,7 +145,7 @@ def _compute(index: ClusterIndex, grace: int) -> Reconciliation:
                     continue
                 if (d.address, d.pod.metadata.uid) in present or (d.address, d.pod.metadata.name) in present:
                     continue
-                changed = pod_changed_at(d.pod)
+                changed = index.changed_at(d.pod)
                 if recent(changed):
                     continue
                 rep.missing_ready.append(Problem(
@@ -179,7 +186,7 @@ def _check_slice(index: ClusterIndex, svc: KubeObject, slc: KubeObject, cutoff: 
                 rep.problems.append(Problem("pod-recreated", {**info, "oldUid": tr.uid,
                                                               "newUid": pod.metadata.uid}, created))
             continue
-        changed = pod_changed_at(pod)
+        changed = index.changed_at(pod)
         if addr not in pod_ips(pod):
             if not recent(changed) and not slice_recent:
                 rep.problems.append(Problem("ip-changed", {**info, "podIPs": pod_ips(pod)}, changed))

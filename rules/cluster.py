@@ -4,9 +4,10 @@ from __future__ import annotations
 import re
 from typing import Iterator
 
+from auditor.rules.base import Context, rule
+
 from auditor.index import ref_of
 from auditor.model import Finding, ObjectRef, Severity
-from auditor.rules.base import Context, rule
 
 _VERSION = re.compile(r"v?(\d+)\.(\d+)")
 

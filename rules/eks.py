@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Iterator
 
+from auditor.rules.base import Context, rule
+
 from auditor.model import Finding, ObjectRef, Severity
 from auditor.objects import KubeObject
-from auditor.rules.base import Context, rule
 
 if TYPE_CHECKING:
     from auditor.index import ClusterIndex

@@ -3,15 +3,26 @@ from __future__ import annotations
 
 from typing import Iterator
 
+from auditor.rules.analysis import write_time
+from auditor.rules.base import Context, rule
+
 from auditor.index import (
-    canonical_ip, has_selector, is_external_name, pod_changed_at, pod_ips, ref_of, service_families,
+    canonical_ip,
+    has_selector,
+    is_external_name,
+    pod_ips,
+    ref_of,
+    service_families,
 )
 from auditor.model import Finding, Severity
 from auditor.objects import (
-    ANN_LEADER, ANN_OVER_CAPACITY, LABEL_ENDPOINTS_MANAGED_BY, LABEL_SKIP_MIRROR, EndpointAddress, KubeObject,
+    ANN_LEADER,
+    ANN_OVER_CAPACITY,
+    LABEL_ENDPOINTS_MANAGED_BY,
+    LABEL_SKIP_MIRROR,
+    EndpointAddress,
+    KubeObject,
 )
-from auditor.rules.analysis import write_time
-from auditor.rules.base import Context, rule
 
 MAX_ENDPOINTS_ADDRESSES = 1000
 
@@ -79,9 +90,9 @@ def stale_endpoints(ctx: Context) -> Iterator[Finding]:
                 if not idx.recent_sibling(ns, tr.name, ctx.cutoff):
                     problems.append({"problem": "pod-gone", "pod": tr.name, "address": ip})
             elif tr.uid and tr.uid != pod.metadata.uid:
-                if not ctx.recent(pod_changed_at(pod)):
+                if not ctx.recent(idx.changed_at(pod)):
                     problems.append({"problem": "pod-recreated", "pod": tr.name, "address": ip})
-            elif ip not in pod_ips(pod) and not ctx.recent(pod_changed_at(pod)):
+            elif ip not in pod_ips(pod) and not ctx.recent(idx.changed_at(pod)):
                 problems.append({"problem": "ip-changed", "pod": tr.name, "address": ip})
         truncated = ANN_OVER_CAPACITY in ann or len(ready) + len(not_ready) >= MAX_ENDPOINTS_ADDRESSES
         if has_selector(svc) and not is_external_name(svc) and not truncated and idx.has("Pod"):
@@ -95,7 +106,7 @@ def stale_endpoints(ctx: Context) -> Iterator[Finding]:
                 if (d.address, d.pod.metadata.uid) in listed or (
                         d.address in listed_ips and (d.address, "") in listed):
                     continue
-                if not ctx.recent(pod_changed_at(d.pod)):
+                if not ctx.recent(idx.changed_at(d.pod)):
                     problems.append({"problem": "missing-ready-pod", "pod": d.pod.metadata.name,
                                      "address": d.address})
         if problems:

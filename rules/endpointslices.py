@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from typing import Iterator
 
+from auditor.rules.analysis import reconciliation, write_time
+from auditor.rules.base import Context, rule
+
 from auditor.index import has_selector, is_apiserver_slice, ref_of, slice_manager
 from auditor.model import Finding, Severity, cluster_ref
 from auditor.objects import CONTROLLER, LABEL_SERVICE_NAME, MIRRORING_CONTROLLER
-from auditor.rules.analysis import reconciliation, write_time
-from auditor.rules.base import Context, rule
 from auditor.state import format_time, parse_time
 
 #: managed-by values of known multi-cluster writers (K8S-FACTS 1.2); config adds more.

@@ -3,14 +3,22 @@ from __future__ import annotations
 
 from typing import Iterator
 
+from auditor.rules.base import Context, rule
+from auditor.rules.endpointslices import CONTROLLERS, KNOWN_THIRD_PARTY
+
 from auditor.index import (
-    ClusterIndex, ReadyEndpoint, canonical_ip, has_selector, ip_family, is_apiserver_slice, pod_changed_at,
-    ref_of, service_ready_endpoints, slice_manager,
+    ClusterIndex,
+    ReadyEndpoint,
+    canonical_ip,
+    has_selector,
+    ip_family,
+    is_apiserver_slice,
+    ref_of,
+    service_ready_endpoints,
+    slice_manager,
 )
 from auditor.model import Finding, Severity
 from auditor.objects import LABEL_SERVICE_NAME, KubeObject
-from auditor.rules.base import Context, rule
-from auditor.rules.endpointslices import CONTROLLERS, KNOWN_THIRD_PARTY
 
 
 def _before(ctx: Context) -> ClusterIndex:
@@ -30,6 +38,8 @@ def ready_count(eps: dict[str, ReadyEndpoint]) -> int:
     A dual-stack Pod has one endpoint per family (K8S-FACTS 2); counting both would double every
     dual-stack Service's figures and halve what a tolerance in endpoints means.
     """
+    if not any(":" in addr for addr in eps):
+        return len(eps)  # single-stack IPv4, the common case
     per_family: dict[str, int] = {}
     for addr in eps:
         fam = ip_family(addr)
@@ -48,7 +58,7 @@ def _in_flight(ctx: Context, svc: KubeObject | None) -> bool:
     """A Service whose Pods changed within the grace period is still converging."""
     if svc is None:
         return False
-    return any(ctx.recent(pod_changed_at(p)) for p in ctx.index.selected_pods(svc))
+    return any(ctx.recent(ctx.index.changed_at(p)) for p in ctx.index.selected_pods(svc))
 
 
 @rule("endpoints-on-removed-node", Severity.ERROR, "Endpoint on a Node removed by the rotation", mode="pair",
@@ -203,12 +213,14 @@ def handmade_endpointslice_stale(ctx: Context) -> Iterator[Finding]:
     from automation that follows the Pods.
     """
     before = _before(ctx)
-    before_ips = before.pods_by_ip
-    after_ips = ctx.index.pods_by_ip
     third = ctx.options.third_party_managers
-    for slc in ctx.index.slices:
-        if not is_handmade(slc, third):
-            continue
+    handmade = [slc for slc in ctx.index.slices if is_handmade(slc, third)]
+    if not handmade:
+        return
+    wanted = {canonical_ip(a) for slc in handmade for ep in slc.endpoints or () for a in ep.addresses}
+    before_ips = before.pods_holding(wanted)
+    after_ips = ctx.index.pods_holding(wanted)
+    for slc in handmade:
         old = before.lookup(ref_of(slc))
         untouched = (old is not None and old.metadata.uid == slc.metadata.uid
                      and old.metadata.resource_version == slc.metadata.resource_version)

@@ -5,11 +5,11 @@ import gzip
 import json
 from pathlib import Path
 
+import builders as b
 import pytest
 import yaml
 from click.testing import CliRunner
 
-import builders as b
 from auditor.cli import main
 
 T0 = b.at("2026-11-20T08:00:00Z")
@@ -158,8 +158,10 @@ def test_config_excludes_annotations_and_overrides(tmp_path: Path) -> None:
     dump = write(tmp_path, "d.json", b.kubectl_list(objs))
     cfg = tmp_path / "c.yaml"
     cfg.write_text(yaml.safe_dump({"fail-on": "warning", "exclude": [
-        {"rule": "handmade-endpointslice", "namespace": "shop", "name": "cart-*", "reason": "migration script, ticket OPS-12"}]}))
-    code, _, _ = invoke("audit", str(dump), "--config", str(cfg), "--output-dir", str(tmp_path / "r"), "--format", "json")
+        {"rule": "handmade-endpointslice", "namespace": "shop", "name": "cart-*",
+         "reason": "migration script, ticket OPS-12"}]}))
+    code, _, _ = invoke("audit", str(dump), "--config", str(cfg), "--output-dir", str(tmp_path / "r"),
+                        "--format", "json")
     report = json.loads((tmp_path / "r/report.json").read_text())
     assert code == 0 and report["findings"] == []
     assert report["summary"]["suppressed"] == 1
@@ -174,7 +176,8 @@ def test_config_excludes_annotations_and_overrides(tmp_path: Path) -> None:
     cfg.write_text(yaml.safe_dump({"rules": {"handmade-endpointslice": {"severity": "error"}}}))
     manual["metadata"].pop("annotations")
     dump = write(tmp_path, "d3.json", b.kubectl_list(objs))
-    code, _, _ = invoke("audit", str(dump), "--config", str(cfg), "--output-dir", str(tmp_path / "r3"), "--format", "json")
+    code, _, _ = invoke("audit", str(dump), "--config", str(cfg), "--output-dir", str(tmp_path / "r3"),
+                        "--format", "json")
     assert code == 1
     cfg.write_text(yaml.safe_dump({"rules": {"handmade-endpointslice": {"enabled": False}}}))
     code, _, _ = invoke("audit", str(dump), "--config", str(cfg), "--output-dir", str(tmp_path / "r4"),

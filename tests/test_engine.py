@@ -1,12 +1,13 @@
 """The engine: isolation of crashing rules, needs-gating, sorting and suppression in one place."""
 from __future__ import annotations
 
+from auditor.rules.base import Context, Options, parse_doc, rule
+from statekit import state_from
+
 from auditor.engine import run_rules
 from auditor.index import ClusterIndex
 from auditor.model import ObjectRef, Severity
-from auditor.rules.base import Context, Options, parse_doc, rule
 from auditor.settings import Config
-from statekit import state_from
 
 STATE = {"takenAt": "2026-11-20T10:00:00Z", "objects": []}
 

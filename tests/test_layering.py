@@ -1,4 +1,4 @@
-"""Architecture contract: rules stay pure (no clients, no CLI, no collectors); nothing imports top-level rules/reports."""
+"""Architecture contract: rules stay pure (no clients, CLI or collectors); no top-level rules/reports imports."""
 from __future__ import annotations
 
 import ast

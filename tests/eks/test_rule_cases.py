@@ -7,12 +7,12 @@ from typing import Any
 import msgspec
 import pytest
 import yaml
+from auditor.rules.base import Context, Options, Rule
+from auditor.rules.eks import EKS_RULES, allowed_skew, parse_minor
 
 from auditor.index import ClusterIndex
 from auditor.model import Finding
 from auditor.objects import KINDS, KubeObject
-from auditor.rules.base import Context, Options, Rule
-from auditor.rules.eks import EKS_RULES, allowed_skew, parse_minor
 from auditor.state import ClusterState, parse_time
 
 CASES = Path(__file__).resolve().parents[1] / "rules" / "cases"

@@ -4,10 +4,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
+from auditor.rules.eks import eks_summary
 from statekit import state_from
 
 from auditor.index import ClusterIndex
-from auditor.rules.eks import eks_summary
 
 CASES = Path(__file__).resolve().parents[1] / "rules" / "cases"
 

@@ -6,13 +6,13 @@ from typing import Any
 
 import pytest
 import yaml
+from auditor.rules import ALL_RULES, by_id
+from auditor.rules.base import Options
+from statekit import state_from
 
 from auditor.engine import run_rules
 from auditor.index import ClusterIndex
-from auditor.rules import ALL_RULES, by_id
-from auditor.rules.base import Options
 from auditor.settings import Config
-from statekit import state_from
 
 CASES = Path(__file__).parent / "cases"
 #: libyaml's loader when built in: some case files hold 1000-address objects (truncated-endpoints)
@@ -51,7 +51,7 @@ def test_rule_case(rule_id: str, case: dict[str, Any]) -> None:
                   key=lambda kv: kv[0])
     assert [g[0] for g in got] == [w[0] for w in want], (
         "findings differ:\n got: " + "\n      ".join(f"{f.object} [{f.severity.label}] {f.message}" for _, f in got))
-    for (_, f), (_, e) in zip(got, want):
+    for (_, f), (_, e) in zip(got, want, strict=True):
         if "severity" in e:
             assert f.severity.label == e["severity"], f"{f.object}: severity {f.severity.label}"
         if "message" in e:

@@ -12,14 +12,11 @@ from __future__ import annotations
 import logging
 import os
 import re
-import signal
-import threading
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Optional
 
 import click
 
@@ -27,6 +24,7 @@ from auditor import app, snapshot
 from auditor.collect.options import ClusterOptions
 from auditor.errors import AuditorError, CollectionError, ConfigError
 from auditor.index import pod_changed_at
+from auditor.interrupts import terminate_as_interrupt
 from auditor.model import AuditResult, Severity
 from auditor.objects import ANN_TRIGGER_TIME, KINDS
 from auditor.rotation import RECONVERGENCE_RULES
@@ -94,7 +92,7 @@ def verify(settings: VerifySettings, *, clock: Callable[[], float] = time.monoto
     polls = failures = 0
     interrupted = False
     try:
-        with _terminate_as_interrupt():
+        with terminate_as_interrupt():
             while True:
                 polls += 1
                 began = clock()
@@ -229,18 +227,3 @@ def _unlink(path: Path) -> None:
         LOG.info("cannot remove %s: %s", path, exc)
 
 
-@contextmanager
-def _terminate_as_interrupt() -> Iterator[None]:
-    """SIGTERM (CI cancelling the job) ends the loop like Ctrl-C: the reports are still written."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt()
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)

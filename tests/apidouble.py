@@ -350,3 +350,15 @@ def _make_tls() -> _Tls:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(str(Path(tmp) / "c.pem"), str(Path(tmp) / "k.pem"))
     return _Tls(ctx, pem)
+
+
+def fast_client_settings(monkeypatch: Any, *, max_retry_after: float, connect_timeout: float) -> None:
+    """Backoff in milliseconds and short timeouts for tests against the double; no ambient kubeconfig."""
+    from auditor.collect import options
+
+    monkeypatch.setattr(options, "DEFAULT_RETRY",
+                        options.RetryPolicy(attempts=4, base=0.01, cap=0.05, max_retry_after=max_retry_after))
+    monkeypatch.setattr(options, "REQUEST_TIMEOUT", 1.0)
+    monkeypatch.setattr(options, "CONNECT_TIMEOUT", connect_timeout)
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import errno
 import logging
-import signal
 import sys
 import tempfile
 import threading
@@ -19,6 +18,7 @@ import msgspec
 from auditor.collect.kube import Cluster, Forbidden, Gone, RequestFailed, Stopped
 from auditor.collect.options import ClusterOptions
 from auditor.errors import CollectionError, InputError
+from auditor.interrupts import terminate_as_interrupt
 from auditor.objects import KINDS, NAMESPACED
 from auditor.snapshot import SnapshotWriter, now_utc
 
@@ -197,7 +197,7 @@ def take_snapshot(opts: ClusterOptions, output: str | Path, label: str = "",
     show = sys.stderr.isatty() if progress is None else progress
     counts: dict[str, int] = {k: 0 for k in KINDS}
     missing: list[dict[str, Any]] = []
-    with _disk_errors(path), _terminate_as_interrupt(), SnapshotWriter(path) as writer, \
+    with _disk_errors(path), terminate_as_interrupt(), SnapshotWriter(path) as writer, \
             ThreadPoolExecutor(max_workers=len(KINDS), thread_name_prefix="list") as pool, \
             _progress(counts, show):
         futures: dict[str, Future[_KindResult]] = {}
@@ -252,23 +252,6 @@ def _disk_errors(path: Path) -> Iterator[None]:
         if exc.errno not in _DISK_ERRNOS:
             raise
         raise InputError(path, f"cannot write: {exc.strerror or exc}") from None
-
-
-@contextmanager
-def _terminate_as_interrupt() -> Iterator[None]:
-    """SIGTERM (CI cancelling a job, kubectl-style kill) unwinds like Ctrl-C, so no temp file is left."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt()
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 @contextmanager

@@ -9,20 +9,14 @@ import pytest
 from click.testing import CliRunner, Result
 
 from auditor.cli import main
-from auditor.collect import options
 from tests import clusterfactory
-from tests.apidouble import ApiDouble
+from tests.apidouble import ApiDouble, fast_client_settings
 
 
 @pytest.fixture(autouse=True)
 def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     """Backoff in milliseconds and a 1 s request timeout, so fault tests stay fast."""
-    monkeypatch.setattr(options, "DEFAULT_RETRY",
-                        options.RetryPolicy(attempts=4, base=0.01, cap=0.05, max_retry_after=5.0))
-    monkeypatch.setattr(options, "REQUEST_TIMEOUT", 1.0)
-    monkeypatch.setattr(options, "CONNECT_TIMEOUT", 2.0)
-    monkeypatch.delenv("KUBECONFIG", raising=False)
-    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    fast_client_settings(monkeypatch, max_retry_after=5.0, connect_timeout=2.0)
 
 
 @pytest.fixture

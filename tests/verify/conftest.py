@@ -9,8 +9,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from auditor.cli import main
-from auditor.collect import options
-from tests.apidouble import ApiDouble
+from tests.apidouble import ApiDouble, fast_client_settings
 from tests.verify import verify_states
 
 Obj = dict[str, Any]
@@ -19,12 +18,7 @@ Obj = dict[str, Any]
 @pytest.fixture(autouse=True)
 def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     """Backoff in milliseconds and short timeouts, so fault tests stay fast."""
-    monkeypatch.setattr(options, "DEFAULT_RETRY",
-                        options.RetryPolicy(attempts=4, base=0.01, cap=0.05, max_retry_after=1.0))
-    monkeypatch.setattr(options, "REQUEST_TIMEOUT", 1.0)
-    monkeypatch.setattr(options, "CONNECT_TIMEOUT", 1.0)
-    monkeypatch.delenv("KUBECONFIG", raising=False)
-    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    fast_client_settings(monkeypatch, max_retry_after=1.0, connect_timeout=1.0)
 
 
 @pytest.fixture

@@ -6,14 +6,13 @@ from pathlib import Path
 from typing import Iterator
 
 import boto3
+import moto  # noqa: E402  (a test dependency: never skipped)
 import pytest
 from click.testing import CliRunner
 
 from auditor import render
 from auditor.cli import main
 from auditor.share import UploadError, object_url, parse_s3_url, upload_reports
-
-moto = pytest.importorskip("moto")
 
 SLICE = """\
 apiVersion: discovery.k8s.io/v1

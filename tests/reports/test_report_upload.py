@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Iterator
 
 import boto3
-import moto  # noqa: E402  (a test dependency: never skipped)
+import moto
 import pytest
 from click.testing import CliRunner
 

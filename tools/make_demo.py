@@ -193,7 +193,58 @@ def build(after: bool) -> dict[str, Any]:
                  "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]})
     label = "after" if after else "before"
     return b.snapshot_doc(objs, c.taken, label=label, server_version="v1.30.4-eks-a737599",
-                          context="arn:aws:eks:eu-west-1:111122223333:cluster/shop-prod")
+                          context="arn:aws:eks:eu-west-1:111122223333:cluster/shop-prod", eks=eks_section(after))
+
+
+def _nodegroup(name: str, version: str, release: str, created: str, desired: int) -> dict[str, Any]:
+    ng_id = b.uid(f"ng/{name}")
+    return {"nodegroupName": name, "clusterName": "shop-prod", "version": version, "releaseVersion": release,
+            "nodegroupArn": f"arn:aws:eks:eu-west-1:111122223333:nodegroup/shop-prod/{name}/{ng_id}",
+            "createdAt": created, "modifiedAt": created, "status": "ACTIVE", "capacityType": "ON_DEMAND",
+            "instanceTypes": ["m6i.large"], "amiType": "AL2023_x86_64_STANDARD",
+            "scalingConfig": {"minSize": desired, "maxSize": desired * 2, "desiredSize": desired},
+            "updateConfig": {"maxUnavailable": 1}, "labels": {}, "taints": [],
+            "resources": {"autoScalingGroups": [{"name": f"eks-{name}-{ng_id}"}]}, "health": {"issues": []}}
+
+
+def eks_section(after: bool) -> dict[str, Any]:
+    """The snapshot's `eks` part as `snapshot --eks-cluster` writes it (planning the move to 1.31)."""
+    groups = [_nodegroup("ng-system", "1.30", "1.30.6-20241121", "2026-08-12T09:00:00Z", 2)]
+    if after:
+        groups.append(_nodegroup("ng-green", "1.30", "1.30.6-20241121", "2026-11-20T08:50:00Z", 6))
+    else:
+        groups.append(_nodegroup("ng-blue", "1.29", "1.29.10-20241121", "2026-10-21T08:00:00Z", 6))
+    addon = [("vpc-cni", "v1.16.4-eksbuild.2", "v1.19.0-eksbuild.1", ["v1.19.0-eksbuild.1", "v1.18.6-eksbuild.1"]),
+             ("coredns", "v1.11.3-eksbuild.1", "v1.11.3-eksbuild.2", ["v1.11.3-eksbuild.2", "v1.11.3-eksbuild.1"]),
+             ("kube-proxy", "v1.30.6-eksbuild.3", "v1.31.2-eksbuild.3", ["v1.31.2-eksbuild.3", "v1.30.6-eksbuild.3"])]
+    return {
+        "clusterName": "shop-prod", "region": "eu-west-1", "targetVersion": "1.31",
+        "cluster": {"name": "shop-prod", "arn": "arn:aws:eks:eu-west-1:111122223333:cluster/shop-prod",
+                    "version": "1.30", "platformVersion": "eks.8", "status": "ACTIVE", "health": {"issues": []},
+                    "createdAt": "2024-03-11T09:12:44Z", "upgradePolicy": {"supportType": "STANDARD"},
+                    "kubernetesNetworkConfig": {"serviceIpv4Cidr": "172.20.0.0/16", "ipFamily": "ipv4"}},
+        "nodegroups": groups,
+        "addons": [{"addonName": n, "clusterName": "shop-prod", "addonVersion": v, "status": "ACTIVE",
+                    "health": {"issues": []}} for n, v, _, _ in addon],
+        "addonVersions": {n: {"targetVersion": "1.31", "defaultVersion": d, "compatibleVersions": c}
+                          for n, _, d, c in addon},
+        "insights": [
+            {"id": "a1b2c3d4-0001", "name": "Deprecated APIs removed in Kubernetes v1.32",
+             "category": "UPGRADE_READINESS", "kubernetesVersion": "1.32",
+             "insightStatus": {"status": "WARNING", "reason": "Deprecated API usage detected within last 30 days"},
+             "recommendation": "Update manifests and API clients to use newer Kubernetes APIs if applicable "
+                               "before upgrading to Kubernetes v1.32.",
+             "description": "Checks for usage of deprecated APIs that are scheduled for removal in Kubernetes "
+                            "v1.32."},
+            {"id": "a1b2c3d4-0002", "name": "Kubelet version skew", "category": "UPGRADE_READINESS",
+             "kubernetesVersion": "1.31",
+             "insightStatus": {"status": "PASSING", "reason": "No issues found."},
+             "recommendation": "Upgrade your worker nodes to match the Kubernetes version of your cluster "
+                               "control plane.",
+             "description": "Checks for kubelet versions of worker nodes in the cluster."}],
+        "updates": {"cluster": [], "nodegroups": {g["nodegroupName"]: [] for g in groups}},
+        "missing": [],
+    }
 
 
 def old_nodes() -> dict[str, dict[str, Any]]:

@@ -68,7 +68,8 @@ def test_markdown_worst_first_and_details_per_rule() -> None:
     sevs = re.findall(r"^\| (error|warning|info) \|", worst, re.M)
     assert sevs == sorted(sevs, key=lambda s: -Severity.parse(s))
     assert md.count("<details><summary><b>") == 5
-    assert md.count("</details>") == 6  # five rules + suppressed
+    assert md.count("</details>") == 7  # five rules, the EKS section and the suppressed list
+    assert "<details><summary>EKS cluster <b>" in md
 
 
 def test_markdown_cap_with_10000_findings_is_fast_and_says_what_was_left_out() -> None:

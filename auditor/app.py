@@ -31,8 +31,10 @@ def load_states(paths: list[Path]) -> ClusterState:
     return ClusterState.merge([snapshot.load(p) for p in paths])
 
 
-def cluster_facts(state: ClusterState) -> dict[str, object]:
+def cluster_facts(state: ClusterState, target_version: str | None = None) -> dict[str, object]:
     facts: dict[str, object] = {}
+    if target_version:
+        facts["targetVersion"] = target_version
     if state.context:
         facts["context"] = state.context
     if state.server:
@@ -96,7 +98,8 @@ def audit_state(state: ClusterState, config: Config, report: ReportSettings, *, 
     run = run_rules(rules, index, config)
     return AuditResult(
         mode=mode, inputs=tuple(state.inputs), findings=tuple(run.findings), suppressed=tuple(run.suppressed),
-        fail_on=report.fail_on, rules=tuple(r.info() for r in rules), cluster=cluster_facts(state),
+        fail_on=report.fail_on, rules=tuple(r.info() for r in rules),
+        cluster=cluster_facts(state, config.options.target_version),
         eks=state.eks, notices=tuple(state.warnings) + tuple(run.notices),
         generated_at=format_time(datetime.now(timezone.utc)))
 
@@ -113,19 +116,27 @@ def compare(before_path: Path, after_path: Path, config: Config, report: ReportS
 def compare_states(before: ClusterState, after: ClusterState, config: Config, report: ReportSettings, *,
                    mode: str) -> AuditResult:
     """Single-state rules on AFTER plus the before/after rules, and the rotation summary."""
-    from auditor.rotation import summarise
+    from auditor.rotation import RECONVERGENCE_RULES, summarise
     a_index, b_index = ClusterIndex(after), ClusterIndex(before)
     rules = tuple(r for r in ALL_RULES if r.mode in ("single", "eks", "pair"))
     run = run_rules(rules, a_index, config, before=b_index)
     rotation = summarise(b_index, a_index, run.findings)
     notices = tuple(before.warnings) + tuple(after.warnings) + tuple(run.notices)
+    enabled = {r.id for r in rules if (o := config.rules.get(r.id)) is None or o.enabled}
+    unrun = sorted((RECONVERGENCE_RULES & enabled) - {r.id for r in run.ran})
+    if unrun:
+        # A reconvergence rule that could not run (a kind missing from either state) proves nothing:
+        # never call that converged.
+        rotation["converged"] = False
+        notices += (f"converged is false because {', '.join(unrun)} could not run on these inputs",)
     if before.taken_at >= after.taken_at:
         notices += (f"BEFORE ({format_time(before.taken_at)}) is not older than AFTER "
                     f"({format_time(after.taken_at)}): are the arguments swapped?",)
     return AuditResult(
         mode=mode, inputs=tuple(before.inputs) + tuple(after.inputs), findings=tuple(run.findings),
         suppressed=tuple(run.suppressed), fail_on=report.fail_on, rules=tuple(r.info() for r in rules),
-        cluster=cluster_facts(after), converged=rotation["converged"], rotation=rotation, eks=after.eks,
+        cluster=cluster_facts(after, config.options.target_version), converged=rotation["converged"],
+        rotation=rotation, eks=after.eks,
         notices=notices, generated_at=format_time(datetime.now(timezone.utc)))
 
 

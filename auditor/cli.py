@@ -14,13 +14,19 @@ from auditor.collect.options import ClusterOptions
 from auditor.errors import AuditorError, ConfigError, ExitCode
 from auditor.settings import ReportSettings, normalise_version, parse_fail_on, parse_formats
 
+FAIL_ON_HELP = "Exit 1 when a finding is at or above this severity (default: error)."
+# verify's exit code is convergence alone (docs/verify.md); --fail-on only shapes its reports.
+VERIFY_FAIL_ON_HELP = ("Findings at or above this severity are failures in the JUnit report (default: error); "
+                       "verify's exit code depends only on convergence.")
 
-def report_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+
+def report_options(fn: Callable[..., Any], fail_on_help: str = FAIL_ON_HELP) -> Callable[..., Any]:
     """The report flags every auditing command shares (CONTRACT.md 'Report options')."""
-    fn = click.option("--config", "config", type=click.Path(dir_okay=False), default=None,
+    # Paths are checked by the loaders, whose one-line errors name the file and say what is wrong.
+    fn = click.option("--config", "config", type=click.Path(), default=None,
                       help="Config file (default: .upgrade-auditor.yaml when it exists).")(fn)
     fn = click.option("--fail-on", "fail_on", default=None, metavar="info|warning|error|never",
-                      help="Exit 1 when a finding is at or above this severity (default: error).")(fn)
+                      help=fail_on_help)(fn)
     fn = click.option("--format", "formats", multiple=True, metavar="html,md,json,junit",
                       help="Report formats, repeatable or comma-separated (default: html,md,json).")(fn)
     fn = click.option("--output-dir", "output_dir", type=click.Path(file_okay=False), default="upgrade-audit",
@@ -30,6 +36,10 @@ def report_options(fn: Callable[..., Any]) -> Callable[..., Any]:
                       callback=_remember_upload,
                       help="Also copy the written reports to S3 (boto3 credentials) and print their URLs.")(fn)
     return fn
+
+
+def verify_report_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return report_options(fn, VERIFY_FAIL_ON_HELP)
 
 
 _UPLOAD_KEY = "auditor.upload"
@@ -48,12 +58,25 @@ def _remember_upload(ctx: click.Context, param: click.Parameter, value: str | No
 
 def build_report_settings(output_dir: str, formats: tuple[str, ...], fail_on: str | None,
                           config_fail_on: str | None, upload: str | None = None) -> ReportSettings:
+    # The config's fail-on was validated (naming the file) when it was loaded; only the flag can be wrong here.
     chosen = fail_on if fail_on is not None else (config_fail_on or "error")
     if upload is None:
         ctx = click.get_current_context(silent=True)
         upload = ctx.meta.get(_UPLOAD_KEY) if ctx is not None else None
     return ReportSettings(output_dir=Path(output_dir), formats=parse_formats(formats),
-                          fail_on=parse_fail_on(chosen), upload=upload)
+                          fail_on=_flag_value("--fail-on", parse_fail_on, chosen), upload=upload)
+
+
+def _flag_value(flag: str, parse: Callable[[str], Any], value: str) -> Any:
+    """Parse a flag's value; a bad one is a one-line error that names the flag."""
+    try:
+        return parse(value)
+    except ConfigError as exc:
+        raise ConfigError(f"{flag}: {str(exc).split(': ', 1)[-1]}") from None
+
+
+def _target(value: str | None) -> str | None:
+    return _flag_value("--target-version", normalise_version, value) if value else None
 
 
 def run(action: Callable[[], int]) -> None:
@@ -91,7 +114,14 @@ def console_main() -> None:
     os._exit(code)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+EPILOG = """\b
+Start with `upgrade-auditor demo` (no cluster needed); COMMAND --help for details.
+Exit codes: 0 ran, nothing at or above --fail-on (verify: converged);
+1 findings at or above --fail-on (verify: not converged);
+2 usage error, or a missing or invalid input/config file; 3 could not collect."""
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EPILOG)
 @click.version_option(__version__, prog_name="upgrade-auditor")
 @click.option("-v", "--verbose", is_flag=True, help="Log details to stderr.")
 def main(verbose: bool) -> None:
@@ -100,7 +130,7 @@ def main(verbose: bool) -> None:
                         format="%(levelname)s %(name)s: %(message)s")
 
 
-@main.command()
+@main.command(short_help="Run the single-state rules on one cluster state.")
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(dir_okay=True))
 @report_options
 @click.option("--target-version", default=None, metavar="1.N",
@@ -112,7 +142,7 @@ def audit(inputs: tuple[str, ...], output_dir: str, formats: tuple[str, ...], fa
     def body() -> int:
         cfg = app.load_config(config)
         report = build_report_settings(output_dir, formats, fail_on, cfg.fail_on)
-        target = normalise_version(target_version) if target_version else None
+        target = _target(target_version)
         return app.audit([Path(i) for i in inputs], cfg, report, target)
 
     run(body)
@@ -164,7 +194,7 @@ def eks_reader(eks_cluster: str | None, region: str | None,
     return read
 
 
-@main.command()
+@main.command(short_help="Read the live cluster (and EKS) into a snapshot file.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), metavar="FILE",
               help="Snapshot file to write (.gz compresses); replaced atomically.")
 @click.option("--label", default="", metavar="before|after|TEXT", help="Label recorded in the snapshot.")
@@ -189,9 +219,9 @@ def snapshot(output: str, label: str, kubeconfig: str | None, context: str | Non
     run(body)
 
 
-@main.command()
-@click.argument("before", type=click.Path(dir_okay=False))
-@click.argument("after", type=click.Path(dir_okay=False))
+@main.command(short_help="Compare the BEFORE and AFTER states of an upgrade.")
+@click.argument("before", type=click.Path())
+@click.argument("after", type=click.Path())
 @report_options
 @click.option("--target-version", default=None, metavar="1.N",
               help="Kubernetes version of the upgrade (default: AFTER's control-plane version with EKS data).")
@@ -202,14 +232,14 @@ def compare(before: str, after: str, output_dir: str, formats: tuple[str, ...], 
     def body() -> int:
         cfg = app.load_config(config)
         report = build_report_settings(output_dir, formats, fail_on, cfg.fail_on)
-        target = normalise_version(target_version) if target_version else None
+        target = _target(target_version)
         return app.compare(Path(before), Path(after), cfg, report, target)
 
     run(body)
 
 
-@main.command()
-@click.option("--before", "before", required=True, type=click.Path(dir_okay=False), metavar="FILE",
+@main.command(short_help="Poll the live cluster until it reconverges with BEFORE.")
+@click.option("--before", "before", required=True, type=click.Path(), metavar="FILE",
               help="The BEFORE state (snapshot file or kubectl dump).")
 @click.option("--timeout", default=600.0, show_default=True, metavar="S",
               type=click.FloatRange(min=0), help="Give up (exit 1) when not converged after this many seconds.")
@@ -217,7 +247,7 @@ def compare(before: str, after: str, output_dir: str, formats: tuple[str, ...], 
               type=click.FloatRange(min=0, min_open=True), help="Seconds between polls.")
 @cluster_options
 @eks_options
-@report_options
+@verify_report_options
 @click.option("--target-version", default=None, metavar="1.N",
               help="Kubernetes version of the upgrade (default: the live control plane's with EKS data).")
 def verify(before: str, timeout: float, interval: float, kubeconfig: str | None, context: str | None,
@@ -233,7 +263,7 @@ def verify(before: str, timeout: float, interval: float, kubeconfig: str | None,
         settings = verifier.VerifySettings(
             before=Path(before), cluster=build_cluster_options(kubeconfig, context, namespaces), config=cfg,
             report=build_report_settings(output_dir, formats, fail_on, cfg.fail_on),
-            target=normalise_version(target_version) if target_version else None,
+            target=_target(target_version),
             timeout=timeout, interval=interval, eks=eks_reader(eks_cluster, region, profile))
         return verifier.verify(settings)
 
@@ -253,7 +283,7 @@ def explain(rule_id: str) -> None:
     run(lambda: app.explain(rule_id))
 
 
-@main.command()
+@main.command(short_help="Run the whole job on a bundled example (no cluster needed).")
 @click.option("--output-dir", "output_dir", type=click.Path(file_okay=False), default="upgrade-audit",
               show_default=True, help="Where reports are written.")
 def demo(output_dir: str) -> None:

@@ -52,6 +52,30 @@ def condition(obj: KubeObject, ctype: str) -> Any:
     return None
 
 
+def pod_port_names(pod: KubeObject) -> set[str]:
+    """Named container ports of a Pod, sidecar (restartable init) containers included (FindPort)."""
+    spec = pod.spec
+    if spec is None:
+        return set()
+    names = {p.name for c in spec.containers or () for p in c.ports or () if p.name}
+    names |= {p.name for c in spec.init_containers or () if c.restart_policy == "Always"
+              for p in c.ports or () if p.name}
+    return names
+
+
+def serves_any_port(svc: KubeObject, pod: KubeObject) -> bool:
+    """False when every Service port names a targetPort the Pod does not have: the Endpoints controller
+    then leaves the Pod out (K8S-FACTS 2, 'Ports'). Numbered or defaulted targetPorts always resolve."""
+    ports = svc.spec.ports if svc.spec is not None else None
+    if not ports:
+        return True
+    named = [p.target_port for p in ports if isinstance(p.target_port, str)]
+    if len(named) < len(ports):
+        return True
+    have = pod_port_names(pod)
+    return any(n in have for n in named)
+
+
 def pod_ready(pod: KubeObject) -> bool:
     c = condition(pod, "Ready")
     return c is not None and c.status == "True"

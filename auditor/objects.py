@@ -47,6 +47,7 @@ class ContainerPort(_S):
 class Container(_S):
     name: str = ""
     ports: Optional[list[ContainerPort]] = None
+    restart_policy: str = ""  # "Always" on an init container makes it a sidecar
 
 
 class ServicePort(_S):
@@ -71,6 +72,8 @@ class Spec(_S):
     hostname: str = ""
     subdomain: str = ""
     termination_grace_period_seconds: Optional[int] = None
+    containers: Optional[list[Container]] = None  # only names and ports are decoded: named targetPorts
+    init_containers: Optional[list[Container]] = None
     # Service
     selector: Optional[dict[str, str]] = None
     type: str = ""

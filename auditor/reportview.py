@@ -154,7 +154,9 @@ def eks_view(eks: dict[str, Any] | None, rotation: dict[str, Any] | None,
     if not eks:
         return None
     cl = eks.get("cluster") or {}
-    target = eks.get("targetVersion") or ""
+    # the version the rules judged against (may differ from the one the add-on data was read for)
+    target = str(cluster.get("targetVersion") or eks.get("targetVersion") or "")
+    data_target = str(eks.get("targetVersion") or target)
     seen: dict[str, int] = {}
     raw_counts = cluster.get("nodeGroups")
     if isinstance(raw_counts, dict):
@@ -194,7 +196,8 @@ def eks_view(eks: dict[str, Any] | None, rotation: dict[str, Any] | None,
                          "description": ins.get("description", "")})
     insights.sort(key=lambda i: (_INSIGHT_ORDER.get(i["status"], 2), i["name"]))
     return {"name": eks.get("clusterName") or cl.get("name", ""), "region": eks.get("region", ""),
-            "target": target, "version": cl.get("version", ""), "platform": cl.get("platformVersion", ""),
+            "target": target, "dataTarget": data_target, "version": cl.get("version", ""),
+            "platform": cl.get("platformVersion", ""),
             "status": cl.get("status", ""), "issues": [_issue(i) for i in (cl.get("health") or {}).get("issues") or []],
             "nodegroups": groups, "addons": addons, "insights": insights,
             "missing": list(eks.get("missing") or [])}

@@ -101,12 +101,16 @@ def load_config(path: str | None, known_rules: set[str], *, explicit: bool = Fal
     p = Path(path or DEFAULT_CONFIG)
     if not p.exists():
         if explicit:
-            raise ConfigError(f"{p}: config file not found")
+            raise ConfigError(f"{p}: config file not found (check the --config path)")
         return Config()
     try:
         raw = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{p}: cannot read config file ({exc})") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{p}: is a directory, not a YAML config file") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{p}: not UTF-8 text; the config file must be YAML") from None
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read config file ({exc.strerror or exc})") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
@@ -158,7 +162,11 @@ def load_config(path: str | None, known_rules: set[str], *, explicit: bool = Fal
             tol, ratio = _tolerance(conf["tolerance"], f"{p}: rules.{rid}.tolerance")
         overrides[rid] = RuleOverride(enabled=enabled, severity=sev)
     excludes = []
-    for i, ex in enumerate(raw.get("exclude") or []):
+    raw_excludes = raw.get("exclude") or []
+    if not isinstance(raw_excludes, list):
+        raise ConfigError(f"{p}: exclude must be a list of entries, each starting with '- rule: ...' "
+                          "and carrying a reason")
+    for i, ex in enumerate(raw_excludes):
         where = f"{p}: exclude[{i}]"
         if not isinstance(ex, dict):
             raise ConfigError(f"{where} must be a mapping")
@@ -168,6 +176,9 @@ def load_config(path: str | None, known_rules: set[str], *, explicit: bool = Fal
         reason = ex.get("reason")
         if not reason or not isinstance(reason, str):
             raise ConfigError(f"{where}: every exclude needs a reason")
+        for key in ("rule", "namespace", "name", "kind"):
+            if key in ex and ex[key] is None:  # `namespace:` left empty would silently match nothing
+                raise ConfigError(f"{where}: {key} has no value (write \"*\" to match any, or leave the key out)")
         labels = ex.get("labels") or {}
         if not isinstance(labels, dict):
             raise ConfigError(f"{where}: labels must be a mapping")
@@ -181,9 +192,16 @@ def load_config(path: str | None, known_rules: set[str], *, explicit: bool = Fal
     if not isinstance(managers, list) or not all(isinstance(m, str) for m in managers):
         raise ConfigError(f"{p}: third-party-managers must be a list of managed-by values")
     target = raw.get("target-version")
+    if isinstance(target, float):  # YAML reads 1.30 as the number 1.3: the version would be misread
+        raise ConfigError(f'{p}: target-version: quote it, like "1.31" (unquoted, YAML reads it as the '
+                          f"number {target!r}, which drops trailing zeros)")
+    if target is not None:
+        try:
+            target = normalise_version(str(target))
+        except ConfigError as exc:
+            raise ConfigError(f"{p}: target-version: {exc}") from None
     options = Options(grace_seconds=grace, capacity_tolerance=tol, capacity_tolerance_is_ratio=ratio,
-                      third_party_managers=tuple(managers),
-                      target_version=normalise_version(str(target)) if target is not None else None)
+                      third_party_managers=tuple(managers), target_version=target)
     return Config(path=str(p), fail_on=str(fail_on) if fail_on is not None else None, rules=overrides,
                   excludes=tuple(excludes), options=options)
 
@@ -194,4 +212,4 @@ def normalise_version(text: str) -> str:
     parts = t.split(".")
     if len(parts) >= 2 and parts[0].isdigit() and parts[1].isdigit():
         return f"{int(parts[0])}.{int(parts[1])}"
-    raise ConfigError(f"target version {text!r} is not of the form 1.N")
+    raise ConfigError(f"{text!r} is not a Kubernetes version of the form 1.N (for example 1.31)")

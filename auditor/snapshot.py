@@ -25,6 +25,8 @@ LOG = logging.getLogger(__name__)
 
 API_VERSION = "upgrade-auditor.io/v1"
 SNAPSHOT_KIND = "ClusterSnapshot"
+KUBECTL_HINT = ("capture the cluster state with `upgrade-auditor snapshot` or "
+                "`kubectl get nodes,namespaces,pods,services,endpoints,endpointslices -A -o json`")
 
 
 class SnapshotMeta(msgspec.Struct, rename="camel", omit_defaults=True):
@@ -126,7 +128,8 @@ def _decode_json(p: Path, data: bytes) -> tuple[_Envelope, KubeObject | None]:
     except msgspec.DecodeError as exc:
         msg = str(exc)
         if "truncated" in msg:
-            raise InputError(p, "JSON is truncated (the file ends early)") from None
+            raise InputError(p, "JSON is truncated (the file ends early: was the dump or the copy "
+                                "interrupted?)") from None
         raise InputError(p, f"not valid JSON ({msg})") from None
     single = None
     if env.items is None and env.kind != SNAPSHOT_KIND:
@@ -203,11 +206,13 @@ def _to_state(p: Path, env: _Envelope, single: KubeObject | None) -> ClusterStat
     if env.kind == SNAPSHOT_KIND:
         return _snapshot_state(p, env, objects)
     if total == 0:
+        if set(ignored) == {"(no kind)"}:
+            raise InputError(p, f"is not a Kubernetes object, List or snapshot (no 'kind' field); {KUBECTL_HINT}")
         if ignored:
             found = ", ".join(sorted(ignored))
             raise InputError(p, f"holds no objects of the kinds the auditor reads ({', '.join(KINDS)}); "
-                                f"found only: {found}")
-        raise InputError(p, "holds no Kubernetes objects")
+                                f"found only: {found}; {KUBECTL_HINT}")
+        raise InputError(p, f"holds no Kubernetes objects; {KUBECTL_HINT}")
     if ignored:
         LOG.info("%s: ignored %d objects of other kinds (%s)", p, sum(ignored.values()), ", ".join(sorted(ignored)))
     taken = _latest_timestamp(objects)
@@ -258,9 +263,13 @@ def _latest_timestamp(objects: dict[str, list[KubeObject]]) -> datetime:
     for objs in objects.values():
         for o in objs:
             m = o.metadata
-            for t in (m.creation_timestamp, m.deletion_timestamp):
-                if t and t[:19] > best:
-                    best = t[:19]
+            t = m.creation_timestamp
+            if t and t[:19] > best:
+                best = t[:19]
+            if m.deletion_timestamp and not m.deletion_grace_period_seconds:
+                # deletionTimestamp is 'deleted at + grace period': only a graceless one is a past moment
+                if m.deletion_timestamp[:19] > best:
+                    best = m.deletion_timestamp[:19]
             if m.annotations:
                 t = m.annotations.get(ANN_TRIGGER_TIME)
                 if t and t[:19] > best:

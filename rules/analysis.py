@@ -139,7 +139,13 @@ def _compute(index: ClusterIndex, grace: int) -> Reconciliation:
                 for ep in s.endpoints or ():
                     tr = ep.target_ref
                     if ep.addresses and tr is not None:
-                        present.add((canonical_ip(ep.addresses[0]), tr.uid or tr.name))
+                        # The controller's endpoint key is address + targetRef namespace/name (K8S-FACTS 4):
+                        # a Pod reborn with the same name and IP is present; its stale uid is an attribute
+                        # the slice check reports (pod-recreated), not a missing Pod.
+                        addr = canonical_ip(ep.addresses[0])
+                        present.add((addr, tr.name))
+                        if tr.uid:
+                            present.add((addr, tr.uid))
             for d in fam_desired:
                 if not d.ready:
                     continue

@@ -32,9 +32,13 @@ def show(v: Minor) -> str:
     return f"{v[0]}.{v[1]}"
 
 
-def allowed_skew(nodegroup: Minor) -> int:
-    """EKS supports n-3 kubelet skew for node groups from 1.28, n-2 before (K8S-FACTS 5.2)."""
-    return 3 if nodegroup >= (1, 28) else 2
+def allowed_skew(nodegroup: Minor, control_plane: Minor) -> int:
+    """Minors a node group may lag: n-3 from a 1.28 control plane for kubelets from 1.25, else n-2.
+
+    The n-3 window came with Kubernetes 1.28 (KEP-3935) and covers kubelets from 1.25, so a 1.25
+    node group may stay under a 1.28 control plane (K8S-FACTS 5.1, 5.2; version-skew policy).
+    """
+    return 3 if control_plane >= (1, 28) and nodegroup >= (1, 25) else 2
 
 
 def behind(newer: Minor, older: Minor) -> int:
@@ -68,8 +72,9 @@ def nodegroup_version_skew(ctx: Context) -> Iterator[Finding]:
     Compares each managed node group's Kubernetes version, and the kubelet versions of its Nodes
     (label `eks.amazonaws.com/nodegroup`), with the control plane's version and, when a target
     version is given (`--target-version`, or the next minor by default), with the target. It fires
-    when a node group is newer than the control plane, or more minors older than EKS supports:
-    3 for node groups at 1.28 or later, 2 before 1.28.
+    when a node group is newer than the control plane, or more minors older than the skew policy
+    allows: 3 for node groups at 1.25 or later once the control plane (or the target) is at 1.28 or
+    later, 2 otherwise.
 
     ## Why it matters
     Kubelets newer than the API server, or too far behind it, are outside the Kubernetes version
@@ -80,7 +85,7 @@ def nodegroup_version_skew(ctx: Context) -> Iterator[Finding]:
 
     ## Example
     The control plane runs 1.30 and the target is 1.31. Node group `ng-legacy` runs 1.27: three
-    minors behind today (EKS allows two for a 1.27 node group), four after the upgrade.
+    minors behind today (allowed), four after the upgrade (at most three).
 
     ## How to fix
     Upgrade the node group before the control plane (`aws eks update-nodegroup-version
@@ -106,20 +111,20 @@ def nodegroup_version_skew(ctx: Context) -> Iterator[Finding]:
         oldest, newest = min(minors), max(minors)
         runs = f"runs Kubernetes {show(oldest)}" if oldest == newest else \
             f"runs Kubernetes {show(oldest)} to {show(newest)}"
-        limit = allowed_skew(oldest)
+        limit = allowed_skew(oldest, cp)
         problems: list[str] = []
         if behind(newest, cp) > 0:
             problems.append(f"{show(newest)} is newer than the control plane {show(cp)}")
         lag = behind(cp, oldest)
         if lag > limit:
-            problems.append(f"{lag} minors behind the control plane {show(cp)}")
-        if target is not None and target > cp and behind(target, oldest) > limit:
+            problems.append(f"{lag} minors behind the control plane {show(cp)} (at most {limit} allowed)")
+        if target is not None and target > cp and behind(target, oldest) > allowed_skew(oldest, target):
             problems.append(f"would be {behind(target, oldest)} minors behind after the upgrade to "
-                            f"{show(target)}")
+                            f"{show(target)} (at most {allowed_skew(oldest, target)} allowed)")
         if not problems:
             continue
-        rule_text = (f"EKS allows {limit} minors behind for node groups "
-                     f"{'at 1.28 or later' if limit == 3 else 'before 1.28'}, never newer")
+        rule_text = ("the skew policy allows 3 minors behind for node groups at 1.25 or later under a "
+                     "1.28 or later control plane, otherwise 2, never newer")
         yield ctx.finding(
             ObjectRef("NodeGroup", "", name),
             f"node group {name} {runs}: {'; '.join(problems)} ({rule_text})",

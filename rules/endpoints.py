@@ -12,6 +12,7 @@ from auditor.index import (
     is_external_name,
     pod_ips,
     ref_of,
+    serves_any_port,
     service_families,
 )
 from auditor.model import Finding, Severity
@@ -97,15 +98,24 @@ def stale_endpoints(ctx: Context) -> Iterator[Finding]:
         truncated = ANN_OVER_CAPACITY in ann or len(ready) + len(not_ready) >= MAX_ENDPOINTS_ADDRESSES
         if has_selector(svc) and not is_external_name(svc) and not truncated and idx.has("Pod"):
             primary = service_families(svc)[0]
-            listed = {(canonical_ip(a.ip), a.target_ref.uid if a.target_ref else "") for a in ready}
-            listed_ips = {ip for ip, _ in listed}
+            # keyed by IP and targetRef uid or name: a Pod reborn with the same name and IP is listed
+            # (its old uid is reported above as pod-recreated), not missing
+            listed: set[tuple[str, str]] = set()
+            for a in ready:
+                ip = canonical_ip(a.ip)
+                tr = a.target_ref
+                listed.add((ip, tr.name if tr else ""))
+                if tr is not None and tr.uid:
+                    listed.add((ip, tr.uid))
             pnra = bool(svc.spec and svc.spec.publish_not_ready_addresses)
             for d in idx.desired_endpoints(svc):
                 if d.family != primary or not (pnra or (d.serving and not d.terminating)):
                     continue
-                if (d.address, d.pod.metadata.uid) in listed or (
-                        d.address in listed_ips and (d.address, "") in listed):
+                if ((d.address, d.pod.metadata.uid) in listed or (d.address, d.pod.metadata.name) in listed
+                        or (d.address, "") in listed):
                     continue
+                if not serves_any_port(svc, d.pod):
+                    continue  # every targetPort is a name this Pod lacks: the controller leaves it out
                 if not ctx.recent(idx.changed_at(d.pod)):
                     problems.append({"problem": "missing-ready-pod", "pod": d.pod.metadata.name,
                                      "address": d.address})

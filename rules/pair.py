@@ -236,8 +236,10 @@ def handmade_endpointslice_stale(ctx: Context) -> Iterator[Finding]:
                 if now and {p.metadata.uid for p in now} == {p.metadata.uid for p in before_ips[addr]}:
                     continue  # the same Pod(s) hold it as before: the rotation did not touch it
                 if now and tr is not None and tr.uid:
-                    if any(p.metadata.uid == tr.uid for p in now):
-                        continue  # the Pod it names still holds the address
+                    ns = tr.namespace or slc.metadata.namespace
+                    if any(p.metadata.uid == tr.uid or (p.metadata.name == tr.name and p.metadata.namespace == ns)
+                           for p in now):
+                        continue  # the Pod it names (or, reborn with a new uid, its namesake) holds the address
                 elif now and not (untouched and all(p.metadata.uid != was.metadata.uid for p in now)):
                     continue  # a Pod holds it; without a targetRef only an unchanged slice proves reuse
                 row = {"address": raw, "podBefore": f"{was.metadata.namespace}/{was.metadata.name}"}

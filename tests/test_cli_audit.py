@@ -118,6 +118,7 @@ BAD_INPUTS = {
     "empty-list.json": (json.dumps({"apiVersion": "v1", "kind": "List", "items": []}).encode(),
                         "holds no Kubernetes objects"),
     "scalar.yaml": (b"just a string\n", "not a Kubernetes object"),
+    "nokind.yaml": (b"foo: bar\nbaz: [1, 2]\n", "no 'kind' field"),
     "badtype.json": (json.dumps({"kind": "List", "items": [{"kind": "Pod", "metadata": {"name": 5}}]}).encode(),
                      "Expected `str`"),
     "corrupt.json.gz": (b"\x1f\x8b\x08\x00garbage", "gzip"),
@@ -147,9 +148,29 @@ def test_unknown_format_and_fail_on_are_usage_errors(dump: Path, tmp_path: Path)
     code, _, err = invoke("audit", str(dump), "--format", "pdf", "--output-dir", str(tmp_path))
     assert code == 2 and "unknown format 'pdf'" in err
     code, _, err = invoke("audit", str(dump), "--fail-on", "critical", "--output-dir", str(tmp_path))
-    assert code == 2 and "fail-on" in err
+    assert code == 2 and err.startswith("error: --fail-on: 'critical'")
     code, _, err = invoke("audit", str(dump), "--target-version", "banana", "--output-dir", str(tmp_path))
-    assert code == 2 and "1.N" in err
+    assert code == 2 and err.startswith("error: --target-version: 'banana'") and "1.N" in err
+
+
+def test_directory_inputs_and_config_are_one_line_errors(tmp_path: Path, dump: Path) -> None:
+    d = tmp_path / "adir"
+    d.mkdir()
+    for args in (["compare", str(d), str(dump)], ["compare", str(dump), str(d)],
+                 ["verify", "--before", str(d), "--timeout", "0"], ["audit", str(d)]):
+        code, _, err = invoke(*args, "--output-dir", str(tmp_path / "r"))
+        assert code == 2 and err.strip().splitlines() == [f"error: {d}: is a directory, not a file"], (args, err)
+    code, _, err = invoke("audit", str(dump), "--config", str(d), "--output-dir", str(tmp_path / "r"))
+    assert code == 2 and err.strip().splitlines() == [f"error: {d}: is a directory, not a YAML config file"]
+
+
+def test_help_texts_read_whole() -> None:
+    code, out, _ = invoke("--help")
+    commands = out.split("Commands:")[1]
+    assert code == 0 and "..." not in commands  # command summaries are not cut off
+    assert "upgrade-auditor demo" in out and "Exit codes" in out
+    code, out, _ = invoke("verify", "--help")
+    assert code == 0 and "convergence" in out  # --fail-on does not set verify's exit code
 
 
 def test_config_excludes_annotations_and_overrides(tmp_path: Path) -> None:
@@ -194,6 +215,10 @@ def test_config_excludes_annotations_and_overrides(tmp_path: Path) -> None:
     ("rules: [", "invalid YAML"),
     ("rules: {service-capacity-dropped: {tolerance: lots}}", "tolerance"),
     ("rules: {stale-endpoints: {tolerance: 3}}", "only service-capacity-dropped"),
+    ("target-version: 1.30", "quote it"),  # YAML would read 1.3
+    ("target-version: banana", "target-version: 'banana'"),
+    ("exclude: {rule: stale-endpoints, reason: x}", "exclude must be a list"),
+    ("exclude: [{rule: stale-endpoints, namespace: null, reason: x}]", "namespace has no value"),
 ])
 def test_bad_config_is_exit_2(tmp_path: Path, dump: Path, text: str, needle: str) -> None:
     cfg = tmp_path / "bad.yaml"
@@ -235,3 +260,25 @@ def test_python_dash_m(tmp_path: Path) -> None:
     import sys
     r = subprocess.run([sys.executable, "-m", "auditor", "--version"], capture_output=True, text=True)
     assert r.returncode == 0 and "upgrade-auditor" in r.stdout
+
+
+def test_compare_exit_code_follows_fail_on_and_reports_convergence(tmp_path: Path) -> None:
+    from importlib import resources
+    demo = resources.files("auditor.demo")
+    with resources.as_file(demo / "before.json.gz") as before, resources.as_file(demo / "after.json.gz") as after:
+        code, out, _ = invoke("compare", str(before), str(after), "--output-dir", str(tmp_path / "a"),
+                              "--format", "json", "--fail-on", "never")
+        assert code == 0, out  # exit 1 means findings at or above --fail-on, nothing else (CONTRACT.md)
+        report = json.loads((tmp_path / "a/report.json").read_text())
+        assert report["summary"]["converged"] is False and report["summary"]["error"] > 0
+        code, _, _ = invoke("compare", str(before), str(after), "--output-dir", str(tmp_path / "b"), "--format", "json")
+        assert code == 1
+
+
+def test_compare_of_incomplete_inputs_is_never_converged(tmp_path: Path) -> None:
+    pods = [o for o in small_cluster(handmade=False) if o["kind"] == "Pod"]
+    p = write(tmp_path, "pods.json", b.kubectl_list(pods))
+    code, _, _ = invoke("compare", str(p), str(p), "--output-dir", str(tmp_path / "r"), "--format", "json")
+    report = json.loads((tmp_path / "r/report.json").read_text())
+    assert code == 1 and report["summary"]["converged"] is False
+    assert any("could not run" in n for n in report["notices"])

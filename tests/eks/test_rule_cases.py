@@ -58,4 +58,6 @@ def test_parse_minor(text: str | None, minor: tuple[int, int] | None) -> None:
 
 
 def test_allowed_skew() -> None:
-    assert [allowed_skew((1, m)) for m in (26, 27, 28, 29)] == [2, 2, 3, 3]
+    # n-3 needs a 1.28+ control plane and a kubelet from 1.25; before that n-2
+    assert [allowed_skew((1, m), (1, m + 3)) for m in (24, 25, 26, 27)] == [2, 3, 3, 3]
+    assert allowed_skew((1, 25), (1, 27)) == 2 and allowed_skew((1, 29), (1, 31)) == 3

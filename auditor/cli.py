@@ -289,9 +289,3 @@ def explain(rule_id: str) -> None:
 def demo(output_dir: str) -> None:
     """Run the whole job on a bundled example; needs no cluster and no AWS."""
     run(lambda: app.demo(Path(output_dir)))
-
-
-def _require(value: Any, flag: str) -> Any:
-    if value is None:
-        raise ConfigError(f"{flag} is required")
-    return value

@@ -214,10 +214,6 @@ class ClusterIndex:
     def _slices_by_key(self) -> dict[Key, KubeObject]:
         return {(s.metadata.namespace, s.metadata.name): s for s in self.slices}
 
-    @cached_property
-    def pods_by_uid(self) -> dict[str, KubeObject]:
-        return {p.metadata.uid: p for p in self.pods.values() if p.metadata.uid}
-
     def pods_holding(self, addresses: set[str]) -> dict[str, list[KubeObject]]:
         """Pods (not hostNetwork) holding any of these IPs; one pass, without indexing every Pod IP."""
         out: dict[str, list[KubeObject]] = {}

@@ -112,7 +112,7 @@ def _compute(index: ClusterIndex, grace: int) -> Reconciliation:
             continue
         if recent(svc_created):
             continue
-        live = [s for s in ctrl if not svc.metadata.uid or owned_by(s, "Service", svc.metadata.uid)]
+        live = index.controller_slices(svc)
         for s in ctrl:
             if s not in live:
                 slice_reports.append(SliceReport(s, svc, [Problem(

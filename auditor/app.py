@@ -101,7 +101,7 @@ def audit_state(state: ClusterState, config: Config, report: ReportSettings, *, 
         fail_on=report.fail_on, rules=tuple(r.info() for r in rules),
         cluster=cluster_facts(state, config.options.target_version),
         eks=state.eks, notices=tuple(state.warnings) + tuple(run.notices),
-        generated_at=format_time(datetime.now(timezone.utc)))
+        generated_at=format_time(datetime.now(timezone.utc)), runs=tuple(run.runs))
 
 
 def compare(before_path: Path, after_path: Path, config: Config, report: ReportSettings,
@@ -137,7 +137,7 @@ def compare_states(before: ClusterState, after: ClusterState, config: Config, re
         suppressed=tuple(run.suppressed), fail_on=report.fail_on, rules=tuple(r.info() for r in rules),
         cluster=cluster_facts(after, config.options.target_version), converged=rotation["converged"],
         rotation=rotation, eks=after.eks,
-        notices=notices, generated_at=format_time(datetime.now(timezone.utc)))
+        notices=notices, generated_at=format_time(datetime.now(timezone.utc)), runs=tuple(run.runs))
 
 
 def finish(result: AuditResult, report: ReportSettings) -> int:

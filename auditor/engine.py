@@ -7,7 +7,7 @@ from dataclasses import replace
 from typing import Iterable
 
 from auditor.index import ClusterIndex
-from auditor.model import Finding, ObjectRef, Severity, Suppressed
+from auditor.model import Finding, NotRun, ObjectRef, RuleRun, Severity, Suppressed
 from auditor.objects import ANN_IGNORE
 from auditor.rules.base import Context, Rule
 from auditor.settings import Config
@@ -24,6 +24,7 @@ class EngineRun:
         self.suppressed: list[Suppressed] = []
         self.notices: list[str] = []
         self.ran: list[Rule] = []
+        self.runs: list[RuleRun] = []
 
 
 def run_rules(rules: Iterable[Rule], index: ClusterIndex, config: Config, *,
@@ -33,13 +34,20 @@ def run_rules(rules: Iterable[Rule], index: ClusterIndex, config: Config, *,
     for r in rules:
         override = config.rules.get(r.id)
         if override is not None and not override.enabled:
+            out.runs.append(RuleRun(r.id, False, NotRun.DISABLED, "disabled in the config"))
             continue
         if r.mode == "pair" and before is None:
+            out.runs.append(RuleRun(r.id, False, NotRun.NEEDS_BEFORE, "needs a BEFORE state (compare or verify)"))
+            continue
+        if r.mode == "eks" and not index.eks:
+            out.runs.append(RuleRun(r.id, False, NotRun.NO_EKS_DATA,
+                                    "the state has no EKS data (snapshot with --eks-cluster)"))
             continue
         lacking = sorted(k for k in r.needs if not index.has(k) or (before is not None and r.mode == "pair"
                                                                      and not before.has(k)))
         if lacking:
             out.notices.append(f"rule {r.id} did not run: the state has no {', '.join(lacking)}")
+            out.runs.append(RuleRun(r.id, False, NotRun.KIND_MISSING, f"the state has no {', '.join(lacking)}"))
             continue
         ctx = Context(index=index, options=config.options, before=before if r.mode == "pair" else None, rule=r)
         try:
@@ -52,6 +60,7 @@ def run_rules(rules: Iterable[Rule], index: ClusterIndex, config: Config, *,
                                             "you can share it; the other rules' results are unaffected.",
                                 evidence={"rule": r.id})]
         out.ran.append(r)
+        out.runs.append(RuleRun(r.id, True, findings=sum(1 for f in produced if f.rule == r.id)))
         if override is not None and override.severity is not None:
             produced = [replace(f, severity=override.severity) if f.rule == r.id else f for f in produced]
         raw.extend(produced)

@@ -51,12 +51,17 @@ def cluster_ref(name: str = "cluster") -> ObjectRef:
 
 @dataclass(frozen=True)
 class Finding:
+    """One problem on one object. `key` tells two findings of one rule on one object apart (for example
+    the address family) and feeds the fingerprint; `fix` holds ready-to-paste commands with real names."""
+
     rule: str
     severity: Severity
     object: ObjectRef
     message: str
     remediation: str = ""
     evidence: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    key: str = ""
+    fix: tuple[str, ...] = ()
 
     @property
     def sort_key(self) -> tuple[int, str, str, str, str, str]:
@@ -66,7 +71,7 @@ class Finding:
     @property
     def fingerprint(self) -> str:
         """Stable across runs for the same rule and object: usable as a baseline key."""
-        raw = f"{self.rule}|{self.object.kind}|{self.object.namespace}|{self.object.name}"
+        raw = f"{self.rule}|{self.object.kind}|{self.object.namespace}|{self.object.name}|{self.key}"
         return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
     def as_dict(self) -> dict[str, Any]:
@@ -77,6 +82,8 @@ class Finding:
             "message": self.message,
             "remediation": self.remediation,
             "evidence": self.evidence,
+            **({"fix": list(self.fix)} if self.fix else {}),
+            "fingerprint": self.fingerprint,
         }
 
 
@@ -120,6 +127,37 @@ class RuleInfo:
     remediation: str
 
 
+class NotRun(str, enum.Enum):
+    """Why a rule did not run: a closed set that reports and JUnit read (never notice text)."""
+
+    KIND_MISSING = "kind-missing"      # the state lacks (or could not read) a kind the rule needs
+    NO_EKS_DATA = "no-eks-data"        # an EKS rule on a state taken without --eks-cluster
+    DISABLED = "disabled"              # disabled in the config
+    NEEDS_BEFORE = "needs-before"      # a before/after rule in a single-state run
+    MODE = "mode"                      # the rule does not run in this command (e.g. verify-only)
+    NO_DATA = "no-data"                # the data the rule needs for this run is absent (e.g. target)
+
+
+@dataclass(frozen=True)
+class RuleRun:
+    """Whether one rule ran in this result, and if not, why (`reason`) in words a reader can act on."""
+
+    rule: str
+    ran: bool
+    reason: NotRun | None = None
+    detail: str = ""
+    findings: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"rule": self.rule, "ran": self.ran}
+        if not self.ran:
+            out["reason"] = self.reason.value if self.reason else ""
+            out["detail"] = self.detail
+        else:
+            out["findings"] = self.findings
+        return out
+
+
 @dataclass(frozen=True)
 class AuditResult:
     mode: str  # audit | compare | verify
@@ -134,6 +172,14 @@ class AuditResult:
     eks: dict[str, Any] | None = None
     notices: tuple[str, ...] = ()
     generated_at: str = ""
+    runs: tuple[RuleRun, ...] = ()
+
+    def run_of(self, rule_id: str) -> RuleRun | None:
+        return next((r for r in self.runs if r.rule == rule_id), None)
+
+    @property
+    def not_run(self) -> tuple[RuleRun, ...]:
+        return tuple(r for r in self.runs if not r.ran)
 
     def counts(self) -> dict[str, int]:
         out = {"error": 0, "warning": 0, "info": 0}

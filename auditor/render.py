@@ -45,6 +45,8 @@ def to_dict(result: AuditResult) -> dict[str, Any]:
         out["cluster"] = result.cluster
     if result.notices:
         out["notices"] = list(result.notices)
+    if result.runs:
+        out["ruleRuns"] = [r.as_dict() for r in result.runs]
     if result.rotation is not None:
         out["rotation"] = result.rotation
     if result.eks is not None:

@@ -49,12 +49,14 @@ class Context:
         """True when t lies within the grace period before the state was taken (a change in flight)."""
         return t is not None and t > self.cutoff
 
-    def finding(self, obj: ObjectRef, message: str, *, severity: Severity | None = None,
-                **evidence: Any) -> Finding:
+    def finding(self, obj: ObjectRef, message: str, *, severity: Severity | None = None, key: str = "",
+                fix: Iterable[str] = (), **evidence: Any) -> Finding:
+        """A finding of this rule; `key` separates several findings on one object (fingerprint), `fix` holds
+        ready-to-paste commands with the real names filled in."""
         assert self.rule is not None
         return Finding(rule=self.rule.id, severity=severity or self.rule.severity, object=obj,
                        message=message, remediation=self.rule.remediation,
-                       evidence={k: v for k, v in evidence.items() if v is not None})
+                       evidence={k: v for k, v in evidence.items() if v is not None}, key=key, fix=tuple(fix))
 
 
 Check = Callable[[Context], Iterable[Finding]]

@@ -92,7 +92,7 @@ def summary(result: AuditResult, paths: Iterable[Path], stream: TextIO | None = 
         w_id = max(len(r) for r in skipped)
         lines += [_fit(f"  {rid.ljust(w_id)}  {_clean(why)}", cols) for rid, why in skipped.items()]
     elif skipped:
-        lines.append(_fit(f"not run: {len(skipped)} rule(s) ({', '.join(sorted(skipped))}); -v says why", cols))
+        lines.append(_fit(f"not run: {len(skipped)} rule(s), -v says why: {', '.join(sorted(skipped))}", cols))
     others = other_notices(result)
     for n in others[:3]:
         lines.append(_fit(f"note: {_clean(n)}", cols))

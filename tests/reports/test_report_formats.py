@@ -334,7 +334,7 @@ def test_terminal_quiet_and_verbose() -> None:
     quiet = summary(r, [Path("out/report.html")], stream=io.StringIO(), quiet=True)
     assert quiet == "FAIL  compare (findings at or above error · not converged): 3 error, 3 warning, 1 info, 2 suppressed"
     normal = summary(r, [], stream=io.StringIO())
-    assert "not run: 1 rule(s) (stale-endpoints); -v says why" in normal
+    assert "not run: 1 rule(s), -v says why: stale-endpoints" in normal
     assert "the state has no Endpoints" not in normal
     verbose = summary(r, [], stream=io.StringIO(), verbose=True)
     assert re.search(r"^  stale-endpoints  the state has no Endpoints$", verbose, re.M)

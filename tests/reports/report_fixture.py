@@ -176,16 +176,26 @@ def result(**changes: object) -> AuditResult:
 
 
 def big_result(n: int = 10_000) -> AuditResult:
-    """n findings over many namespaces and rules, worst first, with a hostile name among them."""
+    """n findings over many namespaces and rules, worst first, with a hostile name among them; each carries
+    the evidence and fix commands a real stale-slice finding has (three endpoints, two commands)."""
     sevs = (Severity.ERROR, Severity.WARNING, Severity.INFO)
     rules = [r.id for r in RULES]
     out = []
     for i in range(n):
         name = HOSTILE if i == n // 2 else f"svc-{i:05d}-{'x' * (i % 17)}"
+        ns = f"team-{i % 40:02d}"
+        ip = f"10.{i // 65536}.{(i // 256) % 256}.{i % 256}"
+        evidence = {"service": f"svc-{i:05d}", "endpoints": [
+            {"address": ip, "pod": f"svc-{i:05d}-7d9f{k}-x{k}k2p", "uid": f"0b1c2d3e-{i:04d}-4000-8000-{k:012d}",
+             "node": f"ip-10-0-{k}-{i % 250}.eu-west-1.compute.internal", "zone": f"eu-west-1{'abc'[k]}",
+             "problem": "pod-gone", "conditions": {"ready": True, "serving": True, "terminating": False}}
+            for k in range(3)]}
         out.append(Finding(rule=rules[i % len(rules)], severity=sevs[i % 3],
-                           object=ObjectRef("EndpointSlice", f"team-{i % 40:02d}", name),
-                           message=f"endpoint 10.{i // 65536}.{(i // 256) % 256}.{i % 256} names a Pod that is gone "
-                                   f"(finding number {i})", remediation="Delete the slice."))
+                           object=ObjectRef("EndpointSlice", ns, name),
+                           message=f"endpoint {ip} names a Pod that is gone (finding number {i})",
+                           remediation="Delete the slice.", evidence=evidence,
+                           fix=(f"kubectl -n {ns} get endpointslice svc-{i:05d} -o yaml",
+                                f"kubectl -n {ns} get pods -l app=svc-{i:05d} -o wide")))
     out.sort(key=lambda f: f.sort_key)
     return result(findings=tuple(out), mode="audit", converged=None, rotation=None)
 

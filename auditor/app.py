@@ -28,7 +28,9 @@ def load_config(path: str | None) -> Config:
 
 
 def load_states(paths: list[Path]) -> ClusterState:
-    return ClusterState.merge([snapshot.load(p) for p in paths])
+    state = ClusterState.merge([snapshot.load(p) for p in paths])
+    snapshot.require_some_required_kind(state, paths)
+    return state
 
 
 def cluster_facts(state: ClusterState, target_version: str | None = None) -> dict[str, object]:

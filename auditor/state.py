@@ -7,7 +7,8 @@ from functools import lru_cache
 from typing import Any
 
 from auditor.model import InputInfo
-from auditor.objects import KINDS, KubeObject
+from auditor import kinds
+from auditor.objects import KubeObject
 
 
 @lru_cache(maxsize=1 << 16)
@@ -92,7 +93,7 @@ class ClusterState:
             for kind, objs in st.objects.items():
                 for o in objs:
                     seen[(kind, o.metadata.namespace, o.metadata.name)] = o
-        objects: dict[str, list[KubeObject]] = {k: [] for k in KINDS}
+        objects: dict[str, list[KubeObject]] = {k: [] for k in kinds.ALL}
         for (kind, _, _), o in seen.items():
             objects.setdefault(kind, []).append(o)
         present = set().union(*(s.present for s in states))

@@ -12,19 +12,20 @@ from auditor.rules.eks import EKS_RULES, allowed_skew, parse_minor
 
 from auditor.index import ClusterIndex
 from auditor.model import Finding
-from auditor.objects import KINDS, KubeObject
+from auditor import kinds as registry
+from auditor.objects import KubeObject
 from auditor.state import ClusterState, parse_time
 
 CASES = Path(__file__).resolve().parents[1] / "rules" / "cases"
 
 
 def _state(raw: dict[str, Any]) -> ClusterState:
-    objects: dict[str, list[KubeObject]] = {k: [] for k in KINDS}
+    objects: dict[str, list[KubeObject]] = {k: [] for k in registry.ALL}
     for obj in raw.get("objects") or ():
         objects[obj["kind"]].append(msgspec.convert(obj, KubeObject, str_keys=True))
     taken = parse_time(raw["takenAt"])
     assert taken is not None
-    return ClusterState(objects=objects, taken_at=taken, inputs=[], present=set(KINDS),
+    return ClusterState(objects=objects, taken_at=taken, inputs=[], present=set(registry.ALL),
                         server_version=raw.get("serverVersion"), eks=raw.get("eks"))
 
 

@@ -7,6 +7,7 @@ mixed `List` decodes in a single pass whatever kinds it holds.
 """
 from __future__ import annotations
 
+import ipaddress
 from typing import Any, Optional
 
 import msgspec
@@ -272,8 +273,23 @@ class KubeObject(_S):
 
 #: Kinds the live collector lists today (group/version, plural), from the registry in `auditor.kinds`.
 KINDS: dict[str, tuple[str, str]] = {
-    k.name: (k.api_version, k.plural) for k in _kinds.REGISTRY if k.required or k.name == "Namespace"}
+    k.name: (k.api_version, k.plural)
+    for k in sorted(_kinds.REGISTRY, key=lambda k: k.name != "Namespace") if k.required or k.name == "Namespace"}
 NAMESPACED = {k for k in KINDS if k in _kinds.NAMESPACED}
+
+
+def canonical_ip(ip: str) -> str:
+    """IPv6 addresses have many spellings; the controllers write the canonical one."""
+    if ":" in ip:
+        try:
+            return str(ipaddress.ip_address(ip))
+        except ValueError:
+            return ip
+    return ip
+
+
+def ip_family(ip: str) -> str:
+    return "IPv6" if ":" in ip else "IPv4"
 
 
 def service_selector(svc: KubeObject) -> dict[str, str]:

@@ -18,7 +18,7 @@ import yaml
 from auditor import TOOL_NAME, __version__
 from auditor.errors import InputError
 from auditor.model import InputInfo
-from auditor import kinds
+from auditor import eksdata, kinds
 from auditor.objects import ANN_TRIGGER_TIME, KubeObject
 from auditor.state import ClusterState, MissingResource, format_time, parse_time
 
@@ -313,6 +313,11 @@ def _snapshot_state(p: Path, env: _Envelope, objects: dict[str, list[KubeObject]
         eks = msgspec.json.decode(env.eks) if len(env.eks) else None
         if eks is not None and not isinstance(eks, dict):
             raise InputError(p, "snapshot 'eks' section is not a mapping")
+        if eks is not None:
+            try:
+                eksdata.decode(eks)
+            except msgspec.ValidationError as exc:
+                raise InputError(p, f"snapshot 'eks' section is invalid: {exc}") from None
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         raise InputError(p, f"snapshot metadata is invalid: {exc}") from None
     taken = parse_time(meta.taken_at)

@@ -7,7 +7,8 @@ from functools import lru_cache
 from typing import Any
 
 from auditor.model import InputInfo
-from auditor import kinds
+from auditor import eksdata, kinds
+from auditor.eksdata import EksData
 from auditor.objects import KubeObject
 
 
@@ -72,6 +73,17 @@ class ClusterState:
     server: str = ""
     label: str = ""
     warnings: list[str] = field(default_factory=list)
+
+    @property
+    def eks_data(self) -> EksData | None:
+        """The `eks` section decoded once into typed structs (None without EKS data)."""
+        if self.eks is None:
+            return None
+        cached = self.__dict__.get("_eks_data")
+        if cached is None or cached[0] is not self.eks:
+            cached = (self.eks, eksdata.decode(self.eks))
+            self.__dict__["_eks_data"] = cached
+        return cached[1]
 
     def of(self, kind: str) -> list[KubeObject]:
         return self.objects.get(kind, [])

@@ -153,13 +153,15 @@ class SkewProblem(NamedTuple):
     lag: int
     allowed: int
 
-    def describe(self, node: Minor) -> str:
+    def describe(self) -> str:
+        """A predicate for a sentence about the node: 'is newer than ...', 'would be 4 minors behind ...'."""
         if self.problem == "newer":
-            return f"{node} is newer than the {self.against} {self.reference}"
+            return f"is newer than {'the control plane' if self.against == 'control plane' else 'target'} " \
+                   f"{self.reference}"
         if self.against == "target":
-            return (f"would be {self.lag} minors behind the target {self.reference} "
+            return (f"would be {self.lag} minors behind after the upgrade to {self.reference} "
                     f"(at most {self.allowed} allowed)")
-        return f"{self.lag} minors behind the control plane {self.reference} (at most {self.allowed} allowed)"
+        return f"is {self.lag} minors behind the control plane {self.reference} (at most {self.allowed} allowed)"
 
 
 def judge_skew(node: Minor, cp: Minor | None, target: Minor | None) -> SkewProblem | None:

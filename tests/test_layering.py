@@ -94,3 +94,14 @@ def test_the_layering_test_can_fail(tmp_path: Path) -> None:
     bad.write_text("import boto3\nfrom . import x\nfrom auditor.collect import kube\n")
     found = imports(bad)
     assert ("boto3", 0) in found and ("", 1) in found and _under("auditor.collect.kube", FORBIDDEN_EVERYWHERE_PURE)
+
+
+def test_readme_rule_table_is_generated_from_all_rules() -> None:
+    import sys
+    sys.path.insert(0, str(ROOT / "tools"))
+    import rules_table
+
+    readme = ROOT / "README.md"
+    assert rules_table.refresh(readme) == readme.read_text(), "run: python tools/rules_table.py --write"
+    from auditor.rules import ALL_RULES
+    assert all(f"`{r.id}`" in readme.read_text() for r in ALL_RULES)

@@ -15,10 +15,9 @@ from typing import IO, Any, Iterator, Optional
 import msgspec
 import yaml
 
-from auditor import TOOL_NAME, __version__
+from auditor import TOOL_NAME, __version__, eksdata, kinds
 from auditor.errors import InputError
 from auditor.model import InputInfo
-from auditor import eksdata, kinds
 from auditor.objects import ANN_TRIGGER_TIME, KubeObject
 from auditor.state import ClusterState, MissingResource, format_time, parse_time
 

@@ -394,15 +394,15 @@ def write_set(directory: Path, files: dict[str, str]) -> list[Path]:
     except OSError as exc:
         for tmp in temps.values():
             _unlink(tmp)
-        for keep in backups.values():
-            if keep:
-                _unlink(keep)
+        for left in backups.values():
+            if left:
+                _unlink(left)
         where = target or directory
         raise ConfigError(f"{where}: cannot write report ({exc.strerror or exc}); "
                           "the reports already there are unchanged") from None
-    for keep in backups.values():
-        if keep:
-            _unlink(keep)
+    for left in backups.values():
+        if left:
+            _unlink(left)
     return list(temps)
 
 

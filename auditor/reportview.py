@@ -3,8 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from auditor import __version__
-from auditor import reportgroups
+from auditor import __version__, reportgroups
 from auditor.model import AuditResult, Finding, NotRun, RuleInfo, Severity
 
 _INSIGHT_ORDER = {"ERROR": 0, "WARNING": 1, "UNKNOWN": 2, "PASSING": 3}

@@ -9,9 +9,9 @@ import re
 import shutil
 import sys
 from pathlib import Path
-from typing import Iterable, TextIO
+from typing import Callable, Iterable, TextIO
 
-from auditor.model import AuditResult, Severity
+from auditor.model import AuditResult, Finding, Severity
 from auditor.reportview import not_run, other_notices, verdict_detail
 
 _COLOURS = {Severity.ERROR: "31", Severity.WARNING: "33", Severity.INFO: "36"}
@@ -113,7 +113,7 @@ def summary(result: AuditResult, paths: Iterable[Path], stream: TextIO | None = 
     return "\n".join(lines)
 
 
-def _finding_rows(worst: list, cols: int, paint) -> list[str]:  # type: ignore[type-arg, no-untyped-def]
+def _finding_rows(worst: list[Finding], cols: int, paint: Callable[[str, str], str]) -> list[str]:
     """Aligned rows `severity  rule  object  message`, each within `cols`; on a narrow terminal the
     message goes on its own indented line."""
     w_sev = max(len(f.severity.label) for f in worst)

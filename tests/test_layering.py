@@ -22,8 +22,9 @@ RULE_ALLOWED = ("auditor.model", "auditor.objects", "auditor.kinds", "auditor.st
                 "auditor")
 PURE_CORE = ("index.py", "reconcile.py", "versions.py", "eksdata.py", "fixcmd.py", "kinds.py", "objects.py",
              "model.py")
-RENDERERS = ("render.py", "reportview.py", "terminal.py")
-RENDERER_ALLOWED = ("auditor.model", "auditor.reportview", "auditor.errors", "auditor")
+RENDERERS = ("render.py", "reportview.py", "reportgroups.py", "evidence.py", "terminal.py")
+RENDERER_ALLOWED = ("auditor.model", "auditor.reportview", "auditor.reportgroups", "auditor.evidence", "auditor.errors",
+                    "auditor")
 
 
 def imports(path: Path) -> list[tuple[str, int]]:

@@ -7,9 +7,10 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
+from auditor.rules.base import Options
+
 from auditor import app, snapshot
 from auditor.model import AuditResult
-from auditor.rules.base import Options
 from auditor.settings import FORMATS, Config, ReportSettings
 
 GENERATED_AT = "2026-11-20T09:00:00Z"

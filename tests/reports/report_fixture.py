@@ -5,8 +5,18 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from auditor.model import (AuditResult, Finding, InputInfo, NotRun, ObjectRef, RuleInfo, RuleRun, Severity, Suppressed,
-                           cluster_ref)
+from auditor.model import (
+    AuditResult,
+    Finding,
+    InputInfo,
+    NotRun,
+    ObjectRef,
+    RuleInfo,
+    RuleRun,
+    Severity,
+    Suppressed,
+    cluster_ref,
+)
 
 GENERATED_AT = "2024-06-01T12:00:00Z"
 HOSTILE = "<img src=x onerror=alert(1)>"
@@ -201,7 +211,8 @@ def big_result(n: int = 10_000) -> AuditResult:
 
 
 def empty_result() -> AuditResult:
-    return result(findings=(), suppressed=(), notices=(), runs=(), rotation=None, eks=None, converged=None, mode="audit",
+    return result(findings=(), suppressed=(), notices=(), runs=(), rotation=None, eks=None, converged=None,
+                  mode="audit",
                   inputs=(INPUTS[0],), cluster={}, fail_on=Severity.WARNING)
 
 

@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 from typing import Any, Iterator
 
-import pytest
 import demo_results as D
+import pytest
 import report_fixture as F
 
 from auditor import render

@@ -12,8 +12,8 @@ import xml.etree.ElementTree as ET
 from dataclasses import replace
 from pathlib import Path
 
-import pytest
 import demo_results as D
+import pytest
 import report_fixture as F
 
 from auditor import render
@@ -220,7 +220,8 @@ def test_junit_skips_every_rule_that_did_not_run_with_its_reason() -> None:
 
 def test_junit_a_crashed_rule_is_an_error_not_a_pass() -> None:
     from auditor.model import Finding, ObjectRef, RuleRun
-    crash = Finding(rule="internal-error", severity=Severity.ERROR, object=ObjectRef("Cluster", "", "stale-endpointslice"),
+    crash = Finding(rule="internal-error", severity=Severity.ERROR,
+                    object=ObjectRef("Cluster", "", "stale-endpointslice"),
                     message="rule stale-endpointslice crashed: KeyError: 'x'", evidence={"rule": "stale-endpointslice"})
     r = F.result(findings=(crash,), runs=(RuleRun("stale-endpointslice", True, findings=0),))
     suite, cases = _cases(render.render_junit(r))
@@ -332,7 +333,8 @@ def test_terminal_pipe_width_without_columns(monkeypatch: pytest.MonkeyPatch) ->
 def test_terminal_quiet_and_verbose() -> None:
     r = F.result()
     quiet = summary(r, [Path("out/report.html")], stream=io.StringIO(), quiet=True)
-    assert quiet == "FAIL  compare (findings at or above error · not converged): 3 error, 3 warning, 1 info, 2 suppressed"
+    assert quiet == ("FAIL  compare (findings at or above error · not converged): 3 error, 3 warning, 1 info, "
+                     "2 suppressed")
     normal = summary(r, [], stream=io.StringIO())
     assert "not run: 1 rule(s), -v says why: stale-endpoints" in normal
     assert "the state has no Endpoints" not in normal
@@ -470,22 +472,6 @@ def test_html_per_service_view_collects_slices_endpoints_and_ready_counts() -> N
     assert rec.count('class="fi"') == 3
     idx = sec.index("<b>search/query-api</b>")
     assert "ready endpoints 2 → 0" in sec[idx:idx + 300]
-
-
-def test_fix_helpers_quote_every_value() -> None:
-    from auditor import fixes
-
-    assert fixes.kubectl_get("EndpointSlice", "shop", "recommendations-pfg9g") == \
-        "kubectl -n shop get endpointslice recommendations-pfg9g -o yaml"
-    assert fixes.kubectl_pods_by_selector("shop", {"tier": "web", "app": "cart"}) == \
-        "kubectl -n shop get pods -l app=cart,tier=web -o wide"
-    assert fixes.kubectl_get("Pod", "x; rm -rf /", "$(id)") == "kubectl -n 'x; rm -rf /' get pod '$(id)' -o yaml"
-    assert fixes.aws_eks("describe-insight", region="eu-west-1", cluster="shop-prod", id="a1 b") == \
-        "aws eks describe-insight --region eu-west-1 --cluster-name shop-prod --id 'a1 b'"
-    assert fixes.aws_eks("list-insights", cluster="c", filter=None, no_paginate=True) == \
-        "aws eks list-insights --cluster-name c --no-paginate"
-    assert fixes.kubectl_slices_of_service("shop", "cart") == \
-        "kubectl -n shop get endpointslice -l kubernetes.io/service-name=cart -o wide"
 
 
 def test_evidence_blocks_render_any_shape() -> None:

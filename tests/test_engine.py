@@ -63,8 +63,9 @@ def test_grace_period_option_reaches_rules() -> None:
 
 
 # -- suppressions, decided in one place ------------------------------------------------------------------
-from auditor.model import NotRun  # noqa: E402
 from auditor.rules.base import RuleNotRun  # noqa: E402
+
+from auditor.model import NotRun  # noqa: E402
 from auditor.settings import Exclude  # noqa: E402
 
 

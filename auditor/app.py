@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from auditor import snapshot, versions
+from auditor.eksview import eks_view
 from auditor.engine import run_rules
 from auditor.errors import ConfigError, ExitCode
 from auditor.index import ClusterIndex
@@ -99,7 +100,7 @@ def audit_state(state: ClusterState, config: Config, report: ReportSettings, *, 
         mode=mode, inputs=tuple(state.inputs), findings=tuple(run.findings), suppressed=tuple(run.suppressed),
         fail_on=report.fail_on, rules=tuple(r.info() for r in rules),
         cluster=cluster_facts(state, config.options.target_version),
-        eks=state.eks, notices=tuple(state.warnings) + tuple(run.notices),
+        eks=eks_view(index, config.options.target_version), notices=tuple(state.warnings) + tuple(run.notices),
         generated_at=format_time(datetime.now(timezone.utc)), runs=tuple(run.runs))
 
 
@@ -135,7 +136,7 @@ def compare_states(before: ClusterState, after: ClusterState, config: Config, re
         mode=mode, inputs=tuple(before.inputs) + tuple(after.inputs), findings=tuple(run.findings),
         suppressed=tuple(run.suppressed), fail_on=report.fail_on, rules=tuple(r.info() for r in rules),
         cluster=cluster_facts(after, config.options.target_version), converged=rotation["converged"],
-        rotation=rotation, eks=after.eks,
+        rotation=rotation, eks=eks_view(a_index, config.options.target_version),
         notices=notices, generated_at=format_time(datetime.now(timezone.utc)), runs=tuple(run.runs))
 
 

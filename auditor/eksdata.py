@@ -106,6 +106,7 @@ class Insight(_E):
     kubernetes_version: Optional[str] = None
     insight_status: Optional[InsightStatus] = None
     recommendation: Optional[str] = None
+    description: str = ""
     last_refresh_time: Optional[str] = None
     additional_info: Optional[dict[str, Any]] = None
     resources: list[dict[str, Any]] = msgspec.field(default_factory=list)

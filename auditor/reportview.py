@@ -145,57 +145,14 @@ def rotation_view(rot: dict[str, Any] | None) -> dict[str, Any] | None:
 
 def eks_view(eks: dict[str, Any] | None, rotation: dict[str, Any] | None,
              cluster: dict[str, Any]) -> dict[str, Any] | None:
-    """EKS cluster, node groups (with the Nodes Kubernetes sees in each), add-ons and insights."""
+    """The EKS section as the engine built it (auditor.eksview), with node counts from the rotation."""
     if not eks:
         return None
-    cl = eks.get("cluster") or {}
-    # the version the rules judged against (may differ from the one the add-on data was read for)
-    target = str(cluster.get("targetVersion") or eks.get("targetVersion") or "")
-    data_target = str(eks.get("targetVersion") or target)
-    seen: dict[str, int] = {}
-    raw_counts = cluster.get("nodeGroups")
-    if isinstance(raw_counts, dict):
-        seen.update({str(k): _ints(v) for k, v in raw_counts.items()})
-    for g in (rotation or {}).get("nodeGroups") or []:
-        seen[str(g.get("name", ""))] = _ints(g.get("after"))
-    groups = []
-    for ng in eks.get("nodegroups") or []:
-        name = ng.get("nodegroupName", "")
-        scaling = ng.get("scalingConfig") or {}
-        issues = (ng.get("health") or {}).get("issues") or []
-        groups.append({"name": name, "version": ng.get("version", ""), "release": ng.get("releaseVersion", ""),
-                       "status": ng.get("status", ""), "amiType": ng.get("amiType", ""),
-                       "capacityType": ng.get("capacityType", ""),
-                       "scaling": (f"{scaling.get('minSize', '?')}/{scaling.get('desiredSize', '?')}/"
-                                   f"{scaling.get('maxSize', '?')}") if scaling else "",
-                       "nodes": seen.get(name), "issues": [_issue(i) for i in issues],
-                       "ok": ng.get("status") == "ACTIVE" and not issues})
-    versions = eks.get("addonVersions") or {}
-    addons = []
-    for a in eks.get("addons") or []:
-        name = a.get("addonName", "")
-        info = versions.get(name) or {}
-        compat = info.get("compatibleVersions")
-        current = a.get("addonVersion", "")
-        addons.append({"name": name, "version": current, "status": a.get("status", ""),
-                       "default": info.get("defaultVersion", ""),
-                       "isDefault": bool(info.get("defaultVersion")) and info.get("defaultVersion") == current,
-                       "compatible": None if compat is None else current in compat,
-                       "issues": [_issue(i) for i in (a.get("health") or {}).get("issues") or []]})
-    insights = []
-    for ins in eks.get("insights") or []:
-        st = ins.get("insightStatus") or {}
-        insights.append({"name": ins.get("name", ins.get("id", "")), "category": ins.get("category", ""),
-                         "version": ins.get("kubernetesVersion", ""), "status": st.get("status", "UNKNOWN"),
-                         "reason": st.get("reason", ""), "recommendation": ins.get("recommendation", ""),
-                         "description": ins.get("description", "")})
-    insights.sort(key=lambda i: (_INSIGHT_ORDER.get(i["status"], 2), i["name"]))
-    return {"name": eks.get("clusterName") or cl.get("name", ""), "region": eks.get("region", ""),
-            "target": target, "dataTarget": data_target, "version": cl.get("version", ""),
-            "platform": cl.get("platformVersion", ""),
-            "status": cl.get("status", ""), "issues": [_issue(i) for i in (cl.get("health") or {}).get("issues") or []],
-            "nodegroups": groups, "addons": addons, "insights": insights,
-            "missing": list(eks.get("missing") or [])}
+    view = dict(eks)
+    counts = {str(g.get("name", "")): _ints(g.get("after")) for g in (rotation or {}).get("nodeGroups") or []}
+    view["nodegroups"] = [{**g, "nodes": counts.get(str(g.get("name")), g.get("nodes"))}
+                          for g in eks.get("nodegroups") or []]
+    return view
 
 
 def _issue(i: Any) -> str:
@@ -226,13 +183,13 @@ def header(cluster: dict[str, Any], eks: dict[str, Any] | None) -> list[tuple[st
     out = [(label, str(cluster[key])) for key, label in
            (("context", "context"), ("server", "server"), ("serverVersion", "Kubernetes")) if cluster.get(key)]
     if eks:
-        text = " ".join(str(p) for p in (eks["name"], eks["version"]) if p)
-        if eks["platform"]:
+        text = " ".join(str(p) for p in (eks.get("name"), eks.get("version")) if p)
+        if eks.get("platform"):
             text += f" ({eks['platform']})"
-        if eks["region"]:
+        if eks.get("region"):
             text += f", {eks['region']}"
         out.append(("EKS", text))
-        if eks["target"]:
+        if eks.get("target"):
             out.append(("target", str(eks["target"])))
     elif cluster.get("eksCluster"):
         out.append(("EKS", " ".join(str(cluster[k]) for k in ("eksCluster", "eksVersion", "eksPlatformVersion")

@@ -1,16 +1,13 @@
 """EKS rules: node group skew and health, add-on compatibility and upgrade insights, from the `eks` data."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import Iterator
 
 from auditor.rules.base import Context, RuleNotRun, rule
 
 from auditor import versions
 from auditor.fixcmd import aws_eks
 from auditor.model import Finding, ObjectRef, Severity
-
-if TYPE_CHECKING:
-    from auditor.index import ClusterIndex
 
 INSIGHT_FAILING = ("WARNING", "ERROR")
 
@@ -235,45 +232,6 @@ def upgrade_insight_failing(ctx: Context) -> Iterator[Finding]:
             resourceCount=len(resources) or None, additionalInfo=insight.additional_info or None,
             fix=[aws_eks("describe-insight", eks.region, eks.name, id=insight.id),
                  aws_eks("start-insights-refresh", eks.region, eks.name)] if insight.id else ())
-
-
-def eks_summary(index: ClusterIndex, target_version: str | None = None) -> dict[str, Any] | None:
-    """What a report's EKS section shows: the cluster, node groups with their Nodes, add-ons against the
-    target, and insights; None without EKS data. Pure, like the rules."""
-    eks = index.eks_data
-    if eks is None:
-        return None
-    target = versions.parse(target_version or eks.target_version)
-    groups = []
-    for ng in eks.nodegroups:
-        nodes = index.nodes_of_nodegroup(ng.name)
-        groups.append({
-            "name": ng.name, "version": ng.version or None, "releaseVersion": ng.release_version or None,
-            "status": ng.status or None, "amiType": ng.ami_type or None, "capacityType": ng.capacity_type or None,
-            "healthIssues": [i.code for i in ng.issues], "maxUnavailable": ng.max_unavailable_text(),
-            "updateStrategy": ng.update_config.update_strategy if ng.update_config else None,
-            "nodes": [n.name for n in nodes],
-            "kubeletVersions": sorted({v for v in map(index.kubelet_version, nodes) if v}),
-        })
-    addons = []
-    for addon in eks.addons:
-        entry = eks.compatibility(addon.addon_name, str(target)) if target else None
-        addons.append({
-            "name": addon.addon_name, "installedVersion": addon.addon_version or None, "status": addon.status or None,
-            "defaultVersion": entry.default_version if entry else None,
-            # None: no compatibility data for this target (not collected, denied, or another version)
-            "compatible": addon.addon_version in entry.compatible_versions if entry else None,
-        })
-    insights = [{"name": i.name, "status": i.status or None,
-                 "reason": i.insight_status.reason if i.insight_status else None,
-                 "kubernetesVersion": i.kubernetes_version, "recommendation": i.recommendation, "id": i.id}
-                for i in eks.insights]
-    return {"clusterName": eks.name, "region": eks.region, "version": eks.cluster.version or None,
-            "platformVersion": eks.cluster.platform_version or None, "status": eks.cluster.status or None,
-            "targetVersion": str(target) if target else None,
-            "compatibilityCollectedFor": eks.compatibility_targets(), "nodegroups": groups, "addons": addons,
-            "insights": insights, "missing": [{"part": m.part, "reason": m.reason, "permission": m.permission}
-                                              for m in eks.missing]}
 
 
 EKS_RULES = (nodegroup_version_skew, nodegroup_not_active, addon_version_incompatible,

@@ -127,7 +127,7 @@ ROTATION = {
     "converged": False,
 }
 
-EKS = {
+EKS_DATA = {
     "clusterName": "prod-eu", "region": "eu-west-1", "targetVersion": "1.30",
     "cluster": {"name": "prod-eu", "version": "1.30", "platformVersion": "eks.8", "status": "ACTIVE",
                 "health": {"issues": []}},
@@ -161,6 +161,23 @@ EKS = {
     "updates": {},
     "missing": [{"part": "insights:describe", "reason": "AccessDenied", "permission": "eks:DescribeInsight"}],
 }
+
+
+def eks_view_of(data: dict) -> dict:
+    """The report's EKS section as the engine builds it from typed EKS data (auditor.eksview)."""
+    from datetime import datetime, timezone
+
+    from auditor.eksview import eks_view
+    from auditor.index import ClusterIndex
+    from auditor.state import ClusterState
+    state = ClusterState(objects={}, taken_at=datetime(2026, 11, 20, 10, tzinfo=timezone.utc), inputs=[],
+                         present=set(), eks=data)
+    view = eks_view(ClusterIndex(state), "1.30")
+    assert view is not None
+    return view
+
+
+EKS = eks_view_of(EKS_DATA)
 
 
 RUNS = (

@@ -61,7 +61,7 @@ def test_markdown_escapes_cluster_values() -> None:
 
 def test_markdown_html_lines_are_html_escaped() -> None:
     """A <summary> line is raw HTML on GitHub: backslashes do nothing there, entities do."""
-    eks = dict(F.EKS, clusterName="</summary></details><img src=x> @octo-org/team javascript:alert(1)")
+    eks = dict(F.EKS, name="</summary></details><img src=x> @octo-org/team javascript:alert(1)")
     md = render.render_md(F.result(eks=eks))
     summaries = [line for line in md.splitlines() if line.startswith("<details><summary>")]
     assert summaries
@@ -362,7 +362,7 @@ def test_write_reports_writes_every_format(tmp_path: Path) -> None:
 # --- partial data: sections render from whatever the engine produced ---------------------------------
 
 def test_minimal_rotation_and_eks_data_render_everywhere() -> None:
-    r = F.result(rotation={"kind": "no change", "converged": True}, eks={"clusterName": "c1"}, converged=True)
+    r = F.result(rotation={"kind": "no change", "converged": True}, eks=F.eks_view_of({"clusterName": "c1"}), converged=True)
     html = render.render_html(r)
     assert "Rotation: no change" in html and "EKS cluster c1" in html and "No Service" in html
     assert "Rotation: no change" in render.render_md(r)

@@ -26,7 +26,8 @@ def test_summary_relates_nodes_to_node_groups() -> None:
     assert facts == ("shop-prod", "1.30", "eks.8", "1.31")
     [ng] = summary["nodegroups"]
     assert ng["name"] == "ng-main" and ng["version"] == "1.30" and ng["release"] == "1.30.6-20241121"
-    assert ng["nodes"] == 2 and len(ng["nodeNames"]) == 2 and ng["kubeletVersions"] == ["v1.26.15-eks-1552ad0", "v1.30.6-eks-94953ac"]
+    assert ng["nodes"] == 2 and len(ng["nodeNames"]) == 2
+    assert ng["kubeletVersions"] == ["v1.26.15-eks-1552ad0", "v1.30.6-eks-94953ac"]
 
 
 def test_summary_addons_against_the_target() -> None:

@@ -362,7 +362,8 @@ def test_write_reports_writes_every_format(tmp_path: Path) -> None:
 # --- partial data: sections render from whatever the engine produced ---------------------------------
 
 def test_minimal_rotation_and_eks_data_render_everywhere() -> None:
-    r = F.result(rotation={"kind": "no change", "converged": True}, eks=F.eks_view_of({"clusterName": "c1"}), converged=True)
+    r = F.result(rotation={"kind": "no change", "converged": True}, eks=F.eks_view_of({"clusterName": "c1"}),
+                 converged=True)
     html = render.render_html(r)
     assert "Rotation: no change" in html and "EKS cluster c1" in html and "No Service" in html
     assert "Rotation: no change" in render.render_md(r)

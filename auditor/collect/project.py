@@ -24,8 +24,8 @@ KEPT_ANNOTATION_DOMAINS = ("kubernetes.io", "k8s.io", "upgrade-auditor.io", "kar
                            "karpenter.k8s.aws", "eks.amazonaws.com")
 DROPPED_ANNOTATIONS = frozenset({"kubectl.kubernetes.io/last-applied-configuration", "kubernetes.io/change-cause"})
 # Keys removed wherever they appear in kinds without a typed projection.
-SCRUBBED = frozenset({"env", "envFrom", "command", "args", "httpHeaders", "managedFields", "userData", "data",
-                      "stringData", "binaryData"})
+SCRUBBED = frozenset({"env", "envFrom", "command", "args", "workingDir", "volumeMounts", "httpHeaders",
+                      "managedFields", "userData", "data", "stringData", "binaryData"})
 
 
 def keep_annotation(key: str) -> bool:
@@ -236,6 +236,7 @@ class Pod(_P):
 
 
 _POD = msgspec.json.Decoder(Pod)
+_POD_SPEC = msgspec.json.Decoder(PodSpec)
 _RAW_MAP = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _META = msgspec.json.Decoder(Meta)
 _ANY = msgspec.json.Decoder()
@@ -285,8 +286,16 @@ def project(kind: str, api_version: str, raw: bytes | msgspec.Raw) -> bytes:
 
 
 def scrub(value: Any, key: str = "") -> Any:
-    """The generic projection: drop SCRUBBED keys everywhere, filter every `metadata.annotations`."""
+    """The generic projection: pod templates as Pods' specs, SCRUBBED keys dropped everywhere, every
+    `metadata.annotations` filtered, no termination messages, no probe query strings."""
     if isinstance(value, dict):
+        if key == "spec" and isinstance(value.get("containers"), list):  # a pod template's spec
+            try:
+                spec = _POD_SPEC.decode(_ENCODER.encode(value)).clean()
+            except msgspec.ValidationError:
+                pass
+            else:
+                value = _ANY.decode(_ENCODER.encode(spec))
         out: dict[str, Any] = {}
         for k, v in value.items():
             if k in SCRUBBED:
@@ -296,8 +305,10 @@ def scrub(value: Any, key: str = "") -> Any:
                 if kept:
                     out[k] = kept
                 continue
-            if k == "terminated" and isinstance(v, dict):
+            if k in ("terminated", "waiting") and isinstance(v, dict):
                 v = {a: b for a, b in v.items() if a != "message"}
+            if k == "path" and key == "httpGet" and isinstance(v, str):
+                v = v.partition("?")[0]
             out[k] = scrub(v, k)
         return out
     if isinstance(value, list):

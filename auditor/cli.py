@@ -176,7 +176,7 @@ def build_cluster_options(kubeconfig: str | None, context: str | None,
     return opts
 
 
-_DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(h|m|s|ms)")
+_DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ms|h|m|s)")
 
 
 def parse_duration(text: str) -> float:

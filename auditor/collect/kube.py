@@ -214,7 +214,7 @@ class Cluster:
                 raise Stopped()
             now = time.monotonic()
             if self.deadline is not None and now >= self.deadline:
-                raise TimeLimit(f"stopped at the time limit ({self.opts.time_limit:g}s) during {method} {path}")
+                raise TimeLimit(f"stopped at the time limit ({self.opts.time_limit:.3g}s) during {method} {path}")
             deadline = min(now + self.opts.request_timeout, budget_end)
             if self.deadline is not None:
                 deadline = min(deadline, self.deadline)
@@ -257,7 +257,7 @@ class Cluster:
                 spent = f"{retry} attempt{'s' if retry > 1 else ''} in {time.monotonic() - first:.0f}s"
                 raise RequestFailed(f"{method} {path}: {cause} (gave up after {spent})")
             if self.deadline is not None and time.monotonic() + delay >= self.deadline:
-                raise TimeLimit(f"stopped at the time limit ({self.opts.time_limit:g}s): {method} {path}: {cause}")
+                raise TimeLimit(f"stopped at the time limit ({self.opts.time_limit:.3g}s): {method} {path}: {cause}")
             LOG.info("%s %s: %s; retry %d/%d in %.1fs", method, path, cause, retry, policy.attempts - 1, delay)
             if self.stop.wait(delay):
                 raise Stopped()

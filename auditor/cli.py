@@ -281,7 +281,8 @@ def compare(before: str, after: str, output_dir: str, formats: tuple[str, ...], 
 @click.option("--target-version", default=None, metavar="1.N",
               help="Kubernetes version of the upgrade (default: the live control plane's with EKS data).")
 def verify(before: str, timeout: float, interval: float, kubeconfig: str | None, context: str | None,
-           namespaces: tuple[str, ...], request_timeout: str | None, eks_cluster: str | None, region: str | None, profile: str | None,
+           namespaces: tuple[str, ...], request_timeout: str | None, eks_cluster: str | None, region: str | None,
+           profile: str | None,
            output_dir: str, formats: tuple[str, ...], fail_on: str | None, config: str | None,
            target_version: str | None) -> None:
     """Poll the live cluster until it has reconverged with BEFORE (exit 0) or the timeout passes (exit 1)."""

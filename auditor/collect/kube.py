@@ -8,7 +8,7 @@ import re
 import threading
 import time
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
@@ -345,7 +345,7 @@ class Cluster:
         reason = status.get("reason") or status.get("evaluationError") or ""
         return (bool(allowed), str(reason)) if allowed is not None else (None, "")
 
-    def pages(self, path: str, resource_version: str = "", limit: int | None = None) -> Iterator[ListPage]:
+    def pages(self, path: str, resource_version: str = "", limit: int | None = None) -> Generator[ListPage, None, None]:
         """Every page of one list, following `continue` tokens. Raises Gone when a token (or the version) expired.
 
         With `resource_version`, the first page asks for exactly that version (`resourceVersionMatch=Exact`);

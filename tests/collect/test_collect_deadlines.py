@@ -16,7 +16,6 @@ import pytest
 from click.testing import CliRunner, Result
 
 from auditor.cli import main
-from tests import clusterfactory
 from tests.apidouble import ApiDouble
 
 Snap = Callable[..., Result]

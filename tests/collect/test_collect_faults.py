@@ -203,7 +203,8 @@ def test_failing_credential_plugin_is_named(api: ApiDouble, tmp_path: Path, snap
     kc = tmp_path / "kc"
     ca = base64.b64encode(api.ca_pem).decode()
     kc.write_text(f"apiVersion: v1\nkind: Config\ncurrent-context: prod\nclusters:\n- name: c\n  cluster:\n"
-                  f"    server: {api.url}\n    certificate-authority-data: {ca}\nusers:\n- name: u\n  user:\n    exec:\n"
+                  f"    server: {api.url}\n    certificate-authority-data: {ca}\n"
+                  "users:\n- name: u\n  user:\n    exec:\n"
                   "      apiVersion: client.authentication.k8s.io/v1beta1\n      command: no-such-aws-cli\n"
                   "      args: [eks, get-token]\ncontexts:\n- name: prod\n  context:\n    cluster: c\n    user: u\n")
     result = snap("-o", tmp_path / "s.json", "--kubeconfig", kc)

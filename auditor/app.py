@@ -4,15 +4,16 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import click
 
-from auditor import snapshot
+from auditor import snapshot, versions
 from auditor.engine import run_rules
 from auditor.errors import ConfigError, ExitCode
 from auditor.index import ClusterIndex
 from auditor.model import AuditResult, InputInfo
-from auditor.render import write_reports
+from auditor.render import FILE_NAMES, write_reports
 from auditor.rules import ALL_RULES, by_id
 from auditor.rules.base import Options
 from auditor.settings import Config, ReportSettings
@@ -28,7 +29,9 @@ def load_config(path: str | None) -> Config:
 
 
 def load_states(paths: list[Path]) -> ClusterState:
-    return ClusterState.merge([snapshot.load(p) for p in paths])
+    state = ClusterState.merge([snapshot.load(p) for p in paths])
+    snapshot.require_some_required_kind(state, paths)
+    return state
 
 
 def cluster_facts(state: ClusterState, target_version: str | None = None) -> dict[str, object]:
@@ -41,11 +44,14 @@ def cluster_facts(state: ClusterState, target_version: str | None = None) -> dic
         facts["server"] = state.server
     if state.server_version:
         facts["serverVersion"] = state.server_version
-    if state.eks:
-        cl = state.eks.get("cluster") or {}
-        facts["eksCluster"] = state.eks.get("clusterName") or cl.get("name")
-        facts["eksVersion"] = cl.get("version")
-        facts["eksPlatformVersion"] = cl.get("platformVersion")
+    eks = state.eks_data
+    if eks is not None:
+        facts["eksCluster"] = eks.name or None
+        facts["eksVersion"] = eks.cluster.version or None
+        facts["eksPlatformVersion"] = eks.cluster.platform_version or None
+    cp = versions.control_plane(state.server_version, eks.cluster.version if eks is not None else None)
+    if cp is not None:
+        facts["controlPlane"] = {"version": str(cp.version), "source": cp.source}
     groups: dict[str, int] = {}
     for node in state.of("Node"):
         ng = node.labels.get("eks.amazonaws.com/nodegroup")
@@ -58,25 +64,18 @@ def cluster_facts(state: ClusterState, target_version: str | None = None) -> dic
     return {k: v for k, v in facts.items() if v is not None}
 
 
-def next_minor(version: str | None) -> str | None:
-    from auditor.rules.cluster import minor_version
-    v = minor_version(version)
-    return f"{v[0]}.{v[1] + 1}" if v else None
-
-
 def resolve_target(state: ClusterState, flag: str | None, config: Config, *, planning: bool) -> str | None:
     """--target-version, else config, else (with EKS data) the next minor for audit, AFTER's version for compare."""
     if flag:
-        return flag
+        return versions.normalise_target(flag)
     if config.options.target_version:
         return config.options.target_version
-    if state.eks:
-        version = str((state.eks.get("cluster") or {}).get("version", "")) or None
-        if planning:
-            return next_minor(version)
-        from auditor.rules.cluster import minor_version
-        v = minor_version(version)
-        return f"{v[0]}.{v[1]}" if v else None
+    eks = state.eks_data
+    if eks is not None:
+        v = versions.parse(eks.cluster.version)
+        if v is None:
+            return None
+        return str(v.next()) if planning else str(v)
     return None
 
 
@@ -95,7 +94,7 @@ def audit(paths: list[Path], config: Config, report: ReportSettings, target: str
 def audit_state(state: ClusterState, config: Config, report: ReportSettings, *, mode: str) -> AuditResult:
     index = ClusterIndex(state)
     rules = tuple(r for r in ALL_RULES if r.mode in ("single", "eks"))
-    run = run_rules(rules, index, config)
+    run = run_rules(rules, index, config, command=mode)
     return AuditResult(
         mode=mode, inputs=tuple(state.inputs), findings=tuple(run.findings), suppressed=tuple(run.suppressed),
         fail_on=report.fail_on, rules=tuple(r.info() for r in rules),
@@ -119,7 +118,7 @@ def compare_states(before: ClusterState, after: ClusterState, config: Config, re
     from auditor.rotation import RECONVERGENCE_RULES, summarise
     a_index, b_index = ClusterIndex(after), ClusterIndex(before)
     rules = tuple(r for r in ALL_RULES if r.mode in ("single", "eks", "pair"))
-    run = run_rules(rules, a_index, config, before=b_index)
+    run = run_rules(rules, a_index, config, before=b_index, command=mode)
     rotation = summarise(b_index, a_index, run.findings)
     notices = tuple(before.warnings) + tuple(after.warnings) + tuple(run.notices)
     enabled = {r.id for r in rules if (o := config.rules.get(r.id)) is None or o.enabled}
@@ -141,21 +140,33 @@ def compare_states(before: ClusterState, after: ClusterState, config: Config, re
 
 
 def finish(result: AuditResult, report: ReportSettings) -> int:
-    paths = write_reports(result, report.output_dir, report.formats)
+    paths = write_reports(result, report.output_dir, report.formats, report_url=report.report_url)
     urls: list[str] = []
     failure = None
     if report.upload:  # only once the local files are safely written
         from auditor.share import UploadError, upload_reports
         try:
-            urls = upload_reports(paths, report.upload)
+            urls = _upload(result, report, paths, upload_reports)
         except UploadError as exc:
             failure = exc
-    click.echo(summary(result, paths, urls=urls))
+    click.echo(summary(result, paths, urls=urls, quiet=report.quiet, verbose=report.verbose))
     if failure is not None:
         raise failure  # one line on stderr, exit 3
     return ExitCode.OK if result.passed else ExitCode.FINDINGS
 
 
+def _upload(result: AuditResult, report: ReportSettings, paths: list[Path], upload: Any) -> list[str]:
+    """Upload the reports. Without --report-url, report.md goes last, rewritten to link the uploaded
+    report.html, so a PR comment made from it points at the full report."""
+    md = next((p for p in paths if p.name == FILE_NAMES["md"]), None)
+    html = next((p for p in paths if p.name == FILE_NAMES["html"]), None)
+    if report.report_url or md is None or html is None:
+        return list(upload(paths, report.upload))
+    first = [p for p in paths if p != md]
+    urls = dict(zip(first, upload(first, report.upload), strict=True))
+    write_reports(result, report.output_dir, ("md",), report_url=urls[html])
+    urls[md] = upload([md], report.upload)[0]
+    return [urls[p] for p in paths]
 def print_rules() -> int:
     width = max(len(r.id) for r in ALL_RULES)
     for r in ALL_RULES:

@@ -9,7 +9,7 @@ from typing import Iterable
 from auditor.index import ClusterIndex
 from auditor.model import Finding, NotRun, ObjectRef, RuleRun, Severity, Suppressed
 from auditor.objects import ANN_IGNORE
-from auditor.rules.base import Context, Rule
+from auditor.rules.base import Context, Rule, RuleNotRun
 from auditor.settings import Config
 
 LOG = logging.getLogger(__name__)
@@ -28,10 +28,14 @@ class EngineRun:
 
 
 def run_rules(rules: Iterable[Rule], index: ClusterIndex, config: Config, *,
-              before: ClusterIndex | None = None) -> EngineRun:
+              before: ClusterIndex | None = None, command: str | None = None) -> EngineRun:
+    """Run each rule in isolation; record for every rule whether it ran, or why not (`EngineRun.runs`)."""
     out = EngineRun()
     raw: list[Finding] = []
     for r in rules:
+        if command is not None and command not in r.commands:
+            out.runs.append(RuleRun(r.id, False, NotRun.MODE, f"runs only in {', '.join(sorted(r.commands))}"))
+            continue
         override = config.rules.get(r.id)
         if override is not None and not override.enabled:
             out.runs.append(RuleRun(r.id, False, NotRun.DISABLED, "disabled in the config"))
@@ -52,6 +56,10 @@ def run_rules(rules: Iterable[Rule], index: ClusterIndex, config: Config, *,
         ctx = Context(index=index, options=config.options, before=before if r.mode == "pair" else None, rule=r)
         try:
             produced = list(r.check(ctx))
+        except RuleNotRun as why:
+            out.runs.append(RuleRun(r.id, False, NotRun.NO_DATA, str(why)))
+            out.notices.append(f"rule {r.id} did not run: {why}")
+            continue
         except Exception as exc:  # one rule's bug must not hide every other result
             LOG.debug("rule %s crashed:\n%s", r.id, traceback.format_exc())
             produced = [Finding(rule=INTERNAL_ERROR, severity=Severity.ERROR, object=ObjectRef("Cluster", "", r.id),

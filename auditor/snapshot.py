@@ -16,10 +16,10 @@ from typing import IO, Any, Iterator, Optional
 import msgspec
 import yaml
 
-from auditor import TOOL_NAME, __version__
+from auditor import TOOL_NAME, __version__, eksdata, kinds
 from auditor.errors import InputError
 from auditor.model import InputInfo
-from auditor.objects import ANN_TRIGGER_TIME, KINDS, KubeObject
+from auditor.objects import ANN_TRIGGER_TIME, KubeObject
 from auditor.state import ClusterState, MissingResource, format_time, parse_time
 
 LOG = logging.getLogger(__name__)
@@ -58,7 +58,24 @@ class _Envelope(msgspec.Struct, rename="camel"):
     eks: msgspec.Raw = msgspec.Raw()
 
 
+class _LooseEnvelope(msgspec.Struct, rename="camel"):
+    """The same top level with items left undecoded: the slow path for Lists holding kinds of other shapes."""
+
+    kind: str = ""
+    api_version: str = ""
+    metadata: msgspec.Raw = msgspec.Raw()
+    items: Optional[list[msgspec.Raw]] = None
+    eks: msgspec.Raw = msgspec.Raw()
+
+
+class _KindOnly(msgspec.Struct, rename="camel"):
+    kind: str = ""
+    api_version: str = ""
+
+
 _ENVELOPE = msgspec.json.Decoder(_Envelope)
+_LOOSE = msgspec.json.Decoder(_LooseEnvelope)
+_KIND_ONLY = msgspec.json.Decoder(_KindOnly)
 _OBJECT = msgspec.json.Decoder(KubeObject)
 _META = msgspec.json.Decoder(SnapshotMeta)
 
@@ -129,8 +146,11 @@ def _decode_json(p: Path, data: bytes) -> tuple[_Envelope, KubeObject | None]:
         raise InputError(p, "is a JSON array; expected a snapshot, a kubectl List or one object")
     try:
         env = _ENVELOPE.decode(data)
-    except msgspec.ValidationError as exc:
-        raise InputError(p, f"not a valid cluster state: {exc}") from None
+    except msgspec.ValidationError:
+        # Some item does not fit the structs: most often a kind the auditor does not read, whose fields
+        # clash with ours (`kubectl get all` holds Deployments, HPAs, CronJobs...). Decode item by item and
+        # skip the kinds we do not read, whatever their shape; a kind we read with a bad field is an error.
+        env = _decode_loose(p, data)
     except msgspec.DecodeError as exc:
         msg = str(exc)
         if "truncated" in msg:
@@ -139,11 +159,57 @@ def _decode_json(p: Path, data: bytes) -> tuple[_Envelope, KubeObject | None]:
         raise InputError(p, f"not valid JSON ({msg})") from None
     single = None
     if env.items is None and env.kind != SNAPSHOT_KIND:
+        if env.kind and not kinds.known(env.kind):
+            return _Envelope(kind=env.kind, items=[]), None
         try:
             single = _OBJECT.decode(data)
         except (msgspec.ValidationError, msgspec.DecodeError) as exc:
             raise InputError(p, f"not a valid Kubernetes object: {exc}") from None
     return env, single
+
+
+def _decode_loose(p: Path, data: bytes) -> _Envelope:
+    try:
+        loose = _LOOSE.decode(data)
+    except msgspec.ValidationError as exc:
+        raise InputError(p, f"not a valid cluster state: {exc}") from None
+    items = None
+    if loose.items is not None:
+        items = []
+        default_kind = _item_kind(loose.kind)
+        for n, raw in enumerate(loose.items):
+            try:
+                head = _KIND_ONLY.decode(raw)
+            except msgspec.ValidationError as exc:
+                raise InputError(p, f"item {n}: not a Kubernetes object: {exc}") from None
+            kind = head.kind or default_kind
+            if not kinds.known(kind):
+                continue
+            try:
+                items.append(_OBJECT.decode(raw))
+            except msgspec.ValidationError as exc:
+                raise InputError(p, f"item {n} ({kind}): not a valid {kind}: {exc}") from None
+    return _Envelope(kind=loose.kind, api_version=loose.api_version, metadata=loose.metadata, items=items,
+                     eks=loose.eks)
+
+
+def _convert_items(p: Path, docs: list[Any], default_kind: str = "") -> list[KubeObject]:
+    """YAML documents to structs, skipping kinds the auditor does not read whatever their shape."""
+    out: list[KubeObject] = []
+    for n, doc in enumerate(docs):
+        if not isinstance(doc, dict):
+            raise InputError(p, f"item {n}: not a Kubernetes object (not a mapping)")
+        kind = str(doc.get("kind") or default_kind)
+        if not kinds.known(kind):
+            continue
+        try:
+            obj = msgspec.convert(doc, KubeObject, str_keys=True)
+        except msgspec.ValidationError as exc:
+            raise InputError(p, f"item {n} ({kind}): not a valid {kind}: {exc}") from None
+        if not obj.kind:
+            obj.kind = kind
+        out.append(obj)
+    return out
 
 
 def _decode_yaml(p: Path, data: bytes) -> tuple[_Envelope, KubeObject | None]:
@@ -159,19 +225,21 @@ def _decode_yaml(p: Path, data: bytes) -> tuple[_Envelope, KubeObject | None]:
         raise InputError(p, "is not a Kubernetes object, List or snapshot (no mapping at the top level)")
     try:
         if len(docs) > 1:
-            items = msgspec.convert(docs, list[KubeObject], str_keys=True)
-            return _Envelope(kind="List", api_version="v1", items=items), None
+            return _Envelope(kind="List", api_version="v1", items=_convert_items(p, docs)), None
         doc = docs[0]
         meta = doc.get("metadata")
         env = _Envelope(
             kind=str(doc.get("kind", "")),
             api_version=str(doc.get("apiVersion", "")),
             metadata=msgspec.Raw(msgspec.json.encode(meta)) if doc.get("kind") == SNAPSHOT_KIND else msgspec.Raw(),
-            items=msgspec.convert(doc["items"], list[KubeObject], str_keys=True) if "items" in doc else None,
+            items=(_convert_items(p, list(doc["items"] or []), _item_kind(str(doc.get("kind", ""))))
+                   if "items" in doc else None),
             eks=msgspec.Raw(msgspec.json.encode(doc["eks"])) if doc.get("eks") is not None else msgspec.Raw(),
         )
         single = None
         if env.items is None and env.kind != SNAPSHOT_KIND:
+            if env.kind and not kinds.known(env.kind):
+                return _Envelope(kind=env.kind, items=[]), None
             single = msgspec.convert(doc, KubeObject, str_keys=True)
         return env, single
     except msgspec.ValidationError as exc:
@@ -185,7 +253,7 @@ def _item_kind(list_kind: str) -> str:
 
 
 def _to_state(p: Path, env: _Envelope, single: KubeObject | None) -> ClusterState:
-    objects: dict[str, list[KubeObject]] = {k: [] for k in KINDS}
+    objects: dict[str, list[KubeObject]] = {k: [] for k in kinds.ALL}
     ignored: dict[str, int] = {}
     if env.kind == SNAPSHOT_KIND:
         if env.api_version != API_VERSION:
@@ -214,21 +282,34 @@ def _to_state(p: Path, env: _Envelope, single: KubeObject | None) -> ClusterStat
     if total == 0:
         if set(ignored) == {"(no kind)"}:
             raise InputError(p, f"is not a Kubernetes object, List or snapshot (no 'kind' field); {KUBECTL_HINT}")
+        if env.items == [] and env.kind and env.kind != "List" and not _item_kind(env.kind):
+            ignored[env.kind] = 1
         if ignored:
             found = ", ".join(sorted(ignored))
-            raise InputError(p, f"holds no objects of the kinds the auditor reads ({', '.join(KINDS)}); "
+            raise InputError(p, f"holds no objects of the kinds the auditor reads ({', '.join(kinds.ALL)}); "
                                 f"found only: {found}; {KUBECTL_HINT}")
         raise InputError(p, f"holds no Kubernetes objects; {KUBECTL_HINT}")
     if ignored:
         LOG.info("%s: ignored %d objects of other kinds (%s)", p, sum(ignored.values()), ", ".join(sorted(ignored)))
     taken = _latest_timestamp(objects)
     present = {k for k, v in objects.items() if v}
-    # Namespaces only refine the rules (terminating namespaces); a dump without them is not incomplete.
-    absent = [k for k in KINDS if k not in present and k != "Namespace"]
+    # Only required kinds make a dump incomplete; optional ones (Namespaces, workloads, PDBs) refine rules.
+    absent = [k for k in kinds.REQUIRED if k not in present]
     missing = [MissingResource(kind=k, reason="not in this kubectl dump", source=str(p)) for k in absent]
     info = InputInfo(path=str(p), label="", taken_at=format_time(taken), complete=not missing,
                      missing=tuple(m.as_dict() for m in missing))
     return ClusterState(objects=objects, taken_at=taken, inputs=[info], present=present, missing=missing)
+
+
+def require_some_required_kind(state: ClusterState, paths: list[Path]) -> None:
+    """A kubectl dump (or several merged) holding only optional kinds is no cluster state to audit."""
+    if any(state.objects.get(k) for k in kinds.REQUIRED) or any(i.source for i in state.inputs):
+        return
+    found = sorted(k for k, v in state.objects.items() if v)
+    if found:
+        where = paths[0] if len(paths) == 1 else ", ".join(map(str, paths))
+        raise InputError(where, f"holds no objects of the kinds the auditor needs ({', '.join(kinds.REQUIRED)}); "
+                                f"found only: {', '.join(found)}; {KUBECTL_HINT}")
 
 
 def _snapshot_state(p: Path, env: _Envelope, objects: dict[str, list[KubeObject]]) -> ClusterState:
@@ -237,6 +318,11 @@ def _snapshot_state(p: Path, env: _Envelope, objects: dict[str, list[KubeObject]
         eks = msgspec.json.decode(env.eks) if len(env.eks) else None
         if eks is not None and not isinstance(eks, dict):
             raise InputError(p, "snapshot 'eks' section is not a mapping")
+        if eks is not None:
+            try:
+                eksdata.decode(eks)
+            except msgspec.ValidationError as exc:
+                raise InputError(p, f"snapshot 'eks' section is invalid: {exc}") from None
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         raise InputError(p, f"snapshot metadata is invalid: {exc}") from None
     taken = parse_time(meta.taken_at)
@@ -246,13 +332,17 @@ def _snapshot_state(p: Path, env: _Envelope, objects: dict[str, list[KubeObject]
                                permission=str(m.get("permission", "")),
                                namespace=str(m.get("namespace", "") or ""), source=str(p))
                for m in meta.missing]
-    collected = set(meta.kinds) if meta.kinds is not None else set(KINDS)
-    missing_kinds = {m.kind for m in missing}
-    present = {k for k in collected if k in KINDS and k not in missing_kinds}
-    for k in KINDS:
+    collected = set(meta.kinds) if meta.kinds is not None else set(kinds.REQUIRED) | {"Namespace"}
+    # an optional kind the cluster does not serve (a CRD not installed) is recorded apart: never missing
+    optional_absent = [m for m in missing if not kinds.is_required(m.kind) and kinds.known(m.kind)]
+    missing = [m for m in missing if m not in optional_absent]
+    missing_kinds = {m.kind for m in missing} | {m.kind for m in optional_absent}
+    present = {k for k in collected if kinds.known(k) and k not in missing_kinds}
+    for k in kinds.REQUIRED:
         if k not in collected and k not in missing_kinds:
             missing.append(MissingResource(kind=k, reason="not collected in this snapshot", source=str(p)))
-    complete = meta.complete and not missing
+    complete = (meta.complete or all(not kinds.is_required(str(m.get("kind", ""))) and
+                                     kinds.known(str(m.get("kind", ""))) for m in meta.missing)) and not missing
     src = meta.source or {}
     version = src.get("serverVersion") or {}
     server_version = version.get("gitVersion") if isinstance(version, dict) else None

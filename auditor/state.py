@@ -6,8 +6,10 @@ from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any
 
+from auditor import eksdata, kinds
+from auditor.eksdata import EksData
 from auditor.model import InputInfo
-from auditor.objects import KINDS, KubeObject
+from auditor.objects import KubeObject
 
 
 @lru_cache(maxsize=1 << 16)
@@ -76,6 +78,17 @@ class ClusterState:
     consistent: bool = True
     kind_reads: dict[str, tuple[datetime, datetime]] = field(default_factory=dict)
 
+    @property
+    def eks_data(self) -> EksData | None:
+        """The `eks` section decoded once into typed structs (None without EKS data)."""
+        if self.eks is None:
+            return None
+        cached = self.__dict__.get("_eks_data")
+        if cached is None or cached[0] is not self.eks:
+            cached = (self.eks, eksdata.decode(self.eks))
+            self.__dict__["_eks_data"] = cached
+        return cached[1]
+
     def of(self, kind: str) -> list[KubeObject]:
         return self.objects.get(kind, [])
 
@@ -96,7 +109,7 @@ class ClusterState:
             for kind, objs in st.objects.items():
                 for o in objs:
                     seen[(kind, o.metadata.namespace, o.metadata.name)] = o
-        objects: dict[str, list[KubeObject]] = {k: [] for k in KINDS}
+        objects: dict[str, list[KubeObject]] = {k: [] for k in kinds.ALL}
         for (kind, _, _), o in seen.items():
             objects.setdefault(kind, []).append(o)
         present = set().union(*(s.present for s in states))

@@ -342,8 +342,8 @@ class Cluster:
             LOG.info("SelfSubjectAccessReview unavailable (%s); the list itself will tell", one_line(exc))
             return None, ""
         allowed = status.get("allowed")
-        reason = status.get("reason") or status.get("evaluationError") or ""
-        return (bool(allowed), str(reason)) if allowed is not None else (None, "")
+        reason = one_line(str(status.get("reason") or status.get("evaluationError") or ""))
+        return (bool(allowed), reason) if allowed is not None else (None, "")
 
     def pages(self, path: str, resource_version: str = "", limit: int | None = None) -> Generator[ListPage, None, None]:
         """Every page of one list, following `continue` tokens. Raises Gone when a token (or the version) expired.

@@ -213,3 +213,16 @@ def test_a_pod_of_unexpected_shape_still_loses_its_secrets() -> None:
            "spec": {"containers": "not-a-list", "initContainers": [_container("i")]}}
     line = project("Pod", "v1", json.dumps(odd).encode())
     assert MARKER not in line.decode() and json.loads(line)["spec"]["containers"] == "not-a-list"
+
+
+@pytest.mark.parametrize("key,kept", [
+    ("upgrade-auditor.io/ignore", True), ("endpoints.kubernetes.io/last-change-trigger-time", True),
+    ("control-plane.alpha.kubernetes.io/leader", True), ("service.beta.kubernetes.io/aws-load-balancer-type", True),
+    ("karpenter.sh/do-not-disrupt", True), ("eks.amazonaws.com/role-arn", True),
+    ("deployment.kubernetes.io/revision", True),
+    (LAST_APPLIED, False), ("kubernetes.io/change-cause", False), ("example.com/api-key", False),
+    ("vault.hashicorp.com/agent-inject-secret-db", False), ("notkubernetes.io/x", False), ("plain", False)])
+def test_annotation_filter(key: str, kept: bool) -> None:
+    from auditor.collect.project import keep_annotation
+
+    assert keep_annotation(key) is kept

@@ -5,6 +5,7 @@ import logging
 import os
 import re
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -182,6 +183,10 @@ def audit(inputs: tuple[str, ...], output_dir: str, formats: tuple[str, ...], fa
 
 def cluster_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """The flags that say which live cluster to read (`snapshot`, `verify`)."""
+    fn = click.option("--request-timeout", "request_timeout", default=None, metavar="S",
+                      help="Give up on one API request (body included) after this long: seconds, or "
+                           "with a unit as kubectl takes it (30s, 2m; default 60s). Retries of a request "
+                           "stop after 6 attempts or 120 s.")(fn)
     fn = click.option("-n", "--namespace", "namespaces", multiple=True, metavar="NS",
                       help="Read only this namespace (repeatable; default: all). Nodes and Namespaces "
                            "are always read cluster-wide.")(fn)
@@ -194,9 +199,31 @@ def cluster_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def build_cluster_options(kubeconfig: str | None, context: str | None,
-                          namespaces: tuple[str, ...]) -> ClusterOptions:
+                          namespaces: tuple[str, ...], request_timeout: str | None = None) -> ClusterOptions:
     names = tuple(dict.fromkeys(ns for ns in namespaces if ns))
-    return ClusterOptions(kubeconfig=kubeconfig, context=context, namespaces=names)
+    opts = ClusterOptions(kubeconfig=kubeconfig, context=context, namespaces=names)
+    if request_timeout is not None:
+        opts = replace(opts, request_timeout=_flag_value("--request-timeout", parse_duration, request_timeout))
+    return opts
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ms|h|m|s)")
+
+
+def parse_duration(text: str) -> float:
+    """Seconds from `30`, `30s`, `1.5m`, `1m30s`, `500ms` (kubectl's --request-timeout spellings); must be > 0."""
+    value = text.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        parts = _DURATION.findall(value)
+        if not parts or "".join(n + u for n, u in parts) != value:
+            raise ConfigError(f"--request-timeout: {text!r} is not a duration (write 60, 60s or 2m)") from None
+        unit = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+        seconds = sum(float(n) * unit[u] for n, u in parts)
+    if not seconds > 0 or seconds != seconds or seconds == float("inf"):
+        raise ConfigError(f"--request-timeout: {text!r} must be more than 0 (every request is bounded)")
+    return seconds
 
 
 def eks_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -233,18 +260,20 @@ def eks_reader(eks_cluster: str | None, region: str | None,
 @cluster_options
 @eks_options
 def snapshot(output: str, label: str, kubeconfig: str | None, context: str | None,
-             namespaces: tuple[str, ...], eks_cluster: str | None, region: str | None,
+             namespaces: tuple[str, ...], request_timeout: str | None, eks_cluster: str | None, region: str | None,
              profile: str | None) -> None:
     """Read the live cluster and write a snapshot file (exit 3 when something could not be read)."""
 
     def body() -> int:
         from auditor.collect.live import take_snapshot  # the kubernetes client loads only when needed
 
-        outcome = take_snapshot(build_cluster_options(kubeconfig, context, namespaces), Path(output), label,
-                                eks=eks_reader(eks_cluster, region, profile))
+        opts = build_cluster_options(kubeconfig, context, namespaces, request_timeout)
+        outcome = take_snapshot(opts, Path(output), label, eks=eks_reader(eks_cluster, region, profile))
         click.echo(outcome.summary())
         if not outcome.complete:
-            click.echo(f"error: snapshot {output} is incomplete: {outcome.cause()}", err=True)
+            where = (f"; written to {outcome.path}, the complete snapshot at {output} is left as it was"
+                     if outcome.beside else "")
+            click.echo(f"error: snapshot {outcome.path} is incomplete: {outcome.cause()}{where}", err=True)
             return ExitCode.COLLECTION
         return ExitCode.OK
 
@@ -283,7 +312,8 @@ def compare(before: str, after: str, output_dir: str, formats: tuple[str, ...], 
 @click.option("--target-version", default=None, metavar="1.N",
               help="Kubernetes version of the upgrade (default: the live control plane's with EKS data).")
 def verify(before: str, timeout: float, interval: float, kubeconfig: str | None, context: str | None,
-           namespaces: tuple[str, ...], eks_cluster: str | None, region: str | None, profile: str | None,
+           namespaces: tuple[str, ...], request_timeout: str | None, eks_cluster: str | None, region: str | None,
+           profile: str | None,
            output_dir: str, formats: tuple[str, ...], fail_on: str | None, config: str | None,
            target_version: str | None) -> None:
     """Poll the live cluster until it has reconverged with BEFORE (exit 0) or the timeout passes (exit 1)."""
@@ -293,7 +323,8 @@ def verify(before: str, timeout: float, interval: float, kubeconfig: str | None,
 
         cfg = app.load_config(config)
         settings = verifier.VerifySettings(
-            before=Path(before), cluster=build_cluster_options(kubeconfig, context, namespaces), config=cfg,
+            before=Path(before), cluster=build_cluster_options(kubeconfig, context, namespaces, request_timeout),
+            config=cfg,
             report=build_report_settings(output_dir, formats, fail_on, cfg.fail_on),
             target=_target(target_version),
             timeout=timeout, interval=interval, eks=eks_reader(eks_cluster, region, profile))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import gc
 import gzip
+import json
 import logging
 import os
 import tempfile
@@ -40,6 +41,11 @@ class SnapshotMeta(msgspec.Struct, rename="camel", omit_defaults=True):
     missing: list[dict[str, Any]] = msgspec.field(default_factory=list)
     warnings: list[str] = msgspec.field(default_factory=list)
     counts: dict[str, int] = msgspec.field(default_factory=dict)
+    # One cut of the cluster (every kind at `resourceVersion`), else each kind's own read (CONTRACT 'Snapshot').
+    consistent: bool = True
+    resource_version: str = ""
+    kind_reads: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
+    inconsistency: str = ""
 
 
 class _Envelope(msgspec.Struct, rename="camel"):
@@ -344,7 +350,21 @@ def _snapshot_state(p: Path, env: _Envelope, objects: dict[str, list[KubeObject]
                      missing=tuple(m.as_dict() for m in missing), warnings=tuple(meta.warnings))
     return ClusterState(objects=objects, taken_at=taken, inputs=[info], present=present, missing=missing,
                         server_version=server_version, eks=eks, context=str(src.get("context", "")),
-                        server=str(src.get("server", "")), label=meta.label, warnings=list(meta.warnings))
+                        server=str(src.get("server", "")), label=meta.label, warnings=list(meta.warnings),
+                        consistent=meta.consistent, kind_reads=_kind_reads(meta.kind_reads))
+
+
+def _kind_reads(records: dict[str, dict[str, Any]]) -> dict[str, tuple[datetime, datetime]]:
+    """metadata.kindReads -> {kind: (read started, read finished)}; malformed entries are skipped."""
+    out: dict[str, tuple[datetime, datetime]] = {}
+    for kind, rec in records.items():
+        if not isinstance(rec, dict):
+            continue
+        start = parse_time(str(rec.get("startedAt") or "")) if rec.get("startedAt") else None
+        end = parse_time(str(rec.get("finishedAt") or "")) if rec.get("finishedAt") else None
+        if start is not None:
+            out[kind] = (start, end if end is not None and end >= start else start)
+    return out
 
 
 def _latest_timestamp(objects: dict[str, list[KubeObject]]) -> datetime:
@@ -378,15 +398,56 @@ def _latest_timestamp(objects: dict[str, list[KubeObject]]) -> datetime:
 # Writing
 
 
+def incomplete_path(path: Path) -> Path:
+    """Where an incomplete snapshot goes when a complete one is at `path`: `NAME.incomplete.json[.gz]`."""
+    name = path.name
+    for suffix in (".json.gz", ".json", ".gz"):
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return path.with_name(name[: -len(suffix)] + ".incomplete" + suffix)
+    return path.with_name(name + ".incomplete")
+
+
+def is_incomplete_snapshot(path: Path) -> bool:
+    """Whether `path` holds a snapshot this tool wrote that says `complete: false` (only those may be replaced
+    by another incomplete one). Reads the file's tail, decompressing a `.gz` as a stream."""
+    window = 8 << 20
+    try:
+        with open(path, "rb") as fh:
+            gz = fh.read(2) == b"\x1f\x8b"
+            fh.seek(0)
+            if gz:
+                tail = b""
+                with gzip.GzipFile(fileobj=fh) as z:
+                    while chunk := z.read(1 << 20):
+                        tail = (tail + chunk)[-window:]
+            else:
+                size = fh.seek(0, os.SEEK_END)
+                fh.seek(max(0, size - window))
+                tail = fh.read()
+    except (OSError, EOFError, zlib.error):
+        return False
+    at = tail.rfind(b'\n],"metadata":')
+    if at < 0:
+        return False
+    try:
+        meta, _ = json.JSONDecoder().raw_decode(tail[at + len(b'\n],"metadata":'):].decode("utf-8", "replace"))
+    except ValueError:
+        return False
+    return isinstance(meta, dict) and meta.get("complete") is False
+
+
 class SnapshotWriter:
     """Streams a snapshot to a temporary file beside the target and renames it only when complete.
 
     Items are written as they arrive (raw JSON bytes, one object each), so memory stays flat
-    whatever the cluster size. A crash, Ctrl-C or a full disk leaves the previous file untouched.
+    whatever the cluster size; a `.gz` target is compressed as it is written. A crash, Ctrl-C or a
+    full disk leaves the previous file untouched. An incomplete snapshot never replaces a complete
+    one: it goes to `incomplete_path(path)` instead (`written` says where). Files are created 0600.
     """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self.written = self.path
         self.compress = self.path.suffix == ".gz"
         self._tmp: str | None = None
         self._fh: IO[bytes] | None = None
@@ -397,6 +458,7 @@ class SnapshotWriter:
         directory = self.path.parent if str(self.path.parent) else Path(".")
         if not directory.is_dir():
             raise InputError(self.path, f"directory {directory} does not exist")
+        # mkstemp creates the file 0600; it is never widened (snapshots describe the whole cluster).
         fd, self._tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=directory)
         raw = os.fdopen(fd, "wb")
         self._raw = raw
@@ -420,7 +482,7 @@ class SnapshotWriter:
         self.add_raw(str(obj.get("kind", "")), msgspec.json.encode(obj))
 
     def finish(self, meta: dict[str, Any], eks: dict[str, Any] | None = None) -> None:
-        """Write the metadata, flush to disk and atomically replace the target."""
+        """Write the metadata, flush to disk and atomically replace the target (or go beside it, see above)."""
         assert self._fh is not None and self._tmp is not None
         meta = dict(meta)
         meta.setdefault("tool", {"name": TOOL_NAME, "version": __version__})
@@ -434,8 +496,11 @@ class SnapshotWriter:
         self._raw.flush()
         os.fsync(self._raw.fileno())
         self._raw.close()
-        os.chmod(self._tmp, 0o644)
-        os.replace(self._tmp, self.path)
+        target = self.path
+        if meta.get("complete") is False and self.path.exists() and not is_incomplete_snapshot(self.path):
+            target = incomplete_path(self.path)
+        os.replace(self._tmp, target)
+        self.written = target
         self._tmp = None
         self._fh = None
 

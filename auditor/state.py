@@ -73,6 +73,10 @@ class ClusterState:
     server: str = ""
     label: str = ""
     warnings: list[str] = field(default_factory=list)
+    # False when the kinds were read at different moments (snapshot metadata.consistent); kind_reads then says
+    # when each kind was read: {kind: (start, end)}. A discrepancy between kinds read apart may be in flight.
+    consistent: bool = True
+    kind_reads: dict[str, tuple[datetime, datetime]] = field(default_factory=dict)
 
     @property
     def eks_data(self) -> EksData | None:
@@ -130,4 +134,6 @@ class ClusterState:
             server=first.server,
             label=states[-1].label,
             warnings=[w for s in states for w in s.warnings],
+            consistent=all(s.consistent for s in states),
+            kind_reads={k: v for s in states for k, v in s.kind_reads.items()},
         )

@@ -99,7 +99,9 @@ def verify(settings: VerifySettings, *, clock: Callable[[], float] = time.monoto
                 partial = False
                 prefix = f"verify {_clock(began - start)} poll {polls}:"
                 try:
-                    outcome = take(settings.cluster, poll_path, "after", eks=settings.eks)
+                    # A poll ends by the deadline too, mid-request included (a floor so the first poll can run).
+                    cluster = replace(settings.cluster, time_limit=max(2.0, deadline - clock()))
+                    outcome = take(cluster, poll_path, "after", eks=settings.eks)
                     partial = any(m.get("kind") in KINDS for m in outcome.missing)
                     if partial:  # rules would run on a part of the cluster: never a verdict
                         raise _PollFailed(f"snapshot incomplete: {outcome.cause()}")

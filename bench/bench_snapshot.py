@@ -44,6 +44,38 @@ def _timed(cmd: list[str], stdout_path: Path | None = None, env: dict[str, str] 
                output_mb=0.0, exit_code=proc.returncode)
 
 
+def _rich(obj: dict[str, Any]) -> dict[str, Any]:
+    """A Pod as a typical Deployment's Pod on EKS looks: env, command and args, probes, a preStop hook, the
+    service-account token volume and its mounts, the default tolerations, a few annotations."""
+    if obj["kind"] != "Pod":
+        return obj
+    c = obj["spec"]["containers"][0]
+    c.update({"command": ["/app/server"], "args": ["--port=8080", "--log-level=info", "--config=/etc/app/app.yaml"],
+              "env": [{"name": f"SETTING_{i}", "value": f"value-{i}-0123456789abcdef"} for i in range(6)]
+              + [{"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}},
+                 {"name": "POD_IP", "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": "status.podIP"}}}],
+              "envFrom": [{"configMapRef": {"name": "app-config"}}],
+              "readinessProbe": {"httpGet": {"path": "/ready", "port": 8080, "scheme": "HTTP"}, "periodSeconds": 5,
+                                 "timeoutSeconds": 1, "successThreshold": 1, "failureThreshold": 3},
+              "livenessProbe": {"httpGet": {"path": "/live", "port": 8080, "scheme": "HTTP"}, "periodSeconds": 10,
+                                "timeoutSeconds": 1, "successThreshold": 1, "failureThreshold": 3},
+              "lifecycle": {"preStop": {"exec": {"command": ["/bin/sh", "-c", "sleep 10"]}}},
+              "volumeMounts": [{"name": "kube-api-access-x7k2p", "readOnly": True,
+                                "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount"}],
+              "securityContext": {"runAsNonRoot": True, "allowPrivilegeEscalation": False}})
+    obj["spec"]["volumes"] = [{"name": "kube-api-access-x7k2p", "projected": {"defaultMode": 420, "sources": [
+        {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
+        {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+        {"downwardAPI": {"items": [{"path": "namespace", "fieldRef": {"apiVersion": "v1",
+                                                                      "fieldPath": "metadata.namespace"}}]}}]}}]
+    obj["spec"]["tolerations"] = [{"key": f"node.kubernetes.io/{t}", "operator": "Exists", "effect": "NoExecute",
+                                   "tolerationSeconds": 300} for t in ("not-ready", "unreachable")]
+    obj["spec"]["dnsPolicy"] = "ClusterFirst"
+    obj["metadata"]["annotations"] = {"kubectl.kubernetes.io/restartedAt": "2025-06-01T07:00:00Z",
+                                      "prometheus.io/scrape": "true", "prometheus.io/port": "8080"}
+    return obj
+
+
 def _serve(args: argparse.Namespace) -> None:
     """Child process: build the cluster, serve it, print the URL, run until stdin closes."""
     sys.path.insert(0, str(ROOT))
@@ -51,8 +83,9 @@ def _serve(args: argparse.Namespace) -> None:
     from tests.apidouble import ApiDouble
 
     api = ApiDouble(tls=not args.http)
-    api.set_state(clusterfactory.cluster(pods=args.pods, services=args.services, nodes=args.nodes,
-                                         namespaces=args.namespaces), keep=False)
+    objects = clusterfactory.cluster(pods=args.pods, services=args.services, nodes=args.nodes,
+                                     namespaces=args.namespaces)
+    api.set_state((_rich(o) for o in objects) if args.rich else objects, keep=False)
     with api:
         api.write_kubeconfig(args.serve)
         print(api.url, flush=True)
@@ -65,13 +98,15 @@ def _compare_model(kubeconfig: Path, pods: int) -> dict[str, float]:
     from kubernetes import client, config
 
     from auditor.collect.kube import Cluster
-    from auditor.collect.live import _collect_kind
+    from auditor.collect.live import _collect_kind, _Spool
     from auditor.collect.options import ClusterOptions
 
     cluster = Cluster(ClusterOptions(kubeconfig=str(kubeconfig)))
     start = time.monotonic()
-    with tempfile.TemporaryFile() as spool:  # the snapshot's own path: raw pages, re-encoded to a spool file
+    with tempfile.TemporaryDirectory() as tmp:  # the snapshot's own path: raw pages, projected to a spool file
+        spool = _Spool(Path(tmp), ".pods.", compress=False)
         n = _collect_kind(cluster, "Pod", spool, {}).count
+        spool.close()
     raw = time.monotonic() - start
     api = client.CoreV1Api(config.new_client_from_config(str(kubeconfig)))
     start, token, m = time.monotonic(), None, 0
@@ -87,7 +122,7 @@ def _compare_model(kubeconfig: Path, pods: int) -> dict[str, float]:
 
 
 def run_bench(pods: int = 100_000, services: int | None = None, nodes: int | None = None, kubectl: bool = True,
-              model: bool = False, http: bool = False) -> dict[str, Any]:
+              model: bool = False, http: bool = False, rich: bool = False, gz: bool = False) -> dict[str, Any]:
     services = services if services is not None else max(1, pods // 10)
     nodes = nodes if nodes is not None else max(3, pods // 100)
     results: dict[str, Any] = {"pods": pods, "services": services, "nodes": nodes}
@@ -97,7 +132,7 @@ def run_bench(pods: int = 100_000, services: int | None = None, nodes: int | Non
         t0 = time.monotonic()
         server = subprocess.Popen(
             [sys.executable, __file__, "--serve", str(kubeconfig), "--pods", str(pods), "--services", str(services),
-             "--nodes", str(nodes)] + (["--http"] if http else []),
+             "--nodes", str(nodes)] + (["--http"] if http else []) + (["--rich"] if rich else []),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         try:
             assert server.stdout is not None
@@ -107,7 +142,7 @@ def run_bench(pods: int = 100_000, services: int | None = None, nodes: int | Non
             print(f"API double at {url}: {pods} Pods, {services} Services (+Endpoints, slices), {nodes} Nodes "
                   f"(built in {time.monotonic() - t0:.1f}s)")
             env = {**os.environ, "PYTHONPATH": str(ROOT)}
-            out = work / "snapshot.json"
+            out = work / ("snapshot.json.gz" if gz else "snapshot.json")
             snap = _timed([sys.executable, "-m", "auditor", "snapshot", "-o", str(out), "--kubeconfig",
                            str(kubeconfig)], env=env)
             snap.output_mb = out.stat().st_size / 2**20 if out.exists() else 0.0
@@ -154,13 +189,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compare-model", action="store_true",
                         help="also time listing Pods with the client's model objects vs raw pages")
     parser.add_argument("--http", action="store_true", help="serve plain HTTP instead of HTTPS")
+    parser.add_argument("--rich", action="store_true",
+                        help="Pods shaped like a typical Deployment's (env, args, probes, token volume, annotations)")
+    parser.add_argument("--gz", action="store_true", help="write the snapshot gzip-compressed")
     parser.add_argument("--serve", metavar="KUBECONFIG", help=argparse.SUPPRESS)  # internal: the server child
     args = parser.parse_args(argv)
     if args.serve:
         _serve(args)
         return 0
     results = run_bench(args.pods, args.services, args.nodes, kubectl=not args.no_kubectl,
-                        model=args.compare_model, http=args.http)
+                        model=args.compare_model, http=args.http, rich=args.rich, gz=args.gz)
     return 0 if results["snapshot"]["exit_code"] == 0 else 1
 
 

@@ -41,6 +41,8 @@ class Fault:
     message: str = ""
     reset: bool = False  # close the connection with a TCP RST instead of answering
     delay: float = 0.0  # sleep first (then answer normally unless status/reset is set)
+    trickle: float = 0.0  # send the answer one byte every `trickle` seconds (headers first unless trickle_head)
+    trickle_head: bool = False  # trickle the status line and headers too
     times: int | None = 1
     method: str = "GET"
     on_continue: bool = False  # only requests that carry a continue token
@@ -56,13 +58,17 @@ class _State:
 class ApiDouble:
     """Start with `with ApiDouble(objects) as api:`; `api.url`, `api.write_kubeconfig(path)`."""
 
-    def __init__(self, objects: Iterable[dict[str, Any]] = (), version: str = "1.33", token: str = "t0ken",
-                 tls: bool = False) -> None:
+    def __init__(self, objects: Iterable[dict[str, Any]] = (), version: str = "1.33", token: str | None = "t0ken",
+                 tls: bool = True) -> None:
+        """HTTPS with a bearer token by default, as a real API server; `tls=False` serves plain HTTP, where
+        `token=None` lets anonymous requests in (a client must never send its token over plain HTTP)."""
         self.git_version = f"v{version}.2-eks-4a5b6c7" if version.count(".") == 1 else f"v{version}"
         self.token = token
         self.faults: list[Fault] = []
         self.denied: set[tuple[str, str | None]] = set()  # (plural, namespace or None for cluster-wide)
         self.requests: list[tuple[str, str, dict[str, list[str]]]] = []
+        self.authorizations: list[str] = []  # the Authorization header of each request ("" when none)
+        self.keep_states = 5  # older resourceVersions are compacted: lists at them get 410 Expired
         # Called as on_request(method, path) before each request is answered (e.g. to change the state).
         self.on_request: Callable[[str, str], None] | None = None
         self._lock = threading.Lock()
@@ -96,7 +102,8 @@ class ApiDouble:
             cluster["certificate-authority-data"] = base64.b64encode(self._tls.ca_pem).decode()
         doc = {"apiVersion": "v1", "kind": "Config", "current-context": context,
                "clusters": [{"name": "double", "cluster": cluster}],
-               "users": [{"name": "tester", "user": {"token": self.token if token is None else token}}],
+               "users": [{"name": "tester", "user": {} if (token or self.token) is None
+                          else {"token": self.token if token is None else token}}],
                "contexts": [{"name": context, "context": {"cluster": "double", "user": "tester"}}]}
         Path(path).write_text(yaml.safe_dump(doc))
         return Path(path)
@@ -132,9 +139,22 @@ class ApiDouble:
             state = _State(self._current, {key: [e[2] for e in sorted(v, key=lambda e: e[:2])]
                                            for key, v in lists.items()})
             self._states[state.version] = state
-            for old in [v for v in self._states if v < state.version - 4]:  # like etcd compaction
-                del self._states[old]
+            self._compact()
             self._served = served
+
+    def _compact(self) -> None:
+        for old in [v for v in self._states if v <= self._current - self.keep_states]:  # like etcd compaction
+            del self._states[old]
+
+    def compact(self) -> None:
+        """Forget every resourceVersion but the current one (lists at older versions get 410)."""
+        with self._lock:
+            for old in [v for v in self._states if v != self._current]:
+                del self._states[old]
+
+    @property
+    def resource_version(self) -> str:
+        return str(self._current * 1000)
 
     def served(self, kind: str | None = None) -> list[dict[str, Any]]:
         return [o for o in self._served if kind is None or o["kind"] == kind]
@@ -165,19 +185,40 @@ class ApiDouble:
         return (plural, None) not in self.denied and (namespace is None or (plural, namespace) not in self.denied)
 
     def _page(self, kind: str, ns: str | None, query: dict[str, list[str]]) -> tuple[int, bytes]:
+        """One page, with the API server's resourceVersion semantics for lists (and its errors)."""
         limit = int(query.get("limit", ["0"])[0] or 0)
         token = query.get("continue", [""])[0]
+        rv = query.get("resourceVersion", [""])[0]
+        match = query.get("resourceVersionMatch", [""])[0]
         with self._lock:
             if token:
+                if rv or match:
+                    return 400, _status(400, "BadRequest", "specifying resource version is not allowed when using "
+                                        "continue")
                 try:
-                    rv, offset = (int(x) for x in base64.urlsafe_b64decode(token).decode().split(":"))
+                    version, offset = (int(x) for x in base64.urlsafe_b64decode(token).decode().split(":"))
                 except ValueError:
                     return 400, _status(400, "BadRequest", "invalid continue token")
-                state = self._states.get(rv)
+                state = self._states.get(version)
                 if state is None:
                     return 410, _status(410, "Expired", "The provided continue parameter is too old to display a "
                                         "consistent list result. You can start a new list without the continue "
                                         "parameter.")
+            elif match and not rv:
+                return 400, _status(400, "BadRequest", "resourceVersionMatch is forbidden unless resourceVersion "
+                                    "is provided")
+            elif match not in ("", "Exact", "NotOlderThan"):
+                return 400, _status(400, "BadRequest", f"unsupported resourceVersionMatch {match!r}")
+            elif rv and rv != "0" and (match == "Exact" or (not match and limit)):
+                # An exact version (legacy: a non-zero resourceVersion with a limit is exact too).
+                try:
+                    wanted = int(rv) // 1000
+                except ValueError:
+                    return 400, _status(400, "BadRequest", f"invalid resourceVersion {rv!r}")
+                state, offset = self._states.get(wanted), 0
+                if state is None:
+                    return 410, _status(410, "Expired", f"too old resource version: {rv} "
+                                        f"({self._current * 1000})")
             else:
                 state, offset = self._states[self._current], 0
         items = state.lists.get((kind, ns), [])
@@ -240,15 +281,28 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self._handle("POST")
 
-    def _send(self, code: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+    def _send(self, code: int, body: bytes, headers: dict[str, str] | None = None,
+              trickle: Fault | None = None) -> None:
         try:
             self.send_response(code)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
             for k, v in (headers or {}).items():
                 self.send_header(k, v)
-            self.end_headers()
-            self.wfile.write(body)
+            if trickle is None:
+                self.end_headers()
+                self.wfile.write(body)
+                return
+            if trickle.trickle_head:
+                head, self._headers_buffer = b"".join(self._headers_buffer) + b"\r\n", []
+                body = head + body
+            else:
+                self.end_headers()
+                self.wfile.flush()
+            for i in range(len(body)):
+                self.wfile.write(body[i:i + 1])
+                self.wfile.flush()
+                time.sleep(trickle.trickle)
         except OSError:  # the client gave up (timeout) first
             self.close_connection = True
 
@@ -259,9 +313,11 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         with api._lock:
             api.requests.append((method, path, query))
+            api.authorizations.append(self.headers.get("Authorization") or "")
         if api.on_request is not None:
             api.on_request(method, path)
         fault = api._fault_for(method, path, query)
+        trickle = fault if fault is not None and fault.trickle else None
         if fault is not None:
             if fault.delay:
                 time.sleep(fault.delay)
@@ -276,7 +332,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(fault.status, _status(fault.status, reason, fault.message or reason), fault.headers)
                 return
         scheme, _, credential = (self.headers.get("Authorization") or "").partition(" ")
-        if scheme.lower() != "bearer" or credential != api.token:  # the scheme is case-insensitive
+        if api.token is not None and (scheme.lower() != "bearer" or credential != api.token):  # case-insensitive
             self._send(401, _status(401, "Unauthorized", "Unauthorized"))
             return
         if path == "/version" and method == "GET":
@@ -284,7 +340,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, orjson.dumps({"major": major, "minor": minor, "gitVersion": api.git_version,
                                           "gitCommit": "0" * 40, "gitTreeState": "clean",
                                           "buildDate": "2025-05-20T10:00:00Z", "goVersion": "go1.24.2",
-                                          "compiler": "gc", "platform": "linux/amd64"}))
+                                          "compiler": "gc", "platform": "linux/amd64"}), trickle=trickle)
             return
         if method == "POST" and path == "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews":
             review = orjson.loads(body)
@@ -313,7 +369,7 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {}
         if kind == "Endpoints" and int(api.git_version[1:].split(".")[1]) >= 33:
             headers["Warning"] = f'299 - "{ENDPOINTS_WARNING}"'
-        self._send(code, page, headers)
+        self._send(code, page, headers, trickle=trickle)
 
 
 @dataclass

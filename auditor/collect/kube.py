@@ -7,18 +7,19 @@ import os
 import re
 import threading
 import time
-from collections.abc import Iterator
+import unicodedata
+from collections.abc import Generator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import msgspec
 import orjson
 import urllib3
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
-from kubernetes.client.exceptions import ApiException
 
+from auditor.collect.deadline import RequestDeadline, watch
 from auditor.collect.options import ClusterOptions
 from auditor.errors import CollectionError
 
@@ -36,7 +37,7 @@ class _Page(msgspec.Struct):
     """
 
     metadata: dict[str, Any] = msgspec.field(default_factory=dict)
-    items: list[dict[str, msgspec.Raw]] | None = None
+    items: list[msgspec.Raw] | None = None
 
 
 _PAGE = msgspec.json.Decoder(_Page)
@@ -47,7 +48,27 @@ class Forbidden(Exception):
 
 
 class Gone(Exception):
-    """410: the continue token expired; the list must start again."""
+    """410: the continue token (or the resourceVersion asked for) expired; the list must start again."""
+
+
+class Refused(Exception):
+    """400 on a list at an exact resourceVersion: the server does not serve that kind of read."""
+
+
+class TimeLimit(CollectionError):
+    """The whole collection ran out of time (verify's --timeout)."""
+
+
+class _Overran(Exception):
+    """A request did not complete before its deadline."""
+
+
+class _HTTPStatus(Exception):
+    """A non-2xx answer."""
+
+    def __init__(self, status: int, reason: str, body: bytes, headers: Any) -> None:
+        super().__init__(f"HTTP {status}")
+        self.status, self.reason, self.body, self.headers = status, reason, body, headers
 
 
 class RequestFailed(Exception):
@@ -58,8 +79,18 @@ class Stopped(Exception):
     """Another part of the collection failed fatally; give up quietly."""
 
 
+_UNPRINTABLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+def printable(text: str) -> str:
+    """Text from the server without control or format characters (terminal escapes, bidi overrides)."""
+    if text.isascii() and text.isprintable():
+        return text
+    return "".join(ch for ch in text if unicodedata.category(ch) not in _UNPRINTABLE)
+
+
 def one_line(exc: BaseException | str) -> str:
-    text = " ".join(str(exc).split())
+    text = " ".join(printable(" ".join(str(exc).split())).split())
     return text[:300] + ("..." if len(text) > 300 else "")
 
 
@@ -150,8 +181,15 @@ class Cluster:
         cfg.retries = False  # we retry ourselves, with backoff and a budget
         cfg.connection_pool_maxsize = 16
         self.server = _safe_url(cfg.host)
+        if urlsplit(cfg.host).scheme.lower() == "http" and _has_credentials(cfg):
+            # client-go never sends credentials over plain HTTP; sending them would hand the token to the network.
+            raise CollectionError(f"context {self.context!r}: {self.server} is plain http://; refusing to send the "
+                                  "kubeconfig's token unencrypted (use the cluster's https:// address)")
         self.api = k8s.ApiClient(cfg)
         self.api.user_agent = "eks-upgrade-auditor"
+        watch(self.api.rest_client.pool_manager)
+        # verify's --timeout: every request ends by then, whatever the server does.
+        self.deadline = time.monotonic() + opts.time_limit if opts.time_limit is not None else None
 
     def close(self) -> None:
         """Drop the pooled connections (verify takes many snapshots in one process)."""
@@ -163,18 +201,28 @@ class Cluster:
                 body: dict[str, Any] | None = None, *, probe: bool = False) -> bytes:
         """One API call with retries; returns the body. Raises Forbidden, Gone, RequestFailed or CollectionError.
 
-        `probe` (the first call) fails fast on refused connections, DNS and TLS errors.
+        Each attempt must complete (body included) within --request-timeout; all attempts and the waits
+        between them within the retry policy's time budget. `probe` (the first call) fails fast on refused
+        connections, DNS and TLS errors.
         """
         policy = self.opts.retry
         retry = 0
+        first = time.monotonic()
+        budget_end = first + policy.budget
         while True:
             if self.stop.is_set():
                 raise Stopped()
+            now = time.monotonic()
+            if self.deadline is not None and now >= self.deadline:
+                raise TimeLimit(f"stopped at the time limit ({self.opts.time_limit:.3g}s) during {method} {path}")
+            deadline = min(now + self.opts.request_timeout, budget_end)
+            if self.deadline is not None:
+                deadline = min(deadline, self.deadline)
             wait: float | None = None
             try:
-                return self._once(method, path, query, body)
-            except ApiException as exc:
-                status = exc.status or 0
+                return self._once(method, path, query, body, deadline)
+            except _HTTPStatus as exc:
+                status = exc.status
                 cause = f"HTTP {status} {_status_message(exc)}"
                 if status == 401:
                     hint = (f"the kubeconfig's credential plugin failed: {self.auth_problem}" if self.auth_problem
@@ -185,12 +233,13 @@ class Cluster:
                     raise Forbidden(_status_message(exc)) from None
                 if status == 410:
                     raise Gone(_status_message(exc)) from None
-                if status == 0:  # TLS failure, converted by the client
-                    raise CollectionError(f"context {self.context!r}: cannot reach {self.server}: "
-                                          f"TLS error: {one_line(exc.reason or '')}") from None
+                if status == 400 and query and any(k == "resourceVersionMatch" for k, _ in query):
+                    raise Refused(_status_message(exc)) from None
                 if status != 429 and not 500 <= status <= 599:
                     raise RequestFailed(f"{method} {path}: {cause}") from None
                 wait = _retry_after(exc, policy.max_retry_after)
+            except _Overran:
+                cause = f"no complete response within {deadline - now:.3g}s"
             except (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError) as exc:
                 cause = _connect_cause(exc)
                 if probe:
@@ -199,34 +248,63 @@ class Cluster:
                 raise CollectionError(f"context {self.context!r}: cannot reach {self.server}: "
                                       f"TLS error: {one_line(exc)}") from None
             except urllib3.exceptions.ReadTimeoutError:
-                cause = f"no response within {self.opts.request_timeout:g}s"
+                cause = f"no complete response within {deadline - now:.3g}s"
             except (urllib3.exceptions.HTTPError, ConnectionError, orjson.JSONDecodeError) as exc:
                 cause = f"connection failed: {_reset_cause(exc)}"
             retry += 1
-            if retry >= policy.attempts:
-                raise RequestFailed(f"{method} {path}: {cause} (gave up after {policy.attempts} attempts)")
             delay = wait if wait is not None else policy.backoff(retry - 1)
+            if retry >= policy.attempts or time.monotonic() + delay >= budget_end:
+                spent = f"{retry} attempt{'s' if retry > 1 else ''} in {time.monotonic() - first:.0f}s"
+                raise RequestFailed(f"{method} {path}: {cause} (gave up after {spent})")
+            if self.deadline is not None and time.monotonic() + delay >= self.deadline:
+                raise TimeLimit(f"stopped at the time limit ({self.opts.time_limit:.3g}s): {method} {path}: {cause}")
             LOG.info("%s %s: %s; retry %d/%d in %.1fs", method, path, cause, retry, policy.attempts - 1, delay)
             if self.stop.wait(delay):
                 raise Stopped()
 
     def _once(self, method: str, path: str, query: list[tuple[str, Any]] | None,
-              body: dict[str, Any] | None) -> bytes:
+              body: dict[str, Any] | None, deadline: float) -> bytes:
+        """One attempt, bounded as a whole by `deadline` (monotonic): the watchdog cuts a stalled or trickling read."""
         headers: dict[str, str] = {"Accept": "application/json", "Content-Type": "application/json",
                                    **self.api.default_headers}
         params: list[tuple[str, Any]] = list(query or [])
         self.api.update_params_for_auth(headers, params, ["BearerToken"])
-        resp = self.api.rest_client.request(
-            method, self.api.configuration.host + path, query_params=params, headers=headers, body=body,
-            _preload_content=False,
-            _request_timeout=(self.opts.connect_timeout, self.opts.request_timeout))
-        data: bytes = resp.data  # reads the whole body, then the connection goes back to the pool
+        url = self.api.configuration.host + path + (f"?{urlencode(params)}" if params else "")
+        remaining = max(0.001, deadline - time.monotonic())
+        timeout = urllib3.Timeout(connect=min(self.opts.connect_timeout, remaining), read=remaining)
+        with RequestDeadline(deadline) as limit:
+            try:
+                resp = self.api.rest_client.pool_manager.request(
+                    method, url, body=orjson.dumps(body) if body is not None else None, headers=headers,
+                    preload_content=False, timeout=timeout, retries=False, redirect=False)
+                try:
+                    chunks = []
+                    while True:
+                        chunk = resp.read(1 << 16)
+                        if not chunk:
+                            break
+                        chunks.append(chunk)
+                        if limit.passed:
+                            raise _Overran()
+                    if limit.passed:
+                        raise _Overran()
+                    data = b"".join(chunks)
+                finally:
+                    resp.release_conn()
+            except (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError):
+                raise
+            except (urllib3.exceptions.HTTPError, OSError):
+                if limit.passed:  # the watchdog shut the socket: the deadline, not the network, ended it
+                    raise _Overran() from None
+                raise
         for value in resp.headers.getlist("Warning"):
             self._note_warning(value)
+        if not 200 <= resp.status <= 299:
+            raise _HTTPStatus(resp.status, resp.reason or "", data, resp.headers)
         return data
 
     def _note_warning(self, header: str) -> None:
-        texts = [m.group(1).replace('\\"', '"') for m in _WARNING.finditer(header)] or [header]
+        texts = [one_line(m.group(1).replace('\\"', '"')) for m in _WARNING.finditer(header)] or [one_line(header)]
         with self._lock:
             for text in texts:
                 if text not in self.warnings:
@@ -264,32 +342,49 @@ class Cluster:
             LOG.info("SelfSubjectAccessReview unavailable (%s); the list itself will tell", one_line(exc))
             return None, ""
         allowed = status.get("allowed")
-        reason = status.get("reason") or status.get("evaluationError") or ""
-        return (bool(allowed), str(reason)) if allowed is not None else (None, "")
+        reason = one_line(str(status.get("reason") or status.get("evaluationError") or ""))
+        return (bool(allowed), reason) if allowed is not None else (None, "")
 
-    def pages(self, path: str) -> Iterator[list[dict[str, Any]]]:
-        """Every page of one list, following `continue` tokens. Raises Gone when a token expires.
+    def pages(self, path: str, resource_version: str = "", limit: int | None = None) -> Generator[ListPage, None, None]:
+        """Every page of one list, following `continue` tokens. Raises Gone when a token (or the version) expired.
 
-        Items come as {top-level key: msgspec.Raw}: spec and status stay undecoded bytes.
+        With `resource_version`, the first page asks for exactly that version (`resourceVersionMatch=Exact`);
+        continued pages carry only their token, which pins the same version. `limit=0` asks for one
+        unpaginated list. Items are raw JSON, one per object.
         """
         token: str | None = None
+        size = self.opts.page_size if limit is None else limit
         while True:
-            query: list[tuple[str, Any]] = [("limit", self.opts.page_size)]
+            query: list[tuple[str, Any]] = [("limit", size)] if size else []
             if token:
                 query.append(("continue", token))
+            elif resource_version:
+                query += [("resourceVersion", resource_version), ("resourceVersionMatch", "Exact")]
             data = self.request("GET", path, query)
             try:
                 page = _PAGE.decode(data)
             except (msgspec.DecodeError, msgspec.ValidationError) as exc:
                 raise RequestFailed(f"GET {path}: response is not a list ({exc})") from None
             del data
-            yield page.items or []
+            rv = page.metadata.get("resourceVersion")
+            yield ListPage(page.items or [], str(rv) if rv else "")
             token = page.metadata.get("continue") or None
             if not token:
                 return
 
 
-def _status_message(exc: ApiException) -> str:
+class ListPage(msgspec.Struct):
+    items: list[msgspec.Raw]
+    resource_version: str
+
+
+def _has_credentials(cfg: k8s.Configuration) -> bool:
+    """Whether the loaded kubeconfig would send a bearer token (or a credential plugin's token)."""
+    return bool((cfg.api_key or {}).get("authorization") or cfg.refresh_api_key_hook is not None
+                or cfg.username or cfg.password)
+
+
+def _status_message(exc: _HTTPStatus) -> str:
     """The `message` of the Status the API returned, else the HTTP reason."""
     body = exc.body
     try:
@@ -301,7 +396,7 @@ def _status_message(exc: ApiException) -> str:
     return one_line(exc.reason or "")
 
 
-def _retry_after(exc: ApiException, cap: float) -> float | None:
+def _retry_after(exc: _HTTPStatus, cap: float) -> float | None:
     headers = exc.headers or {}
     value = headers.get("Retry-After") if hasattr(headers, "get") else None
     if not value:

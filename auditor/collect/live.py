@@ -2,21 +2,26 @@
 from __future__ import annotations
 
 import errno
+import gzip
 import logging
 import sys
 import tempfile
 import threading
+import zlib
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
 import msgspec
 
-from auditor.collect.kube import Cluster, Forbidden, Gone, RequestFailed, Stopped
+from auditor.collect.kube import Cluster, Forbidden, Gone, Refused, RequestFailed, Stopped
 from auditor.collect.options import ClusterOptions
+from auditor.collect.project import project
 from auditor.errors import CollectionError, InputError
 from auditor.interrupts import terminate_as_interrupt
 from auditor.objects import KINDS, NAMESPACED
@@ -25,9 +30,6 @@ from auditor.snapshot import SnapshotWriter, now_utc
 LOG = logging.getLogger(__name__)
 
 __all__ = ["ClusterOptions", "SnapshotOutcome", "take_snapshot"]
-
-_RAW_MAP = msgspec.json.Decoder(dict[str, msgspec.Raw])
-_ENCODER = msgspec.json.Encoder()
 
 # Pods dominate every cluster: copying them last lets the small kinds reach the file while Pods are still read.
 COPY_ORDER = tuple(sorted(KINDS, key=lambda kind: kind == "Pod"))
@@ -43,10 +45,17 @@ class SnapshotOutcome:
     missing: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     taken_at: str = ""
+    consistent: bool = True
+    requested: Path | None = None  # the path asked for; `path` differs when an incomplete file went beside it
 
     def summary(self) -> str:
         counts = ", ".join(f"{n} {k}" for k, n in self.counts.items())
         return f"wrote {self.path}: {counts}" + ("" if self.complete else " (INCOMPLETE)")
+
+    @property
+    def beside(self) -> bool:
+        """An incomplete snapshot written beside the complete one already at the requested path."""
+        return self.requested is not None and self.path != self.requested
 
     def cause(self) -> str:
         """One line naming what could not be read, and why."""
@@ -68,22 +77,75 @@ def list_path(kind: str, namespace: str | None) -> str:
     return f"{base}/namespaces/{namespace}/{plural}" if namespace else f"{base}/{plural}"
 
 
+class _Spool:
+    """A kind's objects on disk while the other kinds are read: one JSON object per line.
+
+    Each attempt at a list is one segment that can be rolled back (a 410 discards what was read).
+    With a `.gz` output the segments are gzip members too (level 1), so the spools never need the
+    uncompressed cluster's size on disk.
+    """
+
+    def __init__(self, directory: Path, prefix: str, compress: bool) -> None:
+        # Anonymous (already unlinked) files beside the output: disk-backed, never left behind.
+        self.file = tempfile.TemporaryFile(dir=directory, prefix=prefix)  # noqa: SIM115
+        self.compress = compress
+        self._z: Any = None
+        self._mark = 0
+
+    def begin(self) -> None:
+        self._mark = self.file.tell()
+        self._z = zlib.compressobj(1, zlib.DEFLATED, 31) if self.compress else None
+
+    def write(self, data: bytes) -> None:
+        self.file.write(self._z.compress(data) if self._z is not None else data)
+
+    def commit(self) -> None:
+        if self._z is not None:
+            self.file.write(self._z.flush())
+        self._z = None
+
+    def rollback(self) -> None:
+        self.file.seek(self._mark)
+        self.file.truncate()
+        self._z = None
+
+    def lines(self) -> Iterator[bytes]:
+        self.file.seek(0)
+        source: IO[bytes] = gzip.GzipFile(fileobj=self.file, mode="rb") if self.compress else self.file  # type: ignore[assignment]
+        for line in source:
+            yield line[:-1]
+
+    def close(self) -> None:
+        self.file.close()
+
+
 @dataclass
 class _KindResult:
-    spool: IO[bytes]
+    spool: _Spool
     count: int = 0
     missing: list[dict[str, Any]] = field(default_factory=list)
+    resource_version: str = ""
+    exact: bool = True  # every scope was read at the snapshot's resourceVersion
+    fallback: str = ""  # why not, when not
+    started: str = ""
+    finished: str = ""
 
 
-def _collect_kind(cluster: Cluster, kind: str, spool: IO[bytes], progress: dict[str, int]) -> _KindResult:
-    """List one kind (per namespace when asked) into its spool file: one JSON object per line."""
-    result = _KindResult(spool)
+def _collect_kind(cluster: Cluster, kind: str, spool: _Spool, progress: dict[str, int],
+                  resource_version: str = "") -> _KindResult:
+    """List one kind (per namespace when asked) into its spool file, at `resource_version` when the server allows.
+
+    A 410 on the first page at that version (compacted) reads the latest instead; a 410 during a paginated
+    list (the continue token expired) restarts it once, then falls back to one unpaginated list, as
+    client-go's pager does.
+    """
+    result = _KindResult(spool, exact=bool(resource_version))
+    if not resource_version:
+        result.fallback = "no common resourceVersion"
     api_version, plural = KINDS[kind]
     group = api_version.split("/")[0] if "/" in api_version else ""
     scopes: list[str | None] = list(cluster.opts.namespaces) if kind in NAMESPACED and cluster.opts.namespaces \
         else [None]
-    # The API omits kind/apiVersion on list items; the snapshot carries them on every object.
-    kind_raw, api_version_raw = msgspec.Raw(_ENCODER.encode(kind)), msgspec.Raw(_ENCODER.encode(api_version))
     for ns in scopes:
         need = permission(kind, ns)
         allowed, why = cluster.can_list(group, plural, ns)
@@ -91,70 +153,117 @@ def _collect_kind(cluster: Cluster, kind: str, spool: IO[bytes], progress: dict[
             reason = "forbidden by RBAC (SelfSubjectAccessReview says no" + (f": {why})" if why else ")")
             result.missing.append(_missing(kind, reason, need, ns))
             continue
-        mark, start = spool.tell(), result.count
-        restarts = 0
+        result.started = result.started or _now_precise()
+        start = result.count
+        version, restarts, unpaginated = resource_version, 0, False
         while True:
+            spool.begin()
+            pages = 0
             try:
-                for items in cluster.pages(list_path(kind, ns)):
-                    spool.write(_encode_page(items, kind_raw, api_version_raw))
-                    result.count += len(items)
+                for page in cluster.pages(list_path(kind, ns), version, limit=0 if unpaginated else None):
+                    if not pages and page.resource_version:
+                        result.resource_version = page.resource_version
+                    pages += 1
+                    spool.write(_encode_page(page.items, kind, api_version))
+                    result.count += len(page.items)
                     progress[kind] = result.count
+                spool.commit()
                 break
-            except Gone as exc:
-                # An expired continue token: what we read of this list is from an older version; discard it.
-                spool.seek(mark)
-                spool.truncate()
+            except (Gone, Refused) as exc:
+                # What we read of this list is from an older version or another attempt: discard it.
+                spool.rollback()
                 result.count = progress[kind] = start
+                if version:  # that version is gone (or not served exactly): read this kind at the latest
+                    what = "expired" if isinstance(exc, Gone) else "refused"
+                    result.exact, result.fallback = False, f"resourceVersion {version} {what}: {exc}"
+                    LOG.info("%s: resourceVersion %s %s (%s); reading the latest", kind, version, what, exc)
+                    version = ""
+                    if not pages:
+                        continue
+                if unpaginated or isinstance(exc, Refused):
+                    result.missing.append(_missing(kind, f"list kept expiring (410 Gone): {exc}", need, ns))
+                    break
                 restarts += 1
                 if restarts > cluster.opts.retry.restarts:
-                    result.missing.append(_missing(kind, f"list kept expiring (410 Gone {restarts} times): {exc}",
-                                                   need, ns))
-                    break
-                LOG.info("%s: continue token expired, listing again (%d)", kind, restarts)
+                    LOG.info("%s: list expired again; reading it in one unpaginated request", kind)
+                    unpaginated = True
+                else:
+                    LOG.info("%s: continue token expired, listing again (%d)", kind, restarts)
             except (Forbidden, RequestFailed) as exc:
-                spool.seek(mark)
-                spool.truncate()
+                spool.rollback()
                 result.count = progress[kind] = start
                 reason = f"forbidden: {exc}" if isinstance(exc, Forbidden) else str(exc)
                 result.missing.append(_missing(kind, reason, need if isinstance(exc, Forbidden) else "", ns))
                 break
+        result.finished = _now_precise()
     return result
 
 
-def _guarded(cluster: Cluster, kind: str, spool: IO[bytes], progress: dict[str, int]) -> _KindResult:
+def _anchor(cluster: Cluster) -> tuple[str, str]:
+    """The resourceVersion every kind is read at: the first list's (one item of the first listable kind).
+
+    Returns (resourceVersion, "") or ("", why there is none).
+    """
+    why = "no kind could be listed"
+    for kind in KINDS:
+        ns = cluster.opts.namespaces[0] if kind in NAMESPACED and cluster.opts.namespaces else None
+        try:
+            pages = cluster.pages(list_path(kind, ns), limit=1)
+            first = next(pages)
+            pages.close()
+        except Forbidden:
+            continue
+        except (RequestFailed, Gone, Refused) as exc:
+            return "", f"the first list failed: {exc}"
+        if first.resource_version:
+            return first.resource_version, ""
+        why = "the server gave no resourceVersion"
+    return "", why
+
+
+def _guarded(cluster: Cluster, kind: str, spool: _Spool, progress: dict[str, int],
+             resource_version: str) -> _KindResult:
     try:
-        return _collect_kind(cluster, kind, spool, progress)
+        return _collect_kind(cluster, kind, spool, progress, resource_version)
     except BaseException:
         cluster.stop.set()  # a fatal error (401, TLS...) ends every other list too
         raise
 
 
+def _in_thread(name: str, fn: Callable[[], _KindResult]) -> Future[_KindResult]:
+    """Run `fn` in a daemon thread: one stuck in a read never keeps the process from exiting on a signal."""
+    fut: Future[_KindResult] = Future()
+
+    def run() -> None:
+        if not fut.set_running_or_notify_cancel():
+            return
+        try:
+            fut.set_result(fn())
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread
+            fut.set_exception(exc)
+
+    threading.Thread(target=run, name=name, daemon=True).start()
+    return fut
+
+
 def _first_failure(futures: dict[str, Future[_KindResult]]) -> BaseException:
     """The error that stopped the collection, rather than the `Stopped` it caused elsewhere."""
     for fut in futures.values():
-        exc = fut.exception()
+        exc = fut.exception() if fut.done() else None
         if exc is not None and not isinstance(exc, Stopped):
             return exc
     return CollectionError("collection stopped")
 
 
-def _encode_page(items: list[dict[str, Any]], kind: msgspec.Raw, api_version: msgspec.Raw) -> bytes:
-    """One line per item: `kind` and `apiVersion` first, `metadata.managedFields` dropped, the rest byte for byte."""
-    lines = []
-    for item in items:
-        raw_meta = item.get("metadata")
-        if raw_meta is not None:
-            try:
-                meta = _RAW_MAP.decode(raw_meta)
-            except msgspec.ValidationError:  # metadata: null, say; keep it as served
-                meta = None
-            if meta is not None and meta.pop("managedFields", None) is not None:
-                item["metadata"] = meta
-        item.pop("kind", None)
-        item.pop("apiVersion", None)
-        lines.append(_ENCODER.encode({"kind": kind, "apiVersion": api_version, **item}))
+def _encode_page(items: list[msgspec.Raw], kind: str, api_version: str) -> bytes:
+    """One line per item: its projection (auditor.collect.project), `kind` and `apiVersion` first."""
+    lines = [project(kind, api_version, item) for item in items]
     lines.append(b"")
     return b"\n".join(lines)
+
+
+def _now_precise() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z"
 
 
 def _read_eks(eks: Callable[[], dict[str, Any] | None], missing: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -185,7 +294,8 @@ def take_snapshot(opts: ClusterOptions, output: str | Path, label: str = "",
     """Read the cluster and write `output` atomically; raise CollectionError when it cannot be read at all.
 
     `eks`, when given, is called once and its result written as the snapshot's `eks` section.
-    The outcome says whether the snapshot is complete; an incomplete one is still written.
+    The outcome says whether the snapshot is complete; an incomplete one is still written, beside a
+    complete file already at `output` rather than over it (`SnapshotOutcome.path` says where).
     """
     path = Path(output)
     directory = path.parent if str(path.parent) else Path(".")
@@ -193,51 +303,62 @@ def take_snapshot(opts: ClusterOptions, output: str | Path, label: str = "",
         raise InputError(path, f"directory {directory} does not exist")
     started = now_utc()
     cluster = Cluster(opts)
-    version = cluster.server_version()
     show = sys.stderr.isatty() if progress is None else progress
     counts: dict[str, int] = {k: 0 for k in KINDS}
     missing: list[dict[str, Any]] = []
-    with _disk_errors(path), terminate_as_interrupt(), SnapshotWriter(path) as writer, \
-            ThreadPoolExecutor(max_workers=len(KINDS), thread_name_prefix="list") as pool, \
-            _progress(counts, show):
-        futures: dict[str, Future[_KindResult]] = {}
-        try:
-            for kind in KINDS:
-                # Anonymous (already unlinked) files beside the output: disk-backed, never left behind.
-                spool = tempfile.TemporaryFile(dir=directory, prefix=f".{path.name}.{kind}.")  # noqa: SIM115
-                futures[kind] = pool.submit(_guarded, cluster, kind, spool, counts)
-            for kind in COPY_ORDER:  # a fixed order, so snapshots of the same state are identical
-                try:
-                    result = futures[kind].result()
-                except Stopped:
-                    raise _first_failure(futures) from None
-                missing.extend(result.missing)
-                result.spool.seek(0)
-                for line in result.spool:
-                    writer.add_raw(kind, line[:-1])
-                result.spool.close()
-        except BaseException:
-            cluster.stop.set()  # the others stop at their next request or backoff
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
-        finally:
-            for fut in futures.values():
-                if fut.done() and not fut.cancelled() and fut.exception() is None:
-                    fut.result().spool.close()
-        taken = now_utc()
-        eks_data = _read_eks(eks, missing) if eks is not None else None
-        meta: dict[str, Any] = {
-            "label": label, "takenAt": taken, "startedAt": started, "complete": not missing,
-            "kinds": list(KINDS), "missing": missing, "warnings": list(cluster.warnings),
-            "source": {"context": cluster.context, "server": cluster.server, "serverVersion": version,
-                       "namespaces": list(opts.namespaces), "inCluster": cluster.in_cluster},
-        }
-        writer.finish(meta, eks=eks_data)
+    with terminate_as_interrupt():
+        version = cluster.server_version()
+        rv, no_rv = _anchor(cluster)
+        with _disk_errors(path), SnapshotWriter(path) as writer, _progress(counts, show):
+            futures: dict[str, Future[_KindResult]] = {}
+            results: dict[str, _KindResult] = {}
+            try:
+                for kind in KINDS:
+                    spool = _Spool(directory, f".{path.name}.{kind}.", writer.compress)
+                    futures[kind] = _in_thread(f"list-{kind}", partial(_guarded, cluster, kind, spool, counts, rv))
+                for kind in COPY_ORDER:  # a fixed order, so snapshots of the same state are identical
+                    try:
+                        result = futures[kind].result()
+                    except Stopped:
+                        raise _first_failure(futures) from None
+                    results[kind] = result
+                    missing.extend(result.missing)
+                    for line in result.spool.lines():
+                        writer.add_raw(kind, line)
+                    result.spool.close()
+            except BaseException:
+                cluster.stop.set()  # the others stop at their next request or backoff; none is waited for
+                raise
+            finally:
+                for fut in futures.values():
+                    if fut.done() and not fut.cancelled() and fut.exception() is None:
+                        fut.result().spool.close()
+            taken = now_utc()
+            eks_data = _read_eks(eks, missing) if eks is not None else None
+            consistent = bool(rv) and all(r.exact for r in results.values())
+            meta: dict[str, Any] = {
+                "label": label, "takenAt": taken, "startedAt": started, "complete": not missing,
+                "consistent": consistent, "resourceVersion": rv if consistent else "",
+                "kindReads": {k: _read_record(r) for k, r in results.items() if r.started},
+                "kinds": list(KINDS), "missing": missing, "warnings": list(cluster.warnings),
+                "source": {"context": cluster.context, "server": cluster.server, "serverVersion": version,
+                           "namespaces": list(opts.namespaces), "inCluster": cluster.in_cluster},
+            }
+            if not consistent:
+                reasons = [f"{k}: {r.fallback}" for k, r in results.items() if not r.exact and r.fallback]
+                meta["inconsistency"] = no_rv or "; ".join(dict.fromkeys(reasons))
+            writer.finish(meta, eks=eks_data)
     cluster.close()
     final = {k: writer.counts.get(k, 0) for k in KINDS}
-    LOG.info("snapshot %s: %s", path, final)
-    return SnapshotOutcome(path=path, complete=not missing, counts=final, missing=missing,
-                           warnings=list(cluster.warnings), taken_at=taken)
+    LOG.info("snapshot %s: %s", writer.written, final)
+    return SnapshotOutcome(path=writer.written, complete=not missing, counts=final, missing=missing,
+                           warnings=list(cluster.warnings), taken_at=taken, consistent=consistent,
+                           requested=path)
+
+
+def _read_record(result: _KindResult) -> dict[str, Any]:
+    return {"resourceVersion": result.resource_version, "startedAt": result.started,
+            "finishedAt": result.finished or result.started}
 
 
 _DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS, errno.EIO, errno.EFBIG}

@@ -13,7 +13,8 @@ class RetryPolicy:
     base: float = 0.5  # seconds before the first retry (doubled each time)
     cap: float = 10.0  # longest single backoff
     max_retry_after: float = 30.0  # never wait longer than this for a server's Retry-After
-    restarts: int = 3  # 410 Gone restarts of one list
+    budget: float = 120.0  # seconds for all the attempts of one request and the waits between them
+    restarts: int = 1  # 410 Gone restarts of one paginated list before one unpaginated list
 
     def backoff(self, retry: int) -> float:
         ceiling = min(self.cap, self.base * 2 ** retry)
@@ -21,7 +22,7 @@ class RetryPolicy:
 
 
 CONNECT_TIMEOUT = 10.0
-REQUEST_TIMEOUT = 60.0  # per request; a page of 500 Pods is a few MB
+REQUEST_TIMEOUT = 60.0  # per whole request, body included (kubectl's --request-timeout)
 DEFAULT_RETRY = RetryPolicy()
 
 
@@ -37,4 +38,6 @@ class ClusterOptions:
     request_timeout: float = field(default_factory=lambda: REQUEST_TIMEOUT)
     page_size: int = 500
     retry: RetryPolicy = field(default_factory=lambda: DEFAULT_RETRY)
+    # Seconds from the start of one collection by which every request must have ended (verify's --timeout).
+    time_limit: float | None = None
 

@@ -108,7 +108,7 @@ def test_always_slow_gives_up(api: ApiDouble, kubeconfig: Path, tmp_path: Path, 
     monkeypatch.setattr(options, "REQUEST_TIMEOUT", 0.2)
     api.add_fault(r"^/api/v1/nodes$", delay=0.5, times=None)
     result = snap("-o", tmp_path / "s.json", "--kubeconfig", kubeconfig)
-    _one_line_error(result, "Node", "no response within 0.2s")
+    _one_line_error(result, "Node", "no complete response within 0.2s")
 
 
 def test_bad_token_is_one_line(api: ApiDouble, tmp_path: Path, snap: Snap) -> None:
@@ -198,9 +198,13 @@ def test_killed_mid_write_keeps_the_old_file(api: ApiDouble, kubeconfig: Path, t
 
 
 def test_failing_credential_plugin_is_named(api: ApiDouble, tmp_path: Path, snap: Snap) -> None:
+    import base64
+
     kc = tmp_path / "kc"
+    ca = base64.b64encode(api.ca_pem).decode()
     kc.write_text(f"apiVersion: v1\nkind: Config\ncurrent-context: prod\nclusters:\n- name: c\n  cluster:\n"
-                  f"    server: {api.url}\nusers:\n- name: u\n  user:\n    exec:\n"
+                  f"    server: {api.url}\n    certificate-authority-data: {ca}\n"
+                  "users:\n- name: u\n  user:\n    exec:\n"
                   "      apiVersion: client.authentication.k8s.io/v1beta1\n      command: no-such-aws-cli\n"
                   "      args: [eks, get-token]\ncontexts:\n- name: prod\n  context:\n    cluster: c\n    user: u\n")
     result = snap("-o", tmp_path / "s.json", "--kubeconfig", kc)

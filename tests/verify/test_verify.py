@@ -95,7 +95,7 @@ def test_cluster_never_readable_exits_3(before_file: Path, tmp_path: Path) -> No
     kubeconfig = tmp_path / "kubeconfig"
     with ApiDouble() as double:
         double.write_kubeconfig(kubeconfig)
-    kubeconfig.write_text(kubeconfig.read_text().replace(double.url, f"http://127.0.0.1:{port}"))
+    kubeconfig.write_text(kubeconfig.read_text().replace(double.url, f"https://127.0.0.1:{port}"))
     result = CliRunner().invoke(main, ["verify", "--before", str(before_file), "--kubeconfig", str(kubeconfig),
                                        "--output-dir", str(tmp_path / "out"), "--interval", "0.1",
                                        "--timeout", "0.5"], catch_exceptions=False)

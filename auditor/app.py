@@ -8,8 +8,10 @@ from pathlib import Path
 import click
 
 from auditor import snapshot
+from auditor.baseline import Baseline, load_baseline
+from auditor.baseline import apply as apply_baseline
 from auditor.engine import run_rules
-from auditor.errors import ConfigError, ExitCode
+from auditor.errors import ConfigError, ExitCode, InputError
 from auditor.index import ClusterIndex
 from auditor.model import AuditResult, InputInfo
 from auditor.render import write_reports
@@ -27,8 +29,9 @@ def load_config(path: str | None) -> Config:
     return _load_config(path, {r.id for r in ALL_RULES}, explicit=path is not None)
 
 
-def load_states(paths: list[Path]) -> ClusterState:
-    return ClusterState.merge([snapshot.load(p) for p in paths])
+def load_states(specs: list[str] | list[Path]) -> ClusterState:
+    """INPUT arguments (files, folders, `-`) merged into one state, completeness judged on the merge."""
+    return snapshot.load_inputs([str(s) for s in specs])
 
 
 def cluster_facts(state: ClusterState, target_version: str | None = None) -> dict[str, object]:
@@ -85,7 +88,13 @@ def _options(config: Config, target: str | None) -> Config:
     return replace(config, options=replace(config.options, target_version=target))
 
 
-def audit(paths: list[Path], config: Config, report: ReportSettings, target: str | None) -> int:
+def baseline_of(report: ReportSettings) -> Baseline | None:
+    """The --baseline report (read once, cached); a bad one is an InputError naming the file."""
+    return load_baseline(report.baseline) if report.baseline is not None else None
+
+
+def audit(paths: list[str] | list[Path], config: Config, report: ReportSettings, target: str | None) -> int:
+    baseline_of(report)  # a bad baseline fails before the inputs are read
     state = load_states(paths)
     config = _options(config, resolve_target(state, target, config, planning=True))
     result = audit_state(state, config, report, mode="audit")
@@ -96,18 +105,22 @@ def audit_state(state: ClusterState, config: Config, report: ReportSettings, *, 
     index = ClusterIndex(state)
     rules = tuple(r for r in ALL_RULES if r.mode in ("single", "eks"))
     run = run_rules(rules, index, config)
-    return AuditResult(
+    result = AuditResult(
         mode=mode, inputs=tuple(state.inputs), findings=tuple(run.findings), suppressed=tuple(run.suppressed),
         fail_on=report.fail_on, rules=tuple(r.info() for r in rules),
         cluster=cluster_facts(state, config.options.target_version),
         eks=state.eks, notices=tuple(state.warnings) + tuple(run.notices),
         generated_at=format_time(datetime.now(timezone.utc)), runs=tuple(run.runs))
+    return apply_baseline(result, baseline_of(report))
 
 
 def compare(before_path: Path, after_path: Path, config: Config, report: ReportSettings,
             target: str | None) -> int:
-    before = snapshot.load(before_path)
-    after = snapshot.load(after_path)
+    baseline_of(report)
+    if str(before_path) == str(after_path) == "-":
+        raise InputError("-", "standard input can be read only once (BEFORE and AFTER are both '-')")
+    before = load_states([before_path])
+    after = load_states([after_path])
     config = _options(config, resolve_target(after, target, config, planning=False))
     result = compare_states(before, after, config, report, mode="compare")
     return finish(result, report)
@@ -120,7 +133,10 @@ def compare_states(before: ClusterState, after: ClusterState, config: Config, re
     a_index, b_index = ClusterIndex(after), ClusterIndex(before)
     rules = tuple(r for r in ALL_RULES if r.mode in ("single", "eks", "pair"))
     run = run_rules(rules, a_index, config, before=b_index)
-    rotation = summarise(b_index, a_index, run.findings)
+    baseline = baseline_of(report)
+    known = baseline.fingerprints if baseline is not None else frozenset()
+    # Known findings (in the baseline) do not hold convergence back, as they do not fail the gate.
+    rotation = summarise(b_index, a_index, [f for f in run.findings if f.fingerprint not in known])
     notices = tuple(before.warnings) + tuple(after.warnings) + tuple(run.notices)
     enabled = {r.id for r in rules if (o := config.rules.get(r.id)) is None or o.enabled}
     unrun = sorted((RECONVERGENCE_RULES & enabled) - {r.id for r in run.ran})
@@ -132,12 +148,13 @@ def compare_states(before: ClusterState, after: ClusterState, config: Config, re
     if before.taken_at >= after.taken_at:
         notices += (f"BEFORE ({format_time(before.taken_at)}) is not older than AFTER "
                     f"({format_time(after.taken_at)}): are the arguments swapped?",)
-    return AuditResult(
+    result = AuditResult(
         mode=mode, inputs=tuple(before.inputs) + tuple(after.inputs), findings=tuple(run.findings),
         suppressed=tuple(run.suppressed), fail_on=report.fail_on, rules=tuple(r.info() for r in rules),
         cluster=cluster_facts(after, config.options.target_version), converged=rotation["converged"],
         rotation=rotation, eks=after.eks,
         notices=notices, generated_at=format_time(datetime.now(timezone.utc)), runs=tuple(run.runs))
+    return apply_baseline(result, baseline)
 
 
 def finish(result: AuditResult, report: ReportSettings) -> int:

@@ -12,6 +12,7 @@ import click
 from auditor import __version__, app
 from auditor.collect.options import ClusterOptions
 from auditor.errors import AuditorError, ConfigError, ExitCode
+from auditor.inputs import DEFAULT_MAX_INPUT_SIZE, MAX_INPUT_SIZE_ENV, human_size, parse_size, set_max_input_size
 from auditor.settings import ReportSettings, normalise_version, parse_fail_on, parse_formats
 
 FAIL_ON_HELP = "Exit 1 when a finding is at or above this severity (default: error)."
@@ -31,7 +32,15 @@ def report_options(fn: Callable[..., Any], fail_on_help: str = FAIL_ON_HELP) -> 
                       help="Report formats, repeatable or comma-separated (default: html,md,json).")(fn)
     fn = click.option("--output-dir", "output_dir", type=click.Path(file_okay=False), default="upgrade-audit",
                       show_default=True, help="Where reports are written.")(fn)
-    # Not passed as a parameter: build_report_settings picks it up, so no command signature changes.
+    # Not passed as parameters: build_report_settings picks them up, so no command signature changes.
+    fn = click.option("--max-input-size", metavar="SIZE", default=None, expose_value=False,
+                      callback=_remember_max_input_size,
+                      help=f"Refuse inputs larger than this once decompressed (default: "
+                           f"{human_size(DEFAULT_MAX_INPUT_SIZE)}, or ${MAX_INPUT_SIZE_ENV}), e.g. 8G.")(fn)
+    fn = click.option("--baseline", metavar="REPORT.json", default=None, expose_value=False,
+                      callback=_remember_baseline,
+                      help="A previous report.json: findings already in it are reported as known and do not "
+                           "fail the gate; new ones do; fixed ones are listed.")(fn)
     fn = click.option("--upload", metavar="s3://BUCKET/PREFIX", default=None, expose_value=False,
                       callback=_remember_upload,
                       help="Also copy the written reports to S3 (boto3 credentials) and print their URLs.")(fn)
@@ -43,6 +52,21 @@ def verify_report_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 _UPLOAD_KEY = "auditor.upload"
+_BASELINE_KEY = "auditor.baseline"
+
+
+def _remember_baseline(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None:
+        ctx.meta[_BASELINE_KEY] = value
+    return value
+
+
+def _remember_max_input_size(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    try:
+        set_max_input_size(parse_size(value) if value is not None else None)
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return value
 
 
 def _remember_upload(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -60,11 +84,14 @@ def build_report_settings(output_dir: str, formats: tuple[str, ...], fail_on: st
                           config_fail_on: str | None, upload: str | None = None) -> ReportSettings:
     # The config's fail-on was validated (naming the file) when it was loaded; only the flag can be wrong here.
     chosen = fail_on if fail_on is not None else (config_fail_on or "error")
+    ctx = click.get_current_context(silent=True)
+    meta = ctx.meta if ctx is not None else {}
     if upload is None:
-        ctx = click.get_current_context(silent=True)
-        upload = ctx.meta.get(_UPLOAD_KEY) if ctx is not None else None
+        upload = meta.get(_UPLOAD_KEY)
+    baseline = meta.get(_BASELINE_KEY)
     return ReportSettings(output_dir=Path(output_dir), formats=parse_formats(formats),
-                          fail_on=_flag_value("--fail-on", parse_fail_on, chosen), upload=upload)
+                          fail_on=_flag_value("--fail-on", parse_fail_on, chosen), upload=upload,
+                          baseline=Path(baseline) if baseline else None)
 
 
 def _flag_value(flag: str, parse: Callable[[str], Any], value: str) -> Any:
@@ -143,7 +170,7 @@ def audit(inputs: tuple[str, ...], output_dir: str, formats: tuple[str, ...], fa
         cfg = app.load_config(config)
         report = build_report_settings(output_dir, formats, fail_on, cfg.fail_on)
         target = _target(target_version)
-        return app.audit([Path(i) for i in inputs], cfg, report, target)
+        return app.audit(list(inputs), cfg, report, target)
 
     run(body)
 

@@ -36,7 +36,7 @@ def to_dict(result: AuditResult) -> dict[str, Any]:
         "mode": result.mode,
         "inputs": [i.as_dict() for i in result.inputs],
         "summary": summary,
-        "findings": [f.as_dict() for f in result.findings],
+        "findings": [_finding(result, f) for f in result.findings],
         "suppressed": [s.as_dict() for s in result.suppressed],
     }
     if result.generated_at:
@@ -47,11 +47,20 @@ def to_dict(result: AuditResult) -> dict[str, Any]:
         out["notices"] = list(result.notices)
     if result.runs:
         out["ruleRuns"] = [r.as_dict() for r in result.runs]
+    if result.baseline is not None:
+        out["baseline"] = {"path": result.baseline.path, "fixed": list(result.baseline.fixed)}
     if result.rotation is not None:
         out["rotation"] = result.rotation
     if result.eks is not None:
         out["eks"] = result.eks
     return out
+
+
+def _finding(result: AuditResult, f: Finding) -> dict[str, Any]:
+    d = f.as_dict()
+    if result.baseline is not None:
+        d["baseline"] = "known" if result.is_known(f) else "new"
+    return d
 
 
 def render_json(result: AuditResult) -> str:
@@ -197,7 +206,8 @@ def render_junit(result: AuditResult) -> str:
     for rid in rule_ids:
         case = ET.Element("testcase", {"classname": classname, "name": rid, "time": "0"})
         found = by_rule.get(rid, [])
-        failing = [f for f in found if result.fail_on is not None and f.severity >= result.fail_on]
+        failing = [f for f in found if result.fail_on is not None and f.severity >= result.fail_on
+                   and not result.is_known(f)]  # known (baseline) findings never fail the gate
         for f in failing:
             el = ET.SubElement(case, "failure", {"message": _x(f"{f.object}: {f.message}"),
                                                  "type": f.severity.label})
@@ -207,7 +217,8 @@ def render_junit(result: AuditResult) -> str:
         elif rid in skipped and not found:
             ET.SubElement(case, "skipped", {"message": _x(f"did not run: {skipped[rid]}")})
             n_skipped += 1
-        out_lines = [f"[{f.severity.label}] {f.object}: {f.message}" for f in found if f not in failing]
+        out_lines = [f"[{f.severity.label}{', known' if result.is_known(f) else ''}] {f.object}: {f.message}"
+                     for f in found if f not in failing]
         out_lines += suppressed.get(rid, [])
         if out_lines:
             ET.SubElement(case, "system-out").text = _x("\n".join(out_lines))

@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from auditor.errors import ConfigError
+from auditor.errors import ConfigError, InputError
 from auditor.model import Severity
 from auditor.rules.base import Options
 
@@ -16,6 +16,7 @@ FORMATS = ("html", "md", "json", "junit")
 DEFAULT_FORMATS = ("html", "md", "json")
 DEFAULT_CONFIG = ".upgrade-auditor.yaml"
 FAIL_ON = ("info", "warning", "error", "never")
+CONFIG_MAX_SIZE = 1 << 20  # a config file is a few hundred lines
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class ReportSettings:
     formats: tuple[str, ...] = DEFAULT_FORMATS
     fail_on: Severity | None = Severity.ERROR
     upload: str | None = None
+    baseline: Path | None = None  # a previous report.json: its findings are known, not gating
 
 
 def parse_formats(values: tuple[str, ...]) -> tuple[str, ...]:
@@ -96,6 +98,32 @@ def _tolerance(value: Any, where: str) -> tuple[float, bool]:
     raise ConfigError(f"{where}: tolerance must be a number of endpoints >= 0 or a percentage like '10%'")
 
 
+def _read_yaml(p: Path) -> Any:
+    """The config file's YAML, bounded like every input: a regular file, size, nesting and aliases capped."""
+    from auditor.inputs import read_file
+    from auditor.safeyaml import YAMLLimitError, safe_load
+
+    if p.is_dir():
+        raise ConfigError(f"{p}: is a directory, not a YAML config file")
+    try:
+        data = read_file(p, CONFIG_MAX_SIZE)
+    except InputError as exc:
+        problem = exc.problem
+        if "input size limit" in problem:
+            problem = f"is larger than {CONFIG_MAX_SIZE >> 20} MiB; a config file is a few hundred lines of YAML"
+        raise ConfigError(f"{p}: {problem}") from None
+    try:
+        return safe_load(bytes(data).decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{p}: not UTF-8 text; the config file must be YAML") from None
+    except YAMLLimitError as exc:
+        raise ConfigError(f"{p}: invalid YAML: {exc}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{p}: invalid YAML{where}") from None
+
+
 def load_config(path: str | None, known_rules: set[str], *, explicit: bool = False) -> Config:
     """Read and validate the config file; absent default file means defaults."""
     p = Path(path or DEFAULT_CONFIG)
@@ -103,18 +131,7 @@ def load_config(path: str | None, known_rules: set[str], *, explicit: bool = Fal
         if explicit:
             raise ConfigError(f"{p}: config file not found (check the --config path)")
         return Config()
-    try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except IsADirectoryError:
-        raise ConfigError(f"{p}: is a directory, not a YAML config file") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{p}: not UTF-8 text; the config file must be YAML") from None
-    except OSError as exc:
-        raise ConfigError(f"{p}: cannot read config file ({exc.strerror or exc})") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{p}: invalid YAML{where}") from None
+    raw = _read_yaml(p)
     if raw is None:
         return Config(path=str(p))
     if not isinstance(raw, dict):

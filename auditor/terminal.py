@@ -47,6 +47,9 @@ def summary(result: AuditResult, paths: Iterable[Path], stream: TextIO | None = 
     head = (f"{verdict}  {result.mode} ({verdict_detail(result)}): {c['error']} error, {c['warning']} warning, "
             f"{c['info']} info, {c['suppressed']} suppressed")
     lines = [head]
+    if result.baseline is not None:
+        lines.append(f"baseline {_clean(result.baseline.path)}: {c['new']} new, {c['known']} known "
+                     f"(not gating), {c['fixed']} fixed")
     incomplete = [i for i in result.inputs if not i.complete]
     if incomplete:
         lines.append(paint("incomplete:", "33") + f" {len(incomplete)} of {len(result.inputs)} input(s) could "
@@ -59,7 +62,9 @@ def summary(result: AuditResult, paths: Iterable[Path], stream: TextIO | None = 
         lines.append(f"note: {_clean(n)}")
     if len(others) > 3:
         lines.append(f"note: … and {len(others) - 3} more in the reports")
-    worst = list(result.findings[:top])
+    # With a baseline the new findings come first: they are what the gate is about.
+    ordered = list(result.new_findings) + [f for f in result.findings if result.is_known(f)]
+    worst = ordered[:top]
     if worst:
         w_sev = max(len(f.severity.label) for f in worst)
         w_rule = max(len(f.rule) for f in worst)
@@ -68,7 +73,8 @@ def summary(result: AuditResult, paths: Iterable[Path], stream: TextIO | None = 
         lines.append("")
         for f, obj in zip(worst, objs, strict=True):
             sev = paint(f.severity.label.ljust(w_sev), _COLOURS[f.severity])
-            lines.append(f"  {sev}  {f.rule.ljust(w_rule)}  {obj.ljust(w_obj)}  {_fit(_clean(f.message), 100)}")
+            tag = " (known)" if result.is_known(f) else ""
+            lines.append(f"  {sev}  {f.rule.ljust(w_rule)}  {obj.ljust(w_obj)}  {_fit(_clean(f.message), 100)}{tag}")
         if len(result.findings) > top:
             lines.append(f"  … and {len(result.findings) - top} more in the reports")
     paths = list(paths)

@@ -96,7 +96,7 @@ def eks_problem(eks: Any) -> str | None:
     except msgspec.ValidationError as exc:
         text = str(exc)
         # msgspec says "... - at `$.cluster`": name the section the way a reader of the file would
-        text = text.replace("`$.", "`eks.").replace("`$`", "`eks`")
+        text = text.replace("`$.", "`eks.").replace("`$`", "`eks`").replace(" | null`", "`")
         return f"'eks' section is invalid: {text}"
     return None
 

@@ -52,8 +52,12 @@ def summary(result: AuditResult, paths: Iterable[Path], stream: TextIO | None = 
                      f"(not gating), {c['fixed']} fixed")
     incomplete = [i for i in result.inputs if not i.complete]
     if incomplete:
-        lines.append(paint("incomplete:", "33") + f" {len(incomplete)} of {len(result.inputs)} input(s) could "
-                     "not be read whole; see the report's notices")
+        if all(i.format == "kubectl" for i in incomplete):  # dumps: what the merge of them lacks
+            kinds = sorted({str(m.get("kind")) for i in incomplete for m in i.missing})
+            what = f" the input(s) hold no {', '.join(kinds)}"
+        else:
+            what = f" {len(incomplete)} of {len(result.inputs)} input(s) could not be read whole"
+        lines.append(paint("incomplete:", "33") + what + "; see the report's notices")
     skipped = skipped_rules(result.notices)
     others = other_notices(result.notices)
     if skipped:

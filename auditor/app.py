@@ -20,7 +20,7 @@ from auditor.rules.base import Options
 from auditor.settings import Config, ReportSettings
 from auditor.settings import load_config as _load_config
 from auditor.state import ClusterState, format_time
-from auditor.terminal import summary
+from auditor.terminal import clean, summary
 
 LOG = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ def audit_state(state: ClusterState, config: Config, report: ReportSettings, *, 
         fail_on=report.fail_on, rules=tuple(r.info() for r in rules),
         cluster=cluster_facts(state, config.options.target_version),
         eks=state.eks, notices=tuple(state.warnings) + tuple(run.notices),
-        generated_at=format_time(datetime.now(timezone.utc)), runs=tuple(run.runs))
+        generated_at=format_time(datetime.now(timezone.utc)), runs=tuple(run.runs), warnings=tuple(run.warnings))
     return apply_baseline(result, baseline_of(report))
 
 
@@ -153,7 +153,8 @@ def compare_states(before: ClusterState, after: ClusterState, config: Config, re
         suppressed=tuple(run.suppressed), fail_on=report.fail_on, rules=tuple(r.info() for r in rules),
         cluster=cluster_facts(after, config.options.target_version), converged=rotation["converged"],
         rotation=rotation, eks=after.eks,
-        notices=notices, generated_at=format_time(datetime.now(timezone.utc)), runs=tuple(run.runs))
+        notices=notices, generated_at=format_time(datetime.now(timezone.utc)), runs=tuple(run.runs),
+        warnings=tuple(run.warnings))
     return apply_baseline(result, baseline)
 
 
@@ -167,6 +168,8 @@ def finish(result: AuditResult, report: ReportSettings) -> int:
             urls = upload_reports(paths, report.upload)
         except UploadError as exc:
             failure = exc
+    for w in result.warnings:
+        click.echo(f"warning: {clean(w)}", err=True)
     click.echo(summary(result, paths, urls=urls))
     if failure is not None:
         raise failure  # one line on stderr, exit 3

@@ -184,6 +184,7 @@ class AuditResult:
     generated_at: str = ""
     runs: tuple[RuleRun, ...] = ()
     baseline: BaselineInfo | None = None
+    warnings: tuple[str, ...] = ()  # about the user's settings (expired excludes, unknown ignored rules); in notices
 
     def is_known(self, f: Finding) -> bool:
         """In the baseline: reported apart, never counted against the gate."""

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import fnmatch
+import re
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,17 @@ class Exclude:
     name: str = "*"
     kind: str = "*"
     labels: tuple[tuple[str, str], ...] = ()
+    expires: date | None = None  # the last day it applies (UTC); past it the exclude is reported, not applied
+    index: int = -1  # position in the config's exclude list, for messages
+
+    def expired(self, today: date) -> bool:
+        return self.expires is not None and today > self.expires
+
+    def describe(self) -> str:
+        parts = [f"{k} {v}" for k, v in (("rule", self.rule), ("kind", self.kind), ("namespace", self.namespace),
+                                         ("name", self.name)) if v != "*"]
+        parts += [f"label {k}={v}" for k, v in self.labels]
+        return f"exclude[{self.index}] ({', '.join(parts)}; reason {self.reason!r})"
 
     def matches(self, rule: str, kind: str, namespace: str, name: str, labels: dict[str, str]) -> bool:
         return (fnmatch.fnmatchcase(rule, self.rule) and fnmatch.fnmatchcase(kind, self.kind)
@@ -96,6 +109,22 @@ def _tolerance(value: Any, where: str) -> tuple[float, bool]:
         if 0 <= pct <= 100:
             return pct / 100.0, True
     raise ConfigError(f"{where}: tolerance must be a number of endpoints >= 0 or a percentage like '10%'")
+
+
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _expiry(value: Any, where: str) -> date:
+    """`expires: 2026-12-31` (YAML reads it as a date) or the same text quoted."""
+    if isinstance(value, date) and not isinstance(value, datetime):  # a time of day is not an expiry date
+        return value
+    if isinstance(value, str) and _DATE.match(value.strip()):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    shown = value.isoformat() if isinstance(value, datetime) else repr(value)
+    raise ConfigError(f"{where}: expires must be a date like 2026-12-31 (YYYY-MM-DD), not {shown}")
 
 
 def _read_yaml(p: Path) -> Any:
@@ -187,7 +216,7 @@ def load_config(path: str | None, known_rules: set[str], *, explicit: bool = Fal
         where = f"{p}: exclude[{i}]"
         if not isinstance(ex, dict):
             raise ConfigError(f"{where} must be a mapping")
-        bad = set(ex) - {"rule", "namespace", "name", "kind", "labels", "reason"}
+        bad = set(ex) - {"rule", "namespace", "name", "kind", "labels", "reason", "expires"}
         if bad:
             raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(bad))}")
         reason = ex.get("reason")
@@ -202,9 +231,13 @@ def load_config(path: str | None, known_rules: set[str], *, explicit: bool = Fal
         rule_pat = str(ex.get("rule", "*"))
         if not any(ch in rule_pat for ch in "*?[") and rule_pat not in known_rules:
             raise ConfigError(f"{where}: unknown rule {rule_pat!r}")
+        if not labels and all(str(ex.get(k, "*")) == "*" for k in ("rule", "namespace", "name", "kind")):
+            raise ConfigError(f"{where}: has no matcher; give at least one of rule, kind, namespace, name or "
+                              "labels (an exclude that matches everything would hide every finding)")
         excludes.append(Exclude(reason=reason, rule=rule_pat, namespace=str(ex.get("namespace", "*")),
                                 name=str(ex.get("name", "*")), kind=str(ex.get("kind", "*")),
-                                labels=tuple((str(k), str(v)) for k, v in labels.items())))
+                                labels=tuple((str(k), str(v)) for k, v in labels.items()),
+                                expires=_expiry(ex.get("expires"), where) if "expires" in ex else None, index=i))
     managers = raw.get("third-party-managers") or []
     if not isinstance(managers, list) or not all(isinstance(m, str) for m in managers):
         raise ConfigError(f"{p}: third-party-managers must be a list of managed-by values")

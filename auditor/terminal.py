@@ -26,8 +26,12 @@ def use_colour(stream: TextIO) -> bool:
         return False
 
 
-def _clean(text: object) -> str:
+def clean(text: object) -> str:
+    """Text from the cluster made safe for a terminal (no control characters)."""
     return _CONTROL.sub("?", str(text))
+
+
+_clean = clean
 
 
 def _fit(text: str, width: int) -> str:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from auditor import snapshot
+from auditor import snapshot, versions
 from auditor.baseline import Baseline, load_baseline
 from auditor.baseline import apply as apply_baseline
 from auditor.engine import run_rules
@@ -44,11 +44,14 @@ def cluster_facts(state: ClusterState, target_version: str | None = None) -> dic
         facts["server"] = state.server
     if state.server_version:
         facts["serverVersion"] = state.server_version
-    if state.eks:
-        cl = state.eks.get("cluster") or {}
-        facts["eksCluster"] = state.eks.get("clusterName") or cl.get("name")
-        facts["eksVersion"] = cl.get("version")
-        facts["eksPlatformVersion"] = cl.get("platformVersion")
+    eks = state.eks_data
+    if eks is not None:
+        facts["eksCluster"] = eks.name or None
+        facts["eksVersion"] = eks.cluster.version or None
+        facts["eksPlatformVersion"] = eks.cluster.platform_version or None
+    cp = versions.control_plane(state.server_version, eks.cluster.version if eks is not None else None)
+    if cp is not None:
+        facts["controlPlane"] = {"version": str(cp.version), "source": cp.source}
     groups: dict[str, int] = {}
     for node in state.of("Node"):
         ng = node.labels.get("eks.amazonaws.com/nodegroup")
@@ -61,25 +64,18 @@ def cluster_facts(state: ClusterState, target_version: str | None = None) -> dic
     return {k: v for k, v in facts.items() if v is not None}
 
 
-def next_minor(version: str | None) -> str | None:
-    from auditor.rules.cluster import minor_version
-    v = minor_version(version)
-    return f"{v[0]}.{v[1] + 1}" if v else None
-
-
 def resolve_target(state: ClusterState, flag: str | None, config: Config, *, planning: bool) -> str | None:
     """--target-version, else config, else (with EKS data) the next minor for audit, AFTER's version for compare."""
     if flag:
-        return flag
+        return versions.normalise_target(flag)
     if config.options.target_version:
         return config.options.target_version
-    if state.eks:
-        version = str((state.eks.get("cluster") or {}).get("version", "")) or None
-        if planning:
-            return next_minor(version)
-        from auditor.rules.cluster import minor_version
-        v = minor_version(version)
-        return f"{v[0]}.{v[1]}" if v else None
+    eks = state.eks_data
+    if eks is not None:
+        v = versions.parse(eks.cluster.version)
+        if v is None:
+            return None
+        return str(v.next()) if planning else str(v)
     return None
 
 
@@ -104,7 +100,7 @@ def audit(paths: list[str] | list[Path], config: Config, report: ReportSettings,
 def audit_state(state: ClusterState, config: Config, report: ReportSettings, *, mode: str) -> AuditResult:
     index = ClusterIndex(state)
     rules = tuple(r for r in ALL_RULES if r.mode in ("single", "eks"))
-    run = run_rules(rules, index, config)
+    run = run_rules(rules, index, config, command=mode)
     result = AuditResult(
         mode=mode, inputs=tuple(state.inputs), findings=tuple(run.findings), suppressed=tuple(run.suppressed),
         fail_on=report.fail_on, rules=tuple(r.info() for r in rules),
@@ -132,7 +128,7 @@ def compare_states(before: ClusterState, after: ClusterState, config: Config, re
     from auditor.rotation import RECONVERGENCE_RULES, summarise
     a_index, b_index = ClusterIndex(after), ClusterIndex(before)
     rules = tuple(r for r in ALL_RULES if r.mode in ("single", "eks", "pair"))
-    run = run_rules(rules, a_index, config, before=b_index)
+    run = run_rules(rules, a_index, config, before=b_index, command=mode)
     baseline = baseline_of(report)
     known = baseline.fingerprints if baseline is not None else frozenset()
     # Known findings (in the baseline) do not hold convergence back, as they do not fail the gate.

@@ -11,7 +11,7 @@ from typing import Iterable
 from auditor.index import ClusterIndex
 from auditor.model import Finding, NotRun, ObjectRef, RuleRun, Severity, Suppressed
 from auditor.objects import ANN_IGNORE, ANN_IGNORE_REASON, KubeObject
-from auditor.rules.base import Context, Rule
+from auditor.rules.base import Context, Rule, RuleNotRun
 from auditor.settings import Config, Exclude
 
 LOG = logging.getLogger(__name__)
@@ -31,12 +31,16 @@ class EngineRun:
 
 
 def run_rules(rules: Iterable[Rule], index: ClusterIndex, config: Config, *,
-              before: ClusterIndex | None = None, today: date | None = None,
+              before: ClusterIndex | None = None, command: str | None = None, today: date | None = None,
               known_rules: Iterable[str] | None = None) -> EngineRun:
-    """Run the rules, then decide suppressions; `today` (UTC) decides which excludes have expired."""
+    """Run each rule in isolation; record for every rule whether it ran, or why not (`EngineRun.runs`).
+    Then decide suppressions: `today` (UTC, default now) decides which excludes have expired."""
     out = EngineRun()
     raw: list[Finding] = []
     for r in rules:
+        if command is not None and command not in r.commands:
+            out.runs.append(RuleRun(r.id, False, NotRun.MODE, f"runs only in {', '.join(sorted(r.commands))}"))
+            continue
         override = config.rules.get(r.id)
         if override is not None and not override.enabled:
             out.runs.append(RuleRun(r.id, False, NotRun.DISABLED, "disabled in the config"))
@@ -57,6 +61,10 @@ def run_rules(rules: Iterable[Rule], index: ClusterIndex, config: Config, *,
         ctx = Context(index=index, options=config.options, before=before if r.mode == "pair" else None, rule=r)
         try:
             produced = list(r.check(ctx))
+        except RuleNotRun as why:
+            out.runs.append(RuleRun(r.id, False, NotRun.NO_DATA, str(why)))
+            out.notices.append(f"rule {r.id} did not run: {why}")
+            continue
         except Exception as exc:  # one rule's bug must not hide every other result
             LOG.debug("rule %s crashed:\n%s", r.id, traceback.format_exc())
             produced = [Finding(rule=INTERNAL_ERROR, severity=Severity.ERROR, object=ObjectRef("Cluster", "", r.id),

@@ -239,3 +239,17 @@ def _check_text(name: object, data: bytes | bytearray) -> None:
     """JSON and YAML are text: a NUL byte near the start means binary data (or a bomb of zeros)."""
     if b"\x00" in data[:4096]:
         raise InputError(name, "is binary, not JSON or YAML")
+
+
+def nested_too_deep(value: object, limit: int) -> bool:
+    """Whether decoded data nests dicts/lists more than `limit` levels (checked without recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        v, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(v, dict):
+            stack.extend((c, depth + 1) for c in v.values())
+        elif isinstance(v, list):
+            stack.extend((c, depth + 1) for c in v)
+    return False

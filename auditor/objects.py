@@ -7,9 +7,12 @@ mixed `List` decodes in a single pass whatever kinds it holds.
 """
 from __future__ import annotations
 
-from typing import Optional
+import ipaddress
+from typing import Any, Optional
 
 import msgspec
+
+from auditor import kinds as _kinds
 
 
 class _S(msgspec.Struct, rename="camel", omit_defaults=True, gc=False):
@@ -44,10 +47,19 @@ class ContainerPort(_S):
     protocol: str = "TCP"
 
 
+class Probe(_S):
+    """Only whether a probe is declared, and how: nothing of its command or headers is read."""
+
+    initial_delay_seconds: Optional[int] = None
+    period_seconds: Optional[int] = None
+
+
 class Container(_S):
     name: str = ""
     ports: Optional[list[ContainerPort]] = None
     restart_policy: str = ""  # "Always" on an init container makes it a sidecar
+    readiness_probe: Optional[Probe] = None
+    startup_probe: Optional[Probe] = None
 
 
 class ServicePort(_S):
@@ -63,8 +75,29 @@ class Taint(_S):
     effect: str = ""
 
 
+class LabelSelectorRequirement(_S):
+    key: str = ""
+    operator: str = ""
+    values: Optional[list[str]] = None
+
+
+class LabelSelector(_S):
+    match_labels: Optional[dict[str, str]] = None
+    match_expressions: Optional[list[LabelSelectorRequirement]] = None
+
+
+class PodTemplate(_S):
+    metadata: Optional[ObjectMeta] = None
+    spec: Optional[Spec] = None
+
+
 class Spec(_S):
-    """Union of the Pod, Service, Node and Namespace spec fields the rules read."""
+    """Union of the spec fields the rules read, for every kind in `auditor.kinds`.
+
+    `selector` is a Service's plain map or a workload's/PDB's LabelSelector (`matchLabels`,
+    `matchExpressions`): the one field whose shape differs between kinds, so it is decoded loosely and
+    read through `service_selector` / `label_selector`.
+    """
 
     # Pod
     node_name: str = ""
@@ -74,8 +107,8 @@ class Spec(_S):
     termination_grace_period_seconds: Optional[int] = None
     containers: Optional[list[Container]] = None  # only names and ports are decoded: named targetPorts
     init_containers: Optional[list[Container]] = None
-    # Service
-    selector: Optional[dict[str, str]] = None
+    # Service (a map) / workloads and PodDisruptionBudget (a LabelSelector)
+    selector: Optional[dict[str, Any]] = None
     type: str = ""
     cluster_ip: str = msgspec.field(default="", name="clusterIP")
     cluster_ips: Optional[list[str]] = msgspec.field(default=None, name="clusterIPs")
@@ -88,6 +121,15 @@ class Spec(_S):
     unschedulable: bool = False
     taints: Optional[list[Taint]] = None
     provider_id: str = msgspec.field(default="", name="providerID")
+    # Deployment, StatefulSet, ReplicaSet, DaemonSet
+    replicas: Optional[int] = None
+    template: Optional[PodTemplate] = None
+    # PodDisruptionBudget
+    min_available: int | str | None = None
+    max_unavailable: int | str | None = None
+    unhealthy_pod_eviction_policy: str = ""
+    # Karpenter NodePool
+    disruption: Optional[dict[str, Any]] = None
 
 
 class Condition(_S):
@@ -123,6 +165,21 @@ class Status(_S):
     conditions: Optional[list[Condition]] = None
     node_info: Optional[NodeInfo] = None
     addresses: Optional[list[NodeAddress]] = None
+    # workloads
+    replicas: Optional[int] = None
+    ready_replicas: Optional[int] = None
+    available_replicas: Optional[int] = None
+    updated_replicas: Optional[int] = None
+    number_ready: Optional[int] = None
+    desired_number_scheduled: Optional[int] = None
+    # PodDisruptionBudget
+    disruptions_allowed: Optional[int] = None
+    current_healthy: Optional[int] = None
+    desired_healthy: Optional[int] = None
+    expected_pods: Optional[int] = None
+    # Karpenter NodeClaim
+    node_name: str = ""
+    provider_id: str = msgspec.field(default="", name="providerID")
 
 
 class ObjectReference(_S):
@@ -214,16 +271,69 @@ class KubeObject(_S):
         return self.metadata.annotations or {}
 
 
-#: Kinds the auditor reads, with the API group/version and plural the collector lists them by.
+#: Kinds the live collector lists today (group/version, plural), from the registry in `auditor.kinds`.
 KINDS: dict[str, tuple[str, str]] = {
-    "Namespace": ("v1", "namespaces"),
-    "Node": ("v1", "nodes"),
-    "Pod": ("v1", "pods"),
-    "Service": ("v1", "services"),
-    "Endpoints": ("v1", "endpoints"),
-    "EndpointSlice": ("discovery.k8s.io/v1", "endpointslices"),
-}
-NAMESPACED = {"Pod", "Service", "Endpoints", "EndpointSlice"}
+    k.name: (k.api_version, k.plural)
+    for k in sorted(_kinds.REGISTRY, key=lambda k: k.name != "Namespace") if k.required or k.name == "Namespace"}
+NAMESPACED = {k for k in KINDS if k in _kinds.NAMESPACED}
+
+
+def canonical_ip(ip: str) -> str:
+    """IPv6 addresses have many spellings; the controllers write the canonical one."""
+    if ":" in ip:
+        try:
+            return str(ipaddress.ip_address(ip))
+        except ValueError:
+            return ip
+    return ip
+
+
+def ip_family(ip: str) -> str:
+    return "IPv6" if ":" in ip else "IPv4"
+
+
+def service_selector(svc: KubeObject) -> dict[str, str]:
+    """A Service's selector map ({} when selectorless; an empty map reads back as none, K8S-FACTS 8.12)."""
+    sel = svc.spec.selector if svc.spec is not None else None
+    if not sel:
+        return {}
+    return {str(k): str(v) for k, v in sel.items()}
+
+
+def label_selector(obj: KubeObject) -> LabelSelector | None:
+    """A workload's or PodDisruptionBudget's `spec.selector` as a LabelSelector; None when absent."""
+    sel = obj.spec.selector if obj.spec is not None else None
+    if sel is None:
+        return None
+    try:
+        return msgspec.convert(sel, LabelSelector)
+    except msgspec.ValidationError:
+        return LabelSelector(match_expressions=[LabelSelectorRequirement(key="", operator="Invalid")])
+
+
+def selector_matches(sel: LabelSelector | None, labels: dict[str, str]) -> bool:
+    """metav1.LabelSelectorAsSelector semantics: an empty selector matches everything, nil nothing."""
+    if sel is None:
+        return False
+    for k, v in (sel.match_labels or {}).items():
+        if labels.get(k) != v:
+            return False
+    for req in sel.match_expressions or ():
+        have = req.key in labels
+        vals = req.values or []
+        if req.operator == "In":
+            ok = have and labels[req.key] in vals
+        elif req.operator == "NotIn":
+            ok = not have or labels[req.key] not in vals
+        elif req.operator == "Exists":
+            ok = have
+        elif req.operator == "DoesNotExist":
+            ok = not have
+        else:
+            ok = False
+        if not ok:
+            return False
+    return True
 
 # Well-known keys (K8S-FACTS.md section 1).
 LABEL_SERVICE_NAME = "kubernetes.io/service-name"

@@ -4,16 +4,15 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, Iterable
 
-from auditor.index import ClusterIndex, service_ready_endpoints
+from auditor.index import ClusterIndex
 from auditor.model import Finding, Severity
 from auditor.objects import LABEL_NODEGROUP, LABEL_NODEPOOL, KubeObject
-from auditor.rules.cluster import minor_version
-from auditor.rules.pair import ready_count
+from auditor.reconcile import ready_count, service_ready_endpoints
+from auditor.rules import convergence_rules
 
-#: Rules whose error findings mean "slices did not follow the Pods" (verify polls until none is left).
-RECONVERGENCE_RULES = frozenset({"stale-endpointslice", "service-missing-endpointslices",
-                                 "endpoints-on-removed-node", "service-lost-endpoints",
-                                 "handmade-endpointslice-stale"})
+#: Rules whose error findings mean "slices did not follow the Pods" (verify polls until none is left):
+#: the `convergence` metadata on each rule.
+RECONVERGENCE_RULES = convergence_rules()
 
 
 def node_group(node: KubeObject) -> tuple[str, str]:
@@ -33,10 +32,7 @@ def kubelet(node: KubeObject) -> str:
 
 
 def _cp(index: ClusterIndex) -> str | None:
-    v = minor_version(index.server_version)
-    if v is None and index.eks:
-        v = minor_version(str((index.eks.get("cluster") or {}).get("version", "")))
-    return f"{v[0]}.{v[1]}" if v else None
+    return str(index.control_plane.version) if index.control_plane else None
 
 
 def _node_key(n: KubeObject) -> tuple[str, str]:
@@ -48,14 +44,12 @@ def converged(findings: Iterable[Finding]) -> bool:
 
 
 def _eks_groups(index: ClusterIndex) -> dict[str, dict[str, Any]]:
-    if not index.eks:
+    eks = index.eks_data
+    if eks is None:
         return {}
-    out = {}
-    for ng in index.eks.get("nodegroups") or []:
-        name = ng.get("nodegroupName")
-        if name:
-            out[name] = {k: ng.get(k) for k in ("version", "releaseVersion", "status") if ng.get(k) is not None}
-    return out
+    return {ng.name: {k: v for k, v in (("version", ng.version), ("releaseVersion", ng.release_version),
+                                        ("status", ng.status)) if v}
+            for ng in eks.nodegroups if ng.name}
 
 
 def summarise(before: ClusterIndex, after: ClusterIndex, findings: list[Finding]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from auditor import versions
 from auditor.errors import ConfigError, InputError
 from auditor.model import Severity
 from auditor.rules.base import Options
@@ -257,9 +258,8 @@ def load_config(path: str | None, known_rules: set[str], *, explicit: bool = Fal
 
 
 def normalise_version(text: str) -> str:
-    """'1.31', 'v1.31', '1.31.2' -> '1.31'; anything else is a ConfigError."""
-    t = text.strip().lstrip("v")
-    parts = t.split(".")
-    if len(parts) >= 2 and parts[0].isdigit() and parts[1].isdigit():
-        return f"{int(parts[0])}.{int(parts[1])}"
-    raise ConfigError(f"{text!r} is not a Kubernetes version of the form 1.N (for example 1.31)")
+    """'1.31', 'v1.31' -> '1.31' (auditor.versions); anything else is a ConfigError."""
+    try:
+        return versions.normalise_target(text)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None

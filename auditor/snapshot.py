@@ -17,11 +17,11 @@ import msgspec
 import yaml
 
 from auditor import TOOL_NAME, __version__
-from auditor.ekscheck import eks_problem
+from auditor import eksdata, kinds
 from auditor.errors import InputError
-from auditor.inputs import Source, expand, read_input
+from auditor.inputs import Source, expand, nested_too_deep, read_input
 from auditor.model import InputInfo
-from auditor.objects import ANN_TRIGGER_TIME, KINDS, NAMESPACED, KubeObject
+from auditor.objects import ANN_TRIGGER_TIME, KubeObject
 from auditor.safeyaml import YAMLLimitError, load_all_no_timestamps
 from auditor.state import ClusterState, MissingResource, format_time, parse_time
 
@@ -29,9 +29,7 @@ LOG = logging.getLogger(__name__)
 
 API_VERSION = "upgrade-auditor.io/v1"
 SNAPSHOT_KIND = "ClusterSnapshot"
-#: Kinds a state must hold to be complete (Namespaces only refine the rules: terminating namespaces).
-#: The one place this policy lives until the kind registry (auditor/kinds.py) takes it over.
-REQUIRED_KINDS: tuple[str, ...] = ("Node", "Pod", "Service", "Endpoints", "EndpointSlice")
+EKS_MAX_DEPTH = 32  # deeper than anything the EKS API returns; orjson stops encoding at 255
 KUBECTL_HINT = ("capture the cluster state with `upgrade-auditor snapshot` or "
                 "`kubectl get nodes,namespaces,pods,services,endpoints,endpointslices -A -o json`")
 
@@ -59,7 +57,24 @@ class _Envelope(msgspec.Struct, rename="camel"):
     eks: msgspec.Raw = msgspec.Raw()
 
 
+class _LooseEnvelope(msgspec.Struct, rename="camel"):
+    """The same top level with items left undecoded: the slow path for Lists holding kinds of other shapes."""
+
+    kind: str = ""
+    api_version: str = ""
+    metadata: msgspec.Raw = msgspec.Raw()
+    items: Optional[list[msgspec.Raw]] = None
+    eks: msgspec.Raw = msgspec.Raw()
+
+
+class _KindOnly(msgspec.Struct, rename="camel"):
+    kind: str = ""
+    api_version: str = ""
+
+
 _ENVELOPE = msgspec.json.Decoder(_Envelope)
+_LOOSE = msgspec.json.Decoder(_LooseEnvelope)
+_KIND_ONLY = msgspec.json.Decoder(_KindOnly)
 _OBJECT = msgspec.json.Decoder(KubeObject)
 _META = msgspec.json.Decoder(SnapshotMeta)
 
@@ -101,7 +116,9 @@ def load_inputs(specs: list[str]) -> ClusterState:
     sources = [src for spec in specs for src in expand(spec)]
     if sum(1 for s in sources if s.path is None) > 1:
         raise InputError("-", "standard input can be read only once")
-    return finalise(ClusterState.merge([_load_source(s) for s in sources]))
+    state = ClusterState.merge([_load_source(s) for s in sources])
+    require_some_required_kind(state, [s.name for s in sources])
+    return finalise(state)
 
 
 def _load_source(src: Source) -> ClusterState:
@@ -127,14 +144,13 @@ def finalise(state: ClusterState) -> ClusterState:
     dump_inputs = [i for i in state.inputs if i.format == "kubectl"]
     if not dump_inputs:
         return state
-    absent = [k for k in REQUIRED_KINDS if k not in state.present and not any(m.kind == k for m in state.missing)]
+    absent = [k for k in kinds.REQUIRED if k not in state.present and not any(m.kind == k for m in state.missing)]
     where = dump_inputs[0].path if len(state.inputs) == 1 else f"{len(state.inputs)} inputs"
     reason = "not in this kubectl dump" if len(state.inputs) == 1 else "in none of the inputs"
     added = [MissingResource(kind=k, reason=reason, source=where) for k in absent]
-    missing = state.missing + added
     inputs = [replace(i, complete=not added, missing=tuple(m.as_dict() for m in added))
               if i.format == "kubectl" else i for i in state.inputs]
-    return replace(state, missing=missing, inputs=inputs)
+    return replace(state, missing=state.missing + added, inputs=inputs)
 
 
 def _decode_json(p: str, data: bytes | bytearray) -> tuple[_Envelope, KubeObject | None]:
@@ -142,8 +158,11 @@ def _decode_json(p: str, data: bytes | bytearray) -> tuple[_Envelope, KubeObject
         raise InputError(p, "is a JSON array; expected a snapshot, a kubectl List or one object")
     try:
         env = _ENVELOPE.decode(data)
-    except msgspec.ValidationError as exc:
-        raise InputError(p, f"not a valid cluster state: {exc}") from None
+    except msgspec.ValidationError:
+        # Some item does not fit the structs: most often a kind the auditor does not read, whose fields
+        # clash with ours (`kubectl get all` holds Deployments, HPAs, CronJobs...). Decode item by item and
+        # skip the kinds we do not read, whatever their shape; a kind we read with a bad field is an error.
+        env = _decode_loose(p, data)
     except msgspec.DecodeError as exc:
         msg = str(exc)
         if "truncated" in msg:
@@ -154,6 +173,8 @@ def _decode_json(p: str, data: bytes | bytearray) -> tuple[_Envelope, KubeObject
         raise InputError(p, "JSON is nested too deeply to be a Kubernetes object") from None
     single = None
     if env.items is None and env.kind != SNAPSHOT_KIND:
+        if env.kind and not kinds.known(env.kind):
+            return _Envelope(kind=env.kind, items=[]), None
         try:
             single = _OBJECT.decode(data)
         except (msgspec.ValidationError, msgspec.DecodeError) as exc:
@@ -161,6 +182,50 @@ def _decode_json(p: str, data: bytes | bytearray) -> tuple[_Envelope, KubeObject
         except RecursionError:
             raise InputError(p, "JSON is nested too deeply to be a Kubernetes object") from None
     return env, single
+
+
+def _decode_loose(p: str, data: bytes | bytearray) -> _Envelope:
+    try:
+        loose = _LOOSE.decode(data)
+    except msgspec.ValidationError as exc:
+        raise InputError(p, f"not a valid cluster state: {exc}") from None
+    items = None
+    if loose.items is not None:
+        items = []
+        default_kind = _item_kind(loose.kind)
+        for n, raw in enumerate(loose.items):
+            try:
+                head = _KIND_ONLY.decode(raw)
+            except msgspec.ValidationError as exc:
+                raise InputError(p, f"item {n}: not a Kubernetes object: {exc}") from None
+            kind = head.kind or default_kind
+            if not kinds.known(kind):
+                continue
+            try:
+                items.append(_OBJECT.decode(raw))
+            except msgspec.ValidationError as exc:
+                raise InputError(p, f"item {n} ({kind}): not a valid {kind}: {exc}") from None
+    return _Envelope(kind=loose.kind, api_version=loose.api_version, metadata=loose.metadata, items=items,
+                     eks=loose.eks)
+
+
+def _convert_items(p: str, docs: list[Any], default_kind: str = "") -> list[KubeObject]:
+    """YAML documents to structs, skipping kinds the auditor does not read whatever their shape."""
+    out: list[KubeObject] = []
+    for n, doc in enumerate(docs):
+        if not isinstance(doc, dict):
+            raise InputError(p, f"item {n}: not a Kubernetes object (not a mapping)")
+        kind = str(doc.get("kind") or default_kind)
+        if not kinds.known(kind):
+            continue
+        try:
+            obj = msgspec.convert(doc, KubeObject, str_keys=True)
+        except msgspec.ValidationError as exc:
+            raise InputError(p, f"item {n} ({kind}): not a valid {kind}: {exc}") from None
+        if not obj.kind:
+            obj.kind = kind
+        out.append(obj)
+    return out
 
 
 def _decode_yaml(p: str, data: bytes) -> tuple[_Envelope, KubeObject | None]:
@@ -178,19 +243,21 @@ def _decode_yaml(p: str, data: bytes) -> tuple[_Envelope, KubeObject | None]:
         raise InputError(p, "is not a Kubernetes object, List or snapshot (no mapping at the top level)")
     try:
         if len(docs) > 1:
-            items = msgspec.convert(docs, list[KubeObject], str_keys=True)
-            return _Envelope(kind="List", api_version="v1", items=items), None
+            return _Envelope(kind="List", api_version="v1", items=_convert_items(p, docs)), None
         doc = docs[0]
         meta = doc.get("metadata")
         env = _Envelope(
             kind=str(doc.get("kind", "")),
             api_version=str(doc.get("apiVersion", "")),
             metadata=msgspec.Raw(msgspec.json.encode(meta)) if doc.get("kind") == SNAPSHOT_KIND else msgspec.Raw(),
-            items=msgspec.convert(doc["items"], list[KubeObject], str_keys=True) if "items" in doc else None,
+            items=(_convert_items(p, list(doc["items"] or []), _item_kind(str(doc.get("kind", ""))))
+                   if "items" in doc else None),
             eks=msgspec.Raw(msgspec.json.encode(doc["eks"])) if doc.get("eks") is not None else msgspec.Raw(),
         )
         single = None
         if env.items is None and env.kind != SNAPSHOT_KIND:
+            if env.kind and not kinds.known(env.kind):
+                return _Envelope(kind=env.kind, items=[]), None
             single = msgspec.convert(doc, KubeObject, str_keys=True)
         return env, single
     except msgspec.ValidationError as exc:
@@ -206,7 +273,7 @@ def _item_kind(list_kind: str) -> str:
 
 
 def _to_state(p: str, env: _Envelope, single: KubeObject | None) -> ClusterState:
-    objects: dict[str, list[KubeObject]] = {k: [] for k in KINDS}
+    objects: dict[str, list[KubeObject]] = {k: [] for k in kinds.ALL}
     ignored: dict[str, int] = {}
     if env.kind == SNAPSHOT_KIND:
         if env.api_version != API_VERSION:
@@ -236,16 +303,18 @@ def _to_state(p: str, env: _Envelope, single: KubeObject | None) -> ClusterState
     if total == 0:
         if set(ignored) == {"(no kind)"}:
             raise InputError(p, f"is not a Kubernetes object, List or snapshot (no 'kind' field); {KUBECTL_HINT}")
+        if env.items == [] and env.kind and env.kind != "List" and not _item_kind(env.kind):
+            ignored[env.kind] = 1
         if ignored:
             found = ", ".join(sorted(ignored))
-            raise InputError(p, f"holds no objects of the kinds the auditor reads ({', '.join(KINDS)}); "
+            raise InputError(p, f"holds no objects of the kinds the auditor reads ({', '.join(kinds.ALL)}); "
                                 f"found only: {found}; {KUBECTL_HINT}")
         raise InputError(p, f"holds no Kubernetes objects; {KUBECTL_HINT}")
     if ignored:
         LOG.info("%s: ignored %d objects of other kinds (%s)", p, sum(ignored.values()), ", ".join(sorted(ignored)))
     taken = _latest_timestamp(objects)
     present = {k for k, v in objects.items() if v}
-    # Which required kinds are missing is decided on the merge of every input (finalise), not per file.
+    # Only required kinds make a dump incomplete, and only when no input of the merge holds them: finalise().
     info = InputInfo(path=str(p), label="", taken_at=format_time(taken), complete=True, format="kubectl")
     return ClusterState(objects=objects, taken_at=taken, inputs=[info], present=present, missing=[])
 
@@ -255,23 +324,39 @@ def _check_identity(p: str, i: int, kind: str, obj: KubeObject, single: bool) ->
     where = kind if single else f"items[{i}] ({kind})"
     if not obj.metadata.name:
         raise InputError(p, f"{where} has no metadata.name; the input must hold objects as the API serves them")
-    if kind in NAMESPACED and not obj.metadata.namespace:
+    if kind in kinds.NAMESPACED and not obj.metadata.namespace:
         raise InputError(p, f"{where} {obj.metadata.name!r} has no metadata.namespace ({kind} is a namespaced "
                             "kind; the API always sets it)")
+
+
+def require_some_required_kind(state: ClusterState, paths: list[Path] | list[str]) -> None:
+    """A kubectl dump (or several merged) holding only optional kinds is no cluster state to audit."""
+    if any(state.objects.get(k) for k in kinds.REQUIRED) or any(i.source for i in state.inputs):
+        return
+    found = sorted(k for k, v in state.objects.items() if v)
+    if found:
+        where = paths[0] if len(paths) == 1 else ", ".join(map(str, paths))
+        raise InputError(where, f"holds no objects of the kinds the auditor needs ({', '.join(kinds.REQUIRED)}); "
+                                f"found only: {', '.join(found)}; {KUBECTL_HINT}")
 
 
 def _snapshot_state(p: str, env: _Envelope, objects: dict[str, list[KubeObject]]) -> ClusterState:
     try:
         meta = _META.decode(env.metadata) if len(env.metadata) else SnapshotMeta()
         eks = msgspec.json.decode(env.eks) if len(env.eks) else None
+        if eks is not None and not isinstance(eks, dict):
+            raise InputError(p, "snapshot 'eks' section is not a mapping")
+        if eks is not None and nested_too_deep(eks, EKS_MAX_DEPTH):  # reports could not encode it
+            raise InputError(p, f"snapshot 'eks' section is nested more than {EKS_MAX_DEPTH} levels deep")
+        if eks is not None:
+            try:
+                eksdata.decode(eks)
+            except msgspec.ValidationError as exc:
+                raise InputError(p, f"snapshot 'eks' section is invalid: {exc}") from None
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         raise InputError(p, f"snapshot metadata is invalid: {exc}") from None
     except RecursionError:
         raise InputError(p, "snapshot 'eks' section is nested too deeply") from None
-    if eks is not None:
-        problem = eks_problem(eks)
-        if problem:
-            raise InputError(p, f"snapshot {problem}")
     taken = parse_time(meta.taken_at)
     if taken is None:
         raise InputError(p, "snapshot has no valid metadata.takenAt")
@@ -279,13 +364,17 @@ def _snapshot_state(p: str, env: _Envelope, objects: dict[str, list[KubeObject]]
                                permission=str(m.get("permission", "")),
                                namespace=str(m.get("namespace", "") or ""), source=str(p))
                for m in meta.missing]
-    collected = set(meta.kinds) if meta.kinds is not None else set(KINDS)
-    missing_kinds = {m.kind for m in missing}
-    present = {k for k in collected if k in KINDS and k not in missing_kinds}
-    for k in REQUIRED_KINDS:
+    collected = set(meta.kinds) if meta.kinds is not None else set(kinds.REQUIRED) | {"Namespace"}
+    # an optional kind the cluster does not serve (a CRD not installed) is recorded apart: never missing
+    optional_absent = [m for m in missing if not kinds.is_required(m.kind) and kinds.known(m.kind)]
+    missing = [m for m in missing if m not in optional_absent]
+    missing_kinds = {m.kind for m in missing} | {m.kind for m in optional_absent}
+    present = {k for k in collected if kinds.known(k) and k not in missing_kinds}
+    for k in kinds.REQUIRED:
         if k not in collected and k not in missing_kinds:
             missing.append(MissingResource(kind=k, reason="not collected in this snapshot", source=str(p)))
-    complete = meta.complete and not missing
+    complete = (meta.complete or all(not kinds.is_required(str(m.get("kind", ""))) and
+                                     kinds.known(str(m.get("kind", ""))) for m in meta.missing)) and not missing
     src = meta.source or {}
     version = src.get("serverVersion") or {}
     server_version = version.get("gitVersion") if isinstance(version, dict) else None

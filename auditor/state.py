@@ -7,7 +7,9 @@ from functools import lru_cache
 from typing import Any
 
 from auditor.model import InputInfo
-from auditor.objects import KINDS, KubeObject
+from auditor import eksdata, kinds
+from auditor.eksdata import EksData
+from auditor.objects import KubeObject
 
 
 @lru_cache(maxsize=1 << 16)
@@ -72,6 +74,17 @@ class ClusterState:
     label: str = ""
     warnings: list[str] = field(default_factory=list)
 
+    @property
+    def eks_data(self) -> EksData | None:
+        """The `eks` section decoded once into typed structs (None without EKS data)."""
+        if self.eks is None:
+            return None
+        cached = self.__dict__.get("_eks_data")
+        if cached is None or cached[0] is not self.eks:
+            cached = (self.eks, eksdata.decode(self.eks))
+            self.__dict__["_eks_data"] = cached
+        return cached[1]
+
     def of(self, kind: str) -> list[KubeObject]:
         return self.objects.get(kind, [])
 
@@ -92,7 +105,7 @@ class ClusterState:
             for kind, objs in st.objects.items():
                 for o in objs:
                     seen[(kind, o.metadata.namespace, o.metadata.name)] = o
-        objects: dict[str, list[KubeObject]] = {k: [] for k in KINDS}
+        objects: dict[str, list[KubeObject]] = {k: [] for k in kinds.ALL}
         for (kind, _, _), o in seen.items():
             objects.setdefault(kind, []).append(o)
         present = set().union(*(s.present for s in states))

@@ -23,7 +23,7 @@ import click
 from auditor import app, snapshot
 from auditor.collect.options import ClusterOptions
 from auditor.errors import AuditorError, CollectionError, ConfigError
-from auditor.index import pod_changed_at
+from auditor.reconcile import pod_changed_at
 from auditor.interrupts import terminate_as_interrupt
 from auditor.model import AuditResult, Severity
 from auditor.objects import ANN_TRIGGER_TIME, KINDS

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from auditor.rules.base import Rule
-from auditor.rules.cluster import incomplete_snapshot, kubelet_version_skew
+from auditor.rules.cluster import control_plane_version_mismatch, incomplete_snapshot, kubelet_version_skew
 from auditor.rules.eks import EKS_RULES
 from auditor.rules.endpoints import stale_endpoints, truncated_endpoints, unmirrored_endpoints
 from auditor.rules.endpointslices import (
@@ -24,8 +24,14 @@ ALL_RULES: tuple[Rule, ...] = (
     unmirrored_endpoints,
     orphan_endpointslice,
     kubelet_version_skew,
+    control_plane_version_mismatch,
     incomplete_snapshot,
 ) + PAIR_RULES + EKS_RULES
+
+
+def convergence_rules() -> frozenset[str]:
+    """Rules whose error findings mean "slices did not follow the Pods" (metadata on each rule)."""
+    return frozenset(r.id for r in ALL_RULES if r.convergence)
 
 
 def by_id(rule_id: str) -> Rule | None:

@@ -61,15 +61,28 @@ class Context:
 
 Check = Callable[[Context], Iterable[Finding]]
 
+COMMANDS = frozenset({"audit", "compare", "verify"})
+
+
+class RuleNotRun(Exception):
+    """Raised by a check that cannot judge this state (for example no data for the target version): the rule
+    is reported as not run, with this reason, never as passed."""
+
 
 @dataclass(frozen=True)
 class Rule:
+    """A rule and its metadata: the family (`mode`: single | pair | eks), the kinds it needs, the commands it
+    runs in, whether its error findings mean "not converged", and the config options it reads."""
+
     id: str
     severity: Severity
     title: str
     check: Check
     mode: str = "single"  # single | pair | eks
     needs: frozenset[str] = field(default_factory=frozenset)
+    commands: frozenset[str] = COMMANDS
+    convergence: bool = False
+    options: tuple[str, ...] = ()
 
     @property
     def docs(self) -> dict[str, str]:
@@ -86,12 +99,14 @@ class Rule:
                         remediation=self.remediation)
 
 
-def rule(id: str, severity: Severity, title: str, *, mode: str = "single",
-         needs: Iterable[str] = ()) -> Callable[[Check], Rule]:
+def rule(id: str, severity: Severity, title: str, *, mode: str = "single", needs: Iterable[str] = (),
+         commands: Iterable[str] = COMMANDS, convergence: bool = False,
+         options: Iterable[str] = ()) -> Callable[[Check], Rule]:
     """Build a Rule from a check function; registration stays explicit in ALL_RULES."""
 
     def wrap(fn: Check) -> Rule:
-        return Rule(id=id, severity=severity, title=title, check=fn, mode=mode, needs=frozenset(needs))
+        return Rule(id=id, severity=severity, title=title, check=fn, mode=mode, needs=frozenset(needs),
+                    commands=frozenset(commands), convergence=convergence, options=tuple(options))
 
     return wrap
 

@@ -1,39 +1,15 @@
 """Single-state rules about the cluster as a whole: version skew and what the state could not read."""
 from __future__ import annotations
 
-import re
 from typing import Iterator
 
-from auditor.rules.base import Context, rule
+from auditor.rules.base import Context, RuleNotRun, rule
 
+from auditor import versions
+from auditor.fixcmd import aws_eks
 from auditor.index import ref_of
-from auditor.model import Finding, ObjectRef, Severity
-
-_VERSION = re.compile(r"v?(\d+)\.(\d+)")
-
-
-def minor_version(text: str | None) -> tuple[int, int] | None:
-    """'v1.29.3-eks-ae9a62a' -> (1, 29)."""
-    if not text:
-        return None
-    m = _VERSION.match(text.strip())
-    return (int(m.group(1)), int(m.group(2))) if m else None
-
-
-def allowed_kubelet_skew(kubelet: tuple[int, int]) -> int:
-    """Kubelets from 1.25 may be three minors older than the control plane, older ones two."""
-    return 3 if kubelet >= (1, 25) else 2
-
-
-def control_plane_version(ctx: Context) -> tuple[int, int] | None:
-    v = minor_version(ctx.index.server_version)
-    if v is None and ctx.index.eks:
-        v = minor_version(str((ctx.index.eks.get("cluster") or {}).get("version", "")))
-    return v
-
-
-def fmt(v: tuple[int, int]) -> str:
-    return f"{v[0]}.{v[1]}"
+from auditor.model import Finding, ObjectRef, Severity, cluster_ref
+from auditor.objects import LABEL_NODEGROUP
 
 
 @rule("kubelet-version-skew", Severity.ERROR, "Node kubelet outside the version-skew policy", needs=("Node",))
@@ -59,29 +35,68 @@ def kubelet_version_skew(ctx: Context) -> Iterator[Finding]:
     Upgrade or replace the node's group before upgrading the control plane (managed node group
     update, new launch template AMI, or Karpenter drift to the new AMI).
     """
-    cp = control_plane_version(ctx)
-    target = minor_version(ctx.options.target_version)
+    idx = ctx.index
+    cp = idx.control_plane.version if idx.control_plane else None
+    target = versions.parse(ctx.options.target_version)
     if cp is None and target is None:
-        return
-    for node in ctx.index.nodes.values():
-        info = node.status.node_info if node.status is not None else None
-        kv = minor_version(info.kubelet_version if info is not None else None)
+        raise RuleNotRun("neither the control plane's version (/version, EKS) nor --target-version is known")
+    for node in idx.nodes.values():
+        text = idx.kubelet_version(node)
+        kv = versions.parse(text)
         if kv is None:
             continue
-        allowed = allowed_kubelet_skew(kv)
-        ev = {"kubeletVersion": info.kubelet_version if info else None,
-              "controlPlane": fmt(cp) if cp else None, "target": fmt(target) if target else None,
-              "allowedMinorsBehind": allowed}
-        if cp is not None and kv[0] == cp[0] and kv[1] > cp[1]:
-            yield ctx.finding(ref_of(node), f"kubelet {fmt(kv)} is newer than the control plane {fmt(cp)}", **ev)
-        elif cp is not None and kv[0] == cp[0] and cp[1] - kv[1] > allowed:
-            yield ctx.finding(ref_of(node), f"kubelet {fmt(kv)} is {cp[1] - kv[1]} minors behind the control "
-                              f"plane {fmt(cp)} (at most {allowed} allowed)", **ev)
-        elif target is not None and kv[0] == target[0] and target[1] - kv[1] > allowed:
-            yield ctx.finding(ref_of(node), f"kubelet {fmt(kv)} would be {target[1] - kv[1]} minors behind "
-                              f"target {fmt(target)} (at most {allowed} allowed): upgrade this node first", **ev)
-        elif cp is None and target is not None and kv[1] > target[1]:
-            yield ctx.finding(ref_of(node), f"kubelet {fmt(kv)} is newer than target {fmt(target)}", **ev)
+        problem = versions.judge_skew(kv, cp, target)
+        if problem is None:
+            continue
+        group = node.labels.get(LABEL_NODEGROUP)
+        fix = [f"kubectl get node {node.name} -o wide"]
+        eks = idx.eks_data
+        if group and eks is not None:
+            fix.append(aws_eks("update-nodegroup-version", eks.region, eks.name, nodegroup_name=group,
+                               kubernetes_version=str(cp if problem.problem == "newer" or cp and
+                                                      problem.against == "control plane" else target)))
+        msg = f"kubelet {kv} {problem.describe()}"
+        if problem.against == "target" and problem.problem == "too-old":
+            msg += ": upgrade this node first"
+        yield ctx.finding(ref_of(node), msg, kubeletVersion=text, nodegroup=group,
+                          controlPlane=str(cp) if cp else None,
+                          controlPlaneSource=idx.control_plane.source if idx.control_plane else None,
+                          target=str(target) if target else None, allowedMinorsBehind=problem.allowed, fix=fix)
+
+
+@rule("control-plane-version-mismatch", Severity.INFO, "API server and EKS disagree on the control-plane version")
+def control_plane_version_mismatch(ctx: Context) -> Iterator[Finding]:
+    """
+    ## What it does
+    Compares the live API server's `/version` recorded in the state with EKS's cluster version
+    (`describe-cluster`). When both are known and their minors differ, reports one info finding. The
+    skew rules use `/version` (what the nodes talk to); EKS's version is used only when the state has
+    no `/version` (kubectl dumps).
+
+    ## Why it matters
+    During a control-plane upgrade EKS reports the new version while API servers still roll; a state
+    mixed from two moments (a kubectl dump and an older EKS read) shows the same disagreement. Skew
+    verdicts then depend on which one is right, so the report says which one it used.
+
+    ## Example
+    `/version` says v1.29.8-eks-a737599, `describe-cluster` says 1.30: an update is in progress.
+
+    ## How to fix
+    Wait for the control-plane update to finish (`aws eks describe-update`), then take the snapshot
+    again with `--eks-cluster` so both come from the same moment.
+    """
+    idx = ctx.index
+    pair = versions.control_plane_disagreement(idx.server_version, idx.eks_version)
+    if pair is None:
+        return
+    api, eks = pair
+    data = idx.eks_data
+    fix = []
+    if data is not None:
+        fix = [aws_eks("list-updates", data.region, data.name), aws_eks("describe-cluster", data.region, data.name)]
+    yield ctx.finding(cluster_ref(), f"the API server reports {api} and EKS reports {eks}: an upgrade in "
+                      f"progress or inputs from different moments; skew rules use {api} (/version)",
+                      serverVersion=idx.server_version, eksVersion=idx.eks_version, fix=fix)
 
 
 @rule("incomplete-snapshot", Severity.ERROR, "Cluster state is missing resources")

@@ -3,66 +3,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Iterator
 
-from auditor.rules.base import Context, rule
+from auditor.rules.base import Context, RuleNotRun, rule
 
+from auditor import versions
+from auditor.fixcmd import aws_eks
 from auditor.model import Finding, ObjectRef, Severity
-from auditor.objects import KubeObject
 
 if TYPE_CHECKING:
     from auditor.index import ClusterIndex
 
-LABEL_NODEGROUP = "eks.amazonaws.com/nodegroup"
 INSIGHT_FAILING = ("WARNING", "ERROR")
-
-Minor = tuple[int, int]
-
-
-def parse_minor(text: str | None) -> Minor | None:
-    """'1.30', 'v1.30.4-eks-a737599' -> (1, 30); None when there is no major.minor to read."""
-    parts = (text or "").strip().lstrip("v").split(".")
-    if len(parts) < 2:
-        return None
-    minor = parts[1].split("-")[0].split("+")[0]
-    if not (parts[0].isdigit() and minor.isdigit()):
-        return None
-    return int(parts[0]), int(minor)
-
-
-def show(v: Minor) -> str:
-    return f"{v[0]}.{v[1]}"
-
-
-def allowed_skew(nodegroup: Minor, control_plane: Minor) -> int:
-    """Minors a node group may lag: n-3 from a 1.28 control plane for kubelets from 1.25, else n-2.
-
-    The n-3 window came with Kubernetes 1.28 (KEP-3935) and covers kubelets from 1.25, so a 1.25
-    node group may stay under a 1.28 control plane (K8S-FACTS 5.1, 5.2; version-skew policy).
-    """
-    return 3 if control_plane >= (1, 28) and nodegroup >= (1, 25) else 2
-
-
-def behind(newer: Minor, older: Minor) -> int:
-    """Minors `older` lies behind `newer` (negative when it is ahead); majors other than 1 never occur."""
-    return (newer[0] - older[0]) * 100 + newer[1] - older[1]
-
-
-def control_plane(ctx: Context, eks: dict[str, Any]) -> Minor | None:
-    return parse_minor((eks.get("cluster") or {}).get("version")) or parse_minor(ctx.index.server_version)
-
-
-def nodes_of_index(index: ClusterIndex, nodegroup: str) -> list[KubeObject]:
-    """The Nodes EKS labelled as members of a managed node group."""
-    return sorted((n for n in index.nodes.values() if n.labels.get(LABEL_NODEGROUP) == nodegroup),
-                  key=lambda n: n.name)
-
-
-def nodes_of(ctx: Context, nodegroup: str) -> list[KubeObject]:
-    return nodes_of_index(ctx.index, nodegroup)
-
-
-def kubelet_version(node: KubeObject) -> str:
-    st = node.status
-    return st.node_info.kubelet_version if st is not None and st.node_info is not None else ""
 
 
 @rule("nodegroup-version-skew", Severity.ERROR, "Node group version breaks the skew policy", mode="eks")
@@ -92,45 +42,42 @@ def nodegroup_version_skew(ctx: Context) -> Iterator[Finding]:
     --cluster-name C --nodegroup-name NG --kubernetes-version 1.N`), one minor at a time if needed,
     or replace it with a new node group at the control plane's version and drain the old one.
     """
-    eks = ctx.index.eks
-    if not eks:
-        return
-    cp = control_plane(ctx, eks)
-    target = parse_minor(ctx.options.target_version)
-    if cp is None:
-        return
-    for ng in eks.get("nodegroups") or ():
-        name = str(ng.get("nodegroupName", ""))
-        if ng.get("status") == "DELETING":
+    idx = ctx.index
+    eks = idx.eks_data
+    assert eks is not None  # the engine runs EKS rules only on states with EKS data
+    cp = idx.control_plane.version if idx.control_plane else None
+    target = versions.parse(ctx.options.target_version)
+    if cp is None and target is None:
+        raise RuleNotRun("neither the control plane's version nor a target version is known")
+    for ng in eks.nodegroups:
+        if ng.status == "DELETING":
             continue
-        nodes = nodes_of(ctx, name)
-        kubelets = sorted({v for v in (kubelet_version(n) for n in nodes) if v})
-        minors = [m for m in [parse_minor(ng.get("version")), *map(parse_minor, kubelets)] if m is not None]
+        nodes = idx.nodes_of_nodegroup(ng.name)
+        kubelets = sorted({v for v in (idx.kubelet_version(n) for n in nodes) if v})
+        minors = [m for m in [ng.minor, *map(versions.parse, kubelets)] if m is not None]
         if not minors:
             continue
         oldest, newest = min(minors), max(minors)
-        runs = f"runs Kubernetes {show(oldest)}" if oldest == newest else \
-            f"runs Kubernetes {show(oldest)} to {show(newest)}"
-        limit = allowed_skew(oldest, cp)
-        problems: list[str] = []
-        if behind(newest, cp) > 0:
-            problems.append(f"{show(newest)} is newer than the control plane {show(cp)}")
-        lag = behind(cp, oldest)
-        if lag > limit:
-            problems.append(f"{lag} minors behind the control plane {show(cp)} (at most {limit} allowed)")
-        if target is not None and target > cp and behind(target, oldest) > allowed_skew(oldest, target):
-            problems.append(f"would be {behind(target, oldest)} minors behind after the upgrade to "
-                            f"{show(target)} (at most {allowed_skew(oldest, target)} allowed)")
+        runs = f"runs Kubernetes {oldest}" if oldest == newest else f"runs Kubernetes {oldest} to {newest}"
+        problems = [p for p in (versions.judge_skew(newest, cp, target), versions.judge_skew(oldest, cp, target))
+                    if p is not None]
+        problems = [p for i, p in enumerate(problems) if p not in problems[:i]]
         if not problems:
             continue
-        rule_text = ("the skew policy allows 3 minors behind for node groups at 1.25 or later under a "
-                     "1.28 or later control plane, otherwise 2, never newer")
+        texts = [p.describe() for p in problems]
+        ref = target if target is not None and (cp is None or target > cp) else cp
+        fix_to = cp if problems[0].problem == "newer" or ref is None else ref
         yield ctx.finding(
-            ObjectRef("NodeGroup", "", name),
-            f"node group {name} {runs}: {'; '.join(problems)} ({rule_text})",
-            nodegroupVersion=ng.get("version"), releaseVersion=ng.get("releaseVersion"),
+            ObjectRef("NodeGroup", "", ng.name),
+            f"node group {ng.name} {runs} and {'; '.join(texts)} (skew policy: {versions.POLICY_TEXT})",
+            nodegroupVersion=ng.version or None, releaseVersion=ng.release_version or None,
             kubeletVersions=kubelets or None, nodes=[n.name for n in nodes] or None,
-            controlPlaneVersion=show(cp), targetVersion=show(target) if target else None, allowedSkew=limit)
+            controlPlaneVersion=str(cp) if cp else None, controlPlaneSource=idx.control_plane.source
+            if idx.control_plane else None, targetVersion=str(target) if target else None,
+            allowedSkew=problems[0].allowed, maxUnavailable=ng.max_unavailable_text(),
+            fix=[aws_eks("describe-nodegroup", eks.region, eks.name, nodegroup_name=ng.name),
+                 aws_eks("update-nodegroup-version", eks.region, eks.name, nodegroup_name=ng.name,
+                         kubernetes_version=str(fix_to))])
 
 
 @rule("nodegroup-not-active", Severity.ERROR, "Node group not ACTIVE or unhealthy", mode="eks")
@@ -157,27 +104,27 @@ def nodegroup_not_active(ctx: Context) -> Iterator[Finding]:
     the EKS troubleshooting guide explains each code), or wait for the update in progress to finish
     (`aws eks describe-update`), then audit again before upgrading.
     """
-    eks = ctx.index.eks
-    if not eks:
-        return
-    updates = ((eks.get("updates") or {}).get("nodegroups") or {})
-    for ng in eks.get("nodegroups") or ():
-        name = str(ng.get("nodegroupName", ""))
-        status = str(ng.get("status", ""))
-        issues = list((ng.get("health") or {}).get("issues") or ())
-        if status == "ACTIVE" and not issues:
+    eks = ctx.index.eks_data
+    assert eks is not None
+    for ng in eks.nodegroups:
+        issues = ng.issues
+        if ng.status == "ACTIVE" and not issues:
             continue
-        parts = [f"node group {name} is {status or 'in an unknown state'}"]
+        parts = [f"node group {ng.name} is {ng.status or 'in an unknown state'}"]
         if issues:
-            parts.append("health issues: " + "; ".join(
-                f"{i.get('code', '?')}: {i.get('message', '')}".rstrip(": ") for i in issues))
-        running = [u for u in updates.get(name) or () if u.get("status") == "InProgress"]
+            parts.append("health issues: " + "; ".join(f"{i.code or '?'}: {i.message}".rstrip(": ") for i in issues))
+        running = [u for u in eks.updates.nodegroups.get(ng.name, ()) if u.status == "InProgress"]
         if running:
-            parts.append("update in progress: " + ", ".join(f"{u.get('type', '?')} {u.get('id', '')}".strip()
-                                                             for u in running))
-        yield ctx.finding(ObjectRef("NodeGroup", "", name), "; ".join(parts), status=status,
-                          issues=issues or None, updatesInProgress=running or None,
-                          version=ng.get("version"), releaseVersion=ng.get("releaseVersion"))
+            parts.append("update in progress: " + ", ".join(f"{u.type or '?'} {u.id}".strip() for u in running))
+        fix = [aws_eks("describe-nodegroup", eks.region, eks.name, nodegroup_name=ng.name)]
+        fix += [aws_eks("describe-update", eks.region, eks.name, nodegroup_name=ng.name, update_id=u.id)
+                for u in running[:3]]
+        yield ctx.finding(ObjectRef("NodeGroup", "", ng.name), "; ".join(parts), status=ng.status,
+                          issues=[{"code": i.code, "message": i.message, "resourceIds": i.resource_ids}
+                                  for i in issues] or None,
+                          updatesInProgress=[{"id": u.id, "type": u.type, "status": u.status} for u in running]
+                          or None, version=ng.version or None, releaseVersion=ng.release_version or None,
+                          nodes=[n.name for n in ctx.index.nodes_of_nodegroup(ng.name)][:50] or None, fix=fix)
 
 
 @rule("addon-version-incompatible", Severity.WARNING, "Add-on version not compatible with the target",
@@ -206,34 +153,40 @@ def addon_version_incompatible(ctx: Context) -> Iterator[Finding]:
     --addon-version V`), one minor at a time, before or right after the control-plane upgrade as the
     add-on's documentation says; prefer the default version EKS names for the target.
     """
-    eks = ctx.index.eks
-    if not eks:
-        return
-    versions = eks.get("addonVersions") or {}
-    for addon in eks.get("addons") or ():
-        name = str(addon.get("addonName", ""))
-        installed = str(addon.get("addonVersion", ""))
-        entry = versions.get(name)
-        if not entry or not installed:
+    eks = ctx.index.eks_data
+    assert eks is not None
+    target = versions.parse(ctx.options.target_version or eks.target_version)
+    if target is None:
+        raise RuleNotRun("no target version: pass --target-version 1.N")
+    judged = 0
+    for addon in eks.addons:
+        if not addon.addon_version:
             continue
-        target = ctx.options.target_version or entry.get("targetVersion")
-        if target is None or parse_minor(entry.get("targetVersion")) != parse_minor(target):
+        entry = eks.compatibility(addon.addon_name, str(target))
+        if entry is None:
             continue
-        compatible = list(entry.get("compatibleVersions") or ())
-        if installed in compatible:
+        judged += 1
+        compatible = entry.compatible_versions
+        if addon.addon_version in compatible:
             continue
-        default = entry.get("defaultVersion")
+        name, installed, default = addon.addon_name, addon.addon_version, entry.default_version
         if compatible:
-            msg = (f"add-on {name} {installed} is not among the versions EKS lists as compatible with "
-                   f"Kubernetes {target}")
+            msg = f"add-on {name} {installed} is not among the versions EKS lists as compatible with Kubernetes {target}"
         else:
-            msg = (f"add-on {name} {installed}: EKS lists no version of {name} compatible with "
-                   f"Kubernetes {target}")
+            msg = f"add-on {name} {installed}: EKS lists no version of {name} compatible with Kubernetes {target}"
         msg += f"; the default version for {target} is {default}" if default else \
             f"; EKS names no default version for {target}"
-        yield ctx.finding(ObjectRef("Addon", "", name), msg, installedVersion=installed, targetVersion=target,
+        fix = [aws_eks("describe-addon-versions", eks.region, None, addon_name=name,
+                       kubernetes_version=str(target))]
+        if default:
+            fix.append(aws_eks("update-addon", eks.region, eks.name, addon_name=name, addon_version=default))
+        yield ctx.finding(ObjectRef("Addon", "", name), msg, installedVersion=installed, targetVersion=str(target),
                           defaultVersion=default, compatibleVersions=compatible[:10] or None,
-                          status=addon.get("status"))
+                          status=addon.status or None, fix=fix)
+    if eks.addons and not judged:
+        have = ", ".join(eks.compatibility_targets()) or "no version"
+        raise RuleNotRun(f"add-on compatibility was collected for {have}, not for the target {target}: "
+                         f"take the snapshot again with --target-version {target}")
 
 
 @rule("upgrade-insight-failing", Severity.WARNING, "EKS upgrade insight reports a problem", mode="eks")
@@ -259,69 +212,67 @@ def upgrade_insight_failing(ctx: Context) -> Iterator[Finding]:
     affected resources or clients, then wait for the insight to refresh (it refreshes daily, or run
     `aws eks start-insights-refresh`) before upgrading.
     """
-    eks = ctx.index.eks
-    if not eks:
-        return
-    for insight in eks.get("insights") or ():
-        if insight.get("category", "UPGRADE_READINESS") != "UPGRADE_READINESS":
+    eks = ctx.index.eks_data
+    assert eks is not None
+    for insight in eks.insights:
+        if insight.category != "UPGRADE_READINESS":
             continue
-        state = insight.get("insightStatus") or {}
-        status = str(state.get("status", ""))
+        status = insight.status
         if status not in INSIGHT_FAILING:
             continue
-        name = str(insight.get("name") or insight.get("id", ""))
-        version = insight.get("kubernetesVersion")
+        name = insight.name or insight.id
+        version = insight.kubernetes_version
+        reason = insight.insight_status.reason if insight.insight_status else ""
         msg = f"EKS upgrade insight \"{name}\"" + (f" for Kubernetes {version}" if version else "")
-        msg += f" is {status}" + (f": {state['reason']}" if state.get("reason") else "")
-        resources = list(insight.get("resources") or ())
+        msg += f" is {status}" + (f": {reason}" if reason else "")
+        resources = insight.resources
         yield ctx.finding(
-            ObjectRef("Insight", "", name), msg,
+            ObjectRef("Insight", "", name), msg, key=insight.id,
             severity=Severity.ERROR if status == "ERROR" else None,
-            id=insight.get("id"), kubernetesVersion=version, recommendation=insight.get("recommendation"),
-            lastRefreshTime=insight.get("lastRefreshTime"), resources=resources[:20] or None,
-            resourceCount=len(resources) or None, additionalInfo=insight.get("additionalInfo") or None)
+            id=insight.id or None, kubernetesVersion=version, recommendation=insight.recommendation,
+            lastRefreshTime=insight.last_refresh_time, resources=resources[:20] or None,
+            resourceCount=len(resources) or None, additionalInfo=insight.additional_info or None,
+            fix=[aws_eks("describe-insight", eks.region, eks.name, id=insight.id),
+                 aws_eks("start-insights-refresh", eks.region, eks.name)] if insight.id else ())
 
 
 def eks_summary(index: ClusterIndex, target_version: str | None = None) -> dict[str, Any] | None:
     """What a report's EKS section shows: the cluster, node groups with their Nodes, add-ons against the
     target, and insights; None without EKS data. Pure, like the rules."""
-    eks = index.eks
-    if not eks:
+    eks = index.eks_data
+    if eks is None:
         return None
-    cluster = eks.get("cluster") or {}
-    target = target_version or eks.get("targetVersion")
-    versions = eks.get("addonVersions") or {}
+    target = versions.parse(target_version or eks.target_version)
     groups = []
-    for ng in eks.get("nodegroups") or ():
-        name = str(ng.get("nodegroupName", ""))
-        nodes = nodes_of_index(index, name)
+    for ng in eks.nodegroups:
+        nodes = index.nodes_of_nodegroup(ng.name)
         groups.append({
-            "name": name, "version": ng.get("version"), "releaseVersion": ng.get("releaseVersion"),
-            "status": ng.get("status"), "amiType": ng.get("amiType"), "capacityType": ng.get("capacityType"),
-            "healthIssues": [i.get("code") for i in (ng.get("health") or {}).get("issues") or ()],
+            "name": ng.name, "version": ng.version or None, "releaseVersion": ng.release_version or None,
+            "status": ng.status or None, "amiType": ng.ami_type or None, "capacityType": ng.capacity_type or None,
+            "healthIssues": [i.code for i in ng.issues], "maxUnavailable": ng.max_unavailable_text(),
+            "updateStrategy": ng.update_config.update_strategy if ng.update_config else None,
             "nodes": [n.name for n in nodes],
-            "kubeletVersions": sorted({v for v in map(kubelet_version, nodes) if v}),
+            "kubeletVersions": sorted({v for v in map(index.kubelet_version, nodes) if v}),
         })
     addons = []
-    for addon in eks.get("addons") or ():
-        name = str(addon.get("addonName", ""))
-        entry = versions.get(name) or {}
-        known = bool(entry) and parse_minor(entry.get("targetVersion")) == parse_minor(target)
-        installed = addon.get("addonVersion")
+    for addon in eks.addons:
+        entry = eks.compatibility(addon.addon_name, str(target)) if target else None
         addons.append({
-            "name": name, "installedVersion": installed, "status": addon.get("status"),
-            "defaultVersion": entry.get("defaultVersion") if known else None,
+            "name": addon.addon_name, "installedVersion": addon.addon_version or None, "status": addon.status or None,
+            "defaultVersion": entry.default_version if entry else None,
             # None: no compatibility data for this target (not collected, denied, or another version)
-            "compatible": installed in (entry.get("compatibleVersions") or ()) if known else None,
+            "compatible": addon.addon_version in entry.compatible_versions if entry else None,
         })
-    insights = [{"name": i.get("name"), "status": (i.get("insightStatus") or {}).get("status"),
-                 "reason": (i.get("insightStatus") or {}).get("reason"),
-                 "kubernetesVersion": i.get("kubernetesVersion"), "recommendation": i.get("recommendation")}
-                for i in eks.get("insights") or ()]
-    return {"clusterName": eks.get("clusterName") or cluster.get("name"), "region": eks.get("region"),
-            "version": cluster.get("version"), "platformVersion": cluster.get("platformVersion"),
-            "status": cluster.get("status"), "targetVersion": target, "nodegroups": groups, "addons": addons,
-            "insights": insights, "missing": list(eks.get("missing") or ())}
+    insights = [{"name": i.name, "status": i.status or None,
+                 "reason": i.insight_status.reason if i.insight_status else None,
+                 "kubernetesVersion": i.kubernetes_version, "recommendation": i.recommendation, "id": i.id}
+                for i in eks.insights]
+    return {"clusterName": eks.name, "region": eks.region, "version": eks.cluster.version or None,
+            "platformVersion": eks.cluster.platform_version or None, "status": eks.cluster.status or None,
+            "targetVersion": str(target) if target else None,
+            "compatibilityCollectedFor": eks.compatibility_targets(), "nodegroups": groups, "addons": addons,
+            "insights": insights, "missing": [{"part": m.part, "reason": m.reason, "permission": m.permission}
+                                              for m in eks.missing]}
 
 
 EKS_RULES = (nodegroup_version_skew, nodegroup_not_active, addon_version_incompatible,

@@ -3,38 +3,22 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from auditor.rules.analysis import write_time
 from auditor.rules.base import Context, rule
 
-from auditor.index import (
-    canonical_ip,
+from auditor import fixcmd
+from auditor.index import ref_of
+from auditor.model import Finding, Severity
+from auditor.objects import ANN_OVER_CAPACITY, service_selector
+from auditor.reconcile import (
+    Reconciler,
+    endpoints_addresses,
     has_selector,
     is_external_name,
-    pod_ips,
-    ref_of,
-    serves_any_port,
-    service_families,
+    is_leader_election,
+    mirrored_slices,
+    skips_mirror,
+    write_time,
 )
-from auditor.model import Finding, Severity
-from auditor.objects import (
-    ANN_LEADER,
-    ANN_OVER_CAPACITY,
-    LABEL_ENDPOINTS_MANAGED_BY,
-    LABEL_SKIP_MIRROR,
-    EndpointAddress,
-    KubeObject,
-)
-
-MAX_ENDPOINTS_ADDRESSES = 1000
-
-
-def _addresses(ep: KubeObject) -> tuple[list[EndpointAddress], list[EndpointAddress]]:
-    ready: list[EndpointAddress] = []
-    not_ready: list[EndpointAddress] = []
-    for sub in ep.subsets or ():
-        ready += sub.addresses or []
-        not_ready += sub.not_ready_addresses or []
-    return ready, not_ready
 
 
 @rule("stale-endpoints", Severity.WARNING, "v1 Endpoints out of date", needs=("Endpoints", "Service", "Pod"))
@@ -63,67 +47,29 @@ def stale_endpoints(ctx: Context) -> Iterator[Finding]:
     is gone. Move legacy consumers to EndpointSlices (`discovery.k8s.io/v1`).
     """
     idx = ctx.index
-    for (ns, name), ep in idx.endpoints.items():
-        ann = ep.annotations
-        if ANN_LEADER in ann or ep.metadata.deletion_timestamp is not None or idx.namespace_terminating(ns):
-            continue
-        written = write_time(ep)
-        if ctx.recent(written):
-            continue
-        svc = idx.services.get((ns, name))
-        if svc is None:
+    for rep in Reconciler.of(idx, ctx.options.grace_seconds).endpoints():
+        ep = rep.endpoints
+        ns, name = ep.metadata.namespace, ep.metadata.name
+        fix = [fixcmd.kubectl_yaml("Endpoints", name, ns)]
+        if rep.reason == "service-gone":
             yield ctx.finding(ref_of(ep), "Endpoints for a Service that no longer exists; legacy consumers "
-                              "may still read its addresses", reason="service-gone")
+                              "may still read its addresses", reason="service-gone",
+                              fix=fix + [fixcmd.kubectl("delete", "Endpoints", name, ns)])
             continue
-        if not has_selector(svc) and ep.labels.get(LABEL_ENDPOINTS_MANAGED_BY) == "endpoint-controller":
+        if rep.reason == "frozen":
             yield ctx.finding(ref_of(ep), "written by the Endpoints controller for a selector the Service no "
-                              "longer has: nothing updates it any more", reason="frozen")
+                              "longer has: nothing updates it any more", reason="frozen",
+                              fix=fix + [fixcmd.kubectl("delete", "Endpoints", name, ns)])
             continue
-        problems: list[dict[str, object]] = []
-        ready, not_ready = _addresses(ep)
-        for addr in ready + not_ready:
-            tr = addr.target_ref
-            if tr is None or tr.kind != "Pod":
-                continue
-            ip = canonical_ip(addr.ip)
-            pod = idx.pods.get((tr.namespace or ns, tr.name))
-            if pod is None:
-                if not idx.recent_sibling(ns, tr.name, ctx.cutoff):
-                    problems.append({"problem": "pod-gone", "pod": tr.name, "address": ip})
-            elif tr.uid and tr.uid != pod.metadata.uid:
-                if not ctx.recent(idx.changed_at(pod)):
-                    problems.append({"problem": "pod-recreated", "pod": tr.name, "address": ip})
-            elif ip not in pod_ips(pod) and not ctx.recent(idx.changed_at(pod)):
-                problems.append({"problem": "ip-changed", "pod": tr.name, "address": ip})
-        truncated = ANN_OVER_CAPACITY in ann or len(ready) + len(not_ready) >= MAX_ENDPOINTS_ADDRESSES
-        if has_selector(svc) and not is_external_name(svc) and not truncated and idx.has("Pod"):
-            primary = service_families(svc)[0]
-            # keyed by IP and targetRef uid or name: a Pod reborn with the same name and IP is listed
-            # (its old uid is reported above as pod-recreated), not missing
-            listed: set[tuple[str, str]] = set()
-            for a in ready:
-                ip = canonical_ip(a.ip)
-                tr = a.target_ref
-                listed.add((ip, tr.name if tr else ""))
-                if tr is not None and tr.uid:
-                    listed.add((ip, tr.uid))
-            pnra = bool(svc.spec and svc.spec.publish_not_ready_addresses)
-            for d in idx.desired_endpoints(svc):
-                if d.family != primary or not (pnra or (d.serving and not d.terminating)):
-                    continue
-                if ((d.address, d.pod.metadata.uid) in listed or (d.address, d.pod.metadata.name) in listed
-                        or (d.address, "") in listed):
-                    continue
-                if not serves_any_port(svc, d.pod):
-                    continue  # every targetPort is a name this Pod lacks: the controller leaves it out
-                if not ctx.recent(idx.changed_at(d.pod)):
-                    problems.append({"problem": "missing-ready-pod", "pod": d.pod.metadata.name,
-                                     "address": d.address})
-        if problems:
-            kinds = sorted({str(p["problem"]) for p in problems})
-            yield ctx.finding(ref_of(ep), f"{len(problems)} stale address(es) ({', '.join(kinds)}): legacy "
-                              "Endpoints consumers see addresses that do not match the Pods",
-                              addresses=problems[:50])
+        problems = [{"problem": p.what, **p.detail} for p in rep.problems]
+        kinds = sorted({p.what for p in rep.problems})
+        svc = idx.services.get((ns, name))
+        if svc is not None and has_selector(svc):
+            fix.append(fixcmd.pods_by_selector(ns, service_selector(svc)))
+        fix.append(fixcmd.events_of("Endpoints", name, ns))
+        yield ctx.finding(ref_of(ep), f"{len(problems)} stale address(es) ({', '.join(kinds)}): legacy "
+                          "Endpoints consumers see addresses that do not match the Pods",
+                          addresses=problems, fix=fix)
 
 
 @rule("truncated-endpoints", Severity.WARNING, "v1 Endpoints truncated at 1000 addresses",
@@ -147,9 +93,12 @@ def truncated_endpoints(ctx: Context) -> Iterator[Finding]:
     """
     for ep in ctx.index.endpoints.values():
         if ep.annotations.get(ANN_OVER_CAPACITY) == "truncated":
-            ready, not_ready = _addresses(ep)
+            ready, not_ready = endpoints_addresses(ep)
+            ns, name = ep.metadata.namespace, ep.metadata.name
             yield ctx.finding(ref_of(ep), "Endpoints truncated at 1000 addresses: v1 Endpoints consumers "
-                              "miss the remaining Pods", addresses=len(ready) + len(not_ready))
+                              "miss the remaining Pods", addresses=len(ready) + len(not_ready),
+                              fix=[f"kubectl -n {fixcmd.q(ns)} get endpointslices -l "
+                                   f"{fixcmd.q('kubernetes.io/service-name=' + name)}"])
 
 
 @rule("unmirrored-endpoints", Severity.WARNING, "Hand-written Endpoints not mirrored to an EndpointSlice",
@@ -185,15 +134,18 @@ def unmirrored_endpoints(ctx: Context) -> Iterator[Finding]:
         if idx.namespace_terminating(ns):
             continue  # creates are refused in a terminating namespace: the mirror cannot be written
         ep = idx.endpoints.get((ns, name))
-        if ep is None or ANN_LEADER in ep.annotations or ep.labels.get(LABEL_SKIP_MIRROR) == "true":
+        if ep is None or is_leader_election(ep) or skips_mirror(ep):
             continue
         if ns == "default" and name == "kubernetes":
             continue
-        ready, not_ready = _addresses(ep)
+        ready, not_ready = endpoints_addresses(ep)
         if not ready and not not_ready:
             continue
-        if idx.mirrored_slices(ep) or ctx.recent(write_time(ep)):
+        if mirrored_slices(idx, ep) or ctx.recent(write_time(ep)):
             continue
         yield ctx.finding(ref_of(ep), "hand-written Endpoints of a selectorless Service has no mirrored "
                           "EndpointSlice: kube-proxy and CoreDNS see no endpoints",
-                          addresses=len(ready) + len(not_ready))
+                          addresses=len(ready) + len(not_ready),
+                          fix=[fixcmd.kubectl_yaml("Endpoints", name, ns),
+                               f"kubectl -n {fixcmd.q(ns)} get endpointslices -l "
+                               f"{fixcmd.q('kubernetes.io/service-name=' + name)}"])

@@ -3,22 +3,22 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from auditor.rules.analysis import reconciliation, write_time
 from auditor.rules.base import Context, rule
 
-from auditor.index import has_selector, is_apiserver_slice, ref_of, slice_manager
+from auditor import fixcmd
+from auditor.index import ref_of
 from auditor.model import Finding, Severity, cluster_ref
-from auditor.objects import CONTROLLER, LABEL_SERVICE_NAME, MIRRORING_CONTROLLER
+from auditor.objects import LABEL_SERVICE_NAME, KubeObject, service_selector
+from auditor.reconcile import (
+    MULTICLUSTER_WITHOUT_SERVICE_NAME,
+    Reconciler,
+    has_selector,
+    slice_manager,
+    slice_owner,
+    third_party_writer,
+    write_time,
+)
 from auditor.state import format_time, parse_time
-
-#: managed-by values of known multi-cluster writers (K8S-FACTS 1.2); config adds more.
-KNOWN_THIRD_PARTY = {
-    "endpointslice-mesh-controller.cilium.io": "Cilium ClusterMesh",
-    "lighthouse-agent.submariner.io": "Submariner Lighthouse",
-    "aws-cloud-map-mcs-controller-for-k8s": "AWS Cloud Map MCS controller",
-    "endpointslice-dispatch-controller.karmada.io": "Karmada",
-}
-CONTROLLERS = (CONTROLLER, MIRRORING_CONTROLLER)
 
 
 def _plural(n: int, word: str) -> str:
@@ -68,45 +68,54 @@ def handmade_endpointslice(ctx: Context) -> Iterator[Finding]:
     `endpointslice.kubernetes.io/managed-by: <your-controller>`, and re-check its addresses after
     every node rotation. If a known controller writes it, add its value to `third-party-managers`.
     """
-    allowed = dict(KNOWN_THIRD_PARTY)
-    allowed.update({m: m for m in ctx.options.third_party_managers})
+    third = ctx.options.third_party_managers
     for slc in ctx.index.slices:
-        manager = slice_manager(slc)
-        if manager in CONTROLLERS or is_apiserver_slice(slc):
+        owner = slice_owner(slc, third)
+        if owner in ("controller", "mirroring", "apiserver"):
             continue
+        manager = slice_manager(slc)
         svc_name = slc.labels.get(LABEL_SERVICE_NAME)
         svc = ctx.index.services.get((slc.metadata.namespace, svc_name)) if svc_name else None
         eps = slc.endpoints or []
         n = sum(len(e.addresses) for e in eps)
-        writer = allowed.get(manager)
+        writer = third_party_writer(slc, third)
+        ns = slc.metadata.namespace
         ev = {"managedBy": manager or None, "service": svc_name, "addresses": n,
-              "addressType": slc.address_type}
+              "addressType": slc.address_type,
+              "endpoints": [{"addresses": e.addresses, "pod": e.target_ref.name if e.target_ref else None,
+                             "node": e.node_name} for e in eps[:50]] or None}
+        fix = [fixcmd.kubectl_yaml("EndpointSlice", slc.name, ns)]
+        if svc is not None and has_selector(svc):
+            fix += [fixcmd.slices_of_service(ns, svc.name),
+                    fixcmd.kubectl("delete", "EndpointSlice", slc.name, ns)]
         who = f"managed-by {manager!r}" if manager else "no managed-by label"
         if writer:
             yield ctx.finding(ref_of(slc), f"written by {writer} ({manager}) for Service {svc_name!r}; "
-                              "excluded from local Pod reconciliation", severity=Severity.INFO, **ev)
+                              "excluded from local Pod reconciliation", severity=Severity.INFO,
+                              fix=fix[:1], **ev)
             continue
         if svc_name is None:
             yield ctx.finding(ref_of(slc), f"hand-made EndpointSlice ({who}) without a "
-                              "kubernetes.io/service-name label: kube-proxy and CoreDNS ignore it", **ev)
+                              "kubernetes.io/service-name label: kube-proxy and CoreDNS ignore it", fix=fix, **ev)
         elif svc is None:
             yield ctx.finding(ref_of(slc), f"hand-made EndpointSlice ({who}) for Service {svc_name!r}, "
-                              "which does not exist in this namespace", **ev)
+                              "which does not exist in this namespace", fix=fix, **ev)
         elif has_selector(svc):
+            fix.insert(1, fixcmd.pods_by_selector(ns, service_selector(svc)))
             yield ctx.finding(ref_of(slc), f"hand-made EndpointSlice ({who}) attached to selector Service "
                               f"{svc_name!r}: kube-proxy merges its {_plural(n, 'address')} with the "
-                              "controller's, and nobody updates them when Pods move", **ev)
+                              "controller's, and nobody updates them when Pods move", fix=fix, **ev)
         else:
             pod_refs = any(e.target_ref is not None and e.target_ref.kind == "Pod" for e in eps)
             sev = Severity.WARNING if pod_refs else Severity.INFO
             what = ("its Pod addresses go stale when Pods move" if pod_refs
                     else "only non-Pod addresses, the documented pattern")
             yield ctx.finding(ref_of(slc), f"hand-made EndpointSlice ({who}) for selectorless Service "
-                              f"{svc_name!r}: {what}", severity=sev, **ev)
+                              f"{svc_name!r}: {what}", severity=sev, fix=fix, **ev)
 
 
 @rule("service-missing-endpointslices", Severity.ERROR,
-      "Service with ready Pods but no controller EndpointSlice", needs=("Service", "Pod", "EndpointSlice"))
+      "Service with ready Pods but no controller EndpointSlice", needs=("Service", "Pod", "EndpointSlice"), convergence=True)
 def service_missing_endpointslices(ctx: Context) -> Iterator[Finding]:
     """
     ## What it does
@@ -129,16 +138,18 @@ def service_missing_endpointslices(ctx: Context) -> Iterator[Finding]:
     `FailedToUpdateEndpointSlices`). Touching the Service (for example adding an annotation) forces a
     resync. On EKS, open a support case if the controller does not recover.
     """
-    rec = reconciliation(ctx.index, ctx.options.grace_seconds)
+    rec = Reconciler.of(ctx.index, ctx.options.grace_seconds).slices()
     for rep in rec.services:
+        svc = rep.service
         for fam, n in rep.ready_families_missing.items():
-            yield ctx.finding(ref_of(rep.service), f"{_plural(n, 'ready Pod')} but no controller-managed "
+            yield ctx.finding(ref_of(svc), f"{_plural(n, 'ready Pod')} but no controller-managed "
                               f"{fam} EndpointSlice: kube-proxy and CoreDNS see no endpoints",
-                              family=fam, readyPods=n)
+                              key=fam, family=fam, readyPods=n, selector=service_selector(svc),
+                              fix=_service_fix(ctx, svc))
 
 
 @rule("stale-endpointslice", Severity.ERROR, "Controller EndpointSlice does not match the Pods",
-      needs=("Service", "Pod", "EndpointSlice"))
+      needs=("Service", "Pod", "EndpointSlice"), convergence=True)
 def stale_endpointslice(ctx: Context) -> Iterator[Finding]:
     """
     ## What it does
@@ -164,22 +175,49 @@ def stale_endpointslice(ctx: Context) -> Iterator[Finding]:
     Deleting the stale controller slice makes the controller rebuild it on its next sync. If the
     Service has no selector any more, its old slices are frozen: delete them.
     """
-    rec = reconciliation(ctx.index, ctx.options.grace_seconds)
-    for sr in rec.slices:
-        kinds = sorted({p.what for p in sr.problems})
-        svc = sr.slice.labels.get(LABEL_SERVICE_NAME, "")
-        if kinds == ["frozen"] or kinds == ["foreign-owner"]:
-            msg = str(sr.problems[0].detail["reason"])
-        else:
-            msg = (f"{_plural(len(sr.problems), 'stale endpoint')} for Service {svc!r} "
-                   f"({', '.join(kinds)})")
-        yield ctx.finding(ref_of(sr.slice), msg, service=svc,
-                          endpoints=[{"problem": p.what, **p.detail} for p in sr.problems[:50]])
+    rc = Reconciler.of(ctx.index, ctx.options.grace_seconds)
+    rec = rc.slices()
+    for sr in rec.slices + rc.stale_mirrors():
+        yield _slice_finding(ctx, sr.slice, sr.service, sr.problems)
+    for sr in rec.frozen:
+        svc = sr.service
+        external = svc is not None and svc.spec is not None and svc.spec.type == "ExternalName"
+        yield _slice_finding(ctx, sr.slice, svc, sr.problems, severity=Severity.INFO if external else None)
     for rep in rec.services:
         if rep.missing_ready:
             pods = rep.missing_ready
-            yield ctx.finding(ref_of(rep.service), f"{_plural(len(pods), 'ready Pod')} missing from the "
-                              "Service's EndpointSlices", missing=[p.detail for p in pods[:50]])
+            svc = rep.service
+            yield ctx.finding(ref_of(svc), f"{_plural(len(pods), 'ready Pod')} missing from the "
+                              "Service's EndpointSlices", missing=[p.detail for p in pods],
+                              selector=service_selector(svc), fix=_service_fix(ctx, svc))
+
+
+def _service_fix(ctx: Context, svc: KubeObject) -> list[str]:
+    ns, name = svc.metadata.namespace, svc.metadata.name
+    eks = ctx.index.eks_data
+    return [fixcmd.slices_of_service(ns, name), fixcmd.pods_by_selector(ns, service_selector(svc)),
+            fixcmd.events_of("Service", name, ns),
+            fixcmd.controller_logs(eks.region if eks else None, eks.name if eks else None)]
+
+
+def _slice_finding(ctx: Context, slc: KubeObject, svc: KubeObject | None, problems: list, *,
+                   severity: Severity | None = None) -> Finding:
+    kinds = sorted({p.what for p in problems})
+    name = slc.labels.get(LABEL_SERVICE_NAME, "")
+    ns = slc.metadata.namespace
+    if kinds in (["frozen"], ["foreign-owner"]):
+        msg = str(problems[0].detail["reason"])
+    else:
+        msg = f"{_plural(len(problems), 'stale endpoint')} for Service {name!r} ({', '.join(kinds)})"
+    fix = [fixcmd.kubectl_yaml("EndpointSlice", slc.name, ns)]
+    if svc is not None and has_selector(svc):
+        fix.append(fixcmd.pods_by_selector(ns, service_selector(svc)))
+    if "frozen" in kinds or "foreign-owner" in kinds:
+        fix.append(fixcmd.kubectl("delete", "EndpointSlice", slc.name, ns))
+    else:
+        fix.append(fixcmd.events_of("Service", name, ns))
+    return ctx.finding(ref_of(slc), msg, severity=severity, service=name,
+                       endpoints=[{"problem": p.what, **p.detail} for p in problems], fix=fix)
 
 
 @rule("endpointslice-controller-disabled", Severity.ERROR, "EndpointSlice controller not reconciling",
@@ -208,7 +246,7 @@ def endpointslice_controller_disabled(ctx: Context) -> Iterator[Finding]:
     `workqueue_depth{name="endpoint_slice"}` metric). On self-managed clusters make sure
     `--controllers` does not disable `endpointslice-controller`.
     """
-    rec = reconciliation(ctx.index, ctx.options.grace_seconds)
+    rec = Reconciler.of(ctx.index, ctx.options.grace_seconds).slices()
     times = []
     services = 0
     for sr in rec.slices:
@@ -230,12 +268,15 @@ def endpointslice_controller_disabled(ctx: Context) -> Iterator[Finding]:
     last = rec.latest_controller_write
     if last is not None and last >= oldest:
         return
+    eks = ctx.index.eks_data
     yield ctx.finding(cluster_ref(), f"{_plural(len(affected), 'Service')} out of date since "
                       f"{format_time(oldest)} and no controller-managed EndpointSlice was written after "
                       "that: the EndpointSlice controller appears disabled or stuck",
                       oldestUnreconciled=format_time(oldest),
                       latestControllerWrite=format_time(last) if last else None,
-                      services=sorted(f"{ns}/{n}" for ns, n in affected)[:50])
+                      services=sorted(f"{ns}/{n}" for ns, n in affected),
+                      fix=[fixcmd.controller_logs(eks.region if eks else None, eks.name if eks else None),
+                           "kubectl get --raw /metrics | grep 'workqueue_depth{name=\"endpoint_slice\"}'"])
 
 
 @rule("orphan-endpointslice", Severity.WARNING, "EndpointSlice for a Service that does not exist",
@@ -264,10 +305,14 @@ def orphan_endpointslice(ctx: Context) -> Iterator[Finding]:
         if slc.metadata.deletion_timestamp is not None or ctx.recent(write_time(slc)):
             continue
         svc_name = slc.labels.get(LABEL_SERVICE_NAME)
+        manager = slice_manager(slc)
+        fix = [fixcmd.kubectl_yaml("EndpointSlice", slc.name, slc.namespace),
+               fixcmd.kubectl("delete", "EndpointSlice", slc.name, slc.namespace)]
         if svc_name is None:
+            if manager in MULTICLUSTER_WITHOUT_SERVICE_NAME:
+                continue  # Submariner Lighthouse omits the label on purpose (K8S-FACTS 8.3)
             yield ctx.finding(ref_of(slc), "EndpointSlice has no kubernetes.io/service-name label: "
-                              "no Service uses it", managedBy=slice_manager(slc) or None)
+                              "no Service uses it", managedBy=manager or None, fix=fix)
         elif (slc.metadata.namespace, svc_name) not in ctx.index.services:
             yield ctx.finding(ref_of(slc), f"EndpointSlice names Service {svc_name!r}, which does not "
-                              "exist in this namespace", service=svc_name,
-                              managedBy=slice_manager(slc) or None)
+                              "exist in this namespace", service=svc_name, managedBy=manager or None, fix=fix)

@@ -4,47 +4,28 @@ from __future__ import annotations
 from typing import Iterator
 
 from auditor.rules.base import Context, rule
-from auditor.rules.endpointslices import CONTROLLERS, KNOWN_THIRD_PARTY
 
-from auditor.index import (
-    ClusterIndex,
-    ReadyEndpoint,
-    canonical_ip,
-    has_selector,
-    ip_family,
-    is_apiserver_slice,
-    ref_of,
-    service_ready_endpoints,
-    slice_manager,
-)
+from auditor import fixcmd
+from auditor.index import ClusterIndex, ref_of
 from auditor.model import Finding, Severity
-from auditor.objects import LABEL_SERVICE_NAME, KubeObject
+from auditor.objects import LABEL_NODEGROUP, LABEL_SERVICE_NAME, KubeObject, canonical_ip, service_selector
+from auditor.reconcile import (
+    ReadyEndpoint,
+    Reconciler,
+    has_selector,
+    is_handmade,
+    is_remote_writer,
+    pod_node,
+    ready_count,
+    service_ready_endpoints,
+    slice_owner,
+    third_party_writer,
+)
 
 
 def _before(ctx: Context) -> ClusterIndex:
     assert ctx.before is not None, "pair rules run only with a BEFORE state"
     return ctx.before
-
-
-def is_handmade(slc: KubeObject, third_party: tuple[str, ...]) -> bool:
-    manager = slice_manager(slc)
-    return not (manager in CONTROLLERS or manager in KNOWN_THIRD_PARTY or manager in third_party
-                or is_apiserver_slice(slc))
-
-
-def ready_count(eps: dict[str, ReadyEndpoint]) -> int:
-    """A Service's ready endpoints as a count of backends: the larger per-family count.
-
-    A dual-stack Pod has one endpoint per family (K8S-FACTS 2); counting both would double every
-    dual-stack Service's figures and halve what a tolerance in endpoints means.
-    """
-    if not any(":" in addr for addr in eps):
-        return len(eps)  # single-stack IPv4, the common case
-    per_family: dict[str, int] = {}
-    for addr in eps:
-        fam = ip_family(addr)
-        per_family[fam] = per_family.get(fam, 0) + 1
-    return max(per_family.values(), default=0)
 
 
 def ready_endpoints(index: ClusterIndex, ns: str, name: str) -> dict[str, ReadyEndpoint]:
@@ -54,15 +35,26 @@ def ready_endpoints(index: ClusterIndex, ns: str, name: str) -> dict[str, ReadyE
     return service_ready_endpoints(index, ns, name)
 
 
-def _in_flight(ctx: Context, svc: KubeObject | None) -> bool:
-    """A Service whose Pods changed within the grace period is still converging."""
+def _pods_in_flight(ctx: Context, svc: KubeObject | None) -> bool:
+    """The Service's count is in flight when a Pod that backed it BEFORE, or one selected now, changed within
+    the grace period: the objects of this discrepancy, not every replica of its workload."""
     if svc is None:
         return False
-    return any(ctx.recent(ctx.index.changed_at(p)) for p in ctx.index.selected_pods(svc))
+    rc = Reconciler.of(ctx.index, ctx.options.grace_seconds)
+    return any(rc.in_flight(pod=p) for p in ctx.index.selected_pods(svc)) if has_selector(svc) else False
+
+
+def _svc_fix(svc: KubeObject) -> list[str]:
+    ns, name = svc.metadata.namespace, svc.metadata.name
+    out = [fixcmd.slices_of_service(ns, name)]
+    if has_selector(svc):
+        out += [fixcmd.pods_by_selector(ns, service_selector(svc)),
+                f"kubectl -n {fixcmd.q(ns)} describe pods -l {fixcmd.q(fixcmd.selector_text(service_selector(svc)))}"]
+    return out
 
 
 @rule("endpoints-on-removed-node", Severity.ERROR, "Endpoint on a Node removed by the rotation", mode="pair",
-      needs=("Node", "EndpointSlice"))
+      needs=("Node", "EndpointSlice"), convergence=True)
 def endpoints_on_removed_node(ctx: Context) -> Iterator[Finding]:
     """
     ## What it does
@@ -87,33 +79,40 @@ def endpoints_on_removed_node(ctx: Context) -> Iterator[Finding]:
     gone = {n for n in before.nodes if n not in ctx.index.nodes}
     if not gone:
         return
-    third = ctx.options.third_party_managers
+    rc = Reconciler.of(ctx.index, ctx.options.grace_seconds)
     for slc in ctx.index.slices:
-        manager = slice_manager(slc)
-        if manager in KNOWN_THIRD_PARTY or manager in third or slc.metadata.deletion_timestamp is not None:
-            continue
-        svc = ctx.index.services.get((slc.metadata.namespace, slc.labels.get(LABEL_SERVICE_NAME, "")))
-        if manager in CONTROLLERS and _in_flight(ctx, svc):
-            continue  # its Pods changed within the grace period: the controller may not have caught up
+        if is_remote_writer(slc) or third_party_writer(slc, ctx.options.third_party_managers) \
+                or slc.metadata.deletion_timestamp is not None:
+            continue  # remote writers name remote nodes (K8S-FACTS 8.4)
+        if slice_owner(slc) in ("controller", "mirroring") and rc.in_flight(slc=slc):
+            continue  # the slice itself was written within the grace period: the controller is on it
         hits = []
         for ep in slc.endpoints or ():
             if ep.node_name in gone:
                 tr = ep.target_ref
                 pod = ctx.index.pods.get((tr.namespace or slc.metadata.namespace, tr.name)) if tr else None
-                if pod is not None and pod.spec is not None and pod.spec.node_name == ep.node_name:
-                    continue  # Pod object still bound to the deleted Node: PodGC will remove it
+                if pod is not None and pod_node(pod) == ep.node_name:
+                    continue  # Pod object still bound to the deleted Node: in flight until PodGC (K8S-FACTS 8.9)
+                old = before.nodes.get(ep.node_name or "")
                 hits.append({"address": ep.addresses[0] if ep.addresses else "", "node": ep.node_name,
-                             "pod": tr.name if tr else None})
+                             "nodegroup": old.labels.get(LABEL_NODEGROUP) if old is not None else None,
+                             "zone": ep.zone, "pod": tr.name if tr else None, "uid": tr.uid if tr else None})
         if hits:
             nodes = sorted({str(h["node"]) for h in hits})
+            svc = slc.labels.get(LABEL_SERVICE_NAME)
+            ns = slc.metadata.namespace
+            fix = [fixcmd.kubectl_yaml("EndpointSlice", slc.name, ns)]
+            if svc:
+                fix.append(fixcmd.events_of("Service", svc, ns))
+            if slice_owner(slc) == "controller":
+                fix.append(fixcmd.kubectl("delete", "EndpointSlice", slc.name, ns) + "  # the controller rebuilds it")
             yield ctx.finding(ref_of(slc), f"{len(hits)} endpoint(s) on removed node(s) {', '.join(nodes[:3])}"
-                              f"{' …' if len(nodes) > 3 else ''} for Service "
-                              f"{slc.labels.get(LABEL_SERVICE_NAME, '?')!r}", endpoints=hits[:50],
-                              service=slc.labels.get(LABEL_SERVICE_NAME))
+                              f"{' …' if len(nodes) > 3 else ''} for Service {svc or '?'!r}", endpoints=hits,
+                              service=svc, removedNodes=nodes, fix=fix)
 
 
 @rule("service-lost-endpoints", Severity.ERROR, "Service lost all its ready endpoints", mode="pair",
-      needs=("Service", "EndpointSlice"))
+      needs=("Service", "EndpointSlice"), convergence=True)
 def service_lost_endpoints(ctx: Context) -> Iterator[Finding]:
     """
     ## What it does
@@ -144,16 +143,21 @@ def service_lost_endpoints(ctx: Context) -> Iterator[Finding]:
         if not had:
             continue
         now = service_ready_endpoints(ctx.index, ns, name)
-        if now or _in_flight(ctx, svc):
+        if now or _pods_in_flight(ctx, svc):
             continue
         pods = ctx.index.selected_pods(svc) if has_selector(svc) else []
+        was = ready_endpoints(before, ns, name)
         yield ctx.finding(ref_of(svc), f"had {had} ready endpoint(s) before, none after",
                           readyBefore=had, readyAfter=0, podsAfter=len(pods),
-                          podsNotReady=[p.metadata.name for p in pods][:20])
+                          endpointsBefore=[{"address": e.address, "pod": e.pod, "uid": e.pod_uid, "node": e.node,
+                                            "zone": e.zone} for e in was.values()],
+                          podsNotReady=[{"pod": p.metadata.name, "uid": p.metadata.uid, "node": pod_node(p) or None,
+                                         "phase": p.status.phase if p.status else None} for p in pods],
+                          selector=service_selector(svc) or None, fix=_svc_fix(svc))
 
 
 @rule("service-capacity-dropped", Severity.WARNING, "Service has fewer ready endpoints than before",
-      mode="pair", needs=("Service", "EndpointSlice"))
+      mode="pair", needs=("Service", "EndpointSlice"), options=("rules.service-capacity-dropped.tolerance",))
 def service_capacity_dropped(ctx: Context) -> Iterator[Finding]:
     """
     ## What it does
@@ -184,14 +188,14 @@ def service_capacity_dropped(ctx: Context) -> Iterator[Finding]:
             continue
         allowed = (ctx.options.capacity_tolerance * had if ctx.options.capacity_tolerance_is_ratio
                    else ctx.options.capacity_tolerance)
-        if had - now <= allowed or _in_flight(ctx, svc):
+        if had - now <= allowed or _pods_in_flight(ctx, svc):
             continue
         yield ctx.finding(ref_of(svc), f"ready endpoints dropped from {had} to {now}",
-                          readyBefore=had, readyAfter=now, tolerance=allowed)
+                          readyBefore=had, readyAfter=now, tolerance=allowed, fix=_svc_fix(svc))
 
 
 @rule("handmade-endpointslice-stale", Severity.ERROR, "Hand-made EndpointSlice kept dead Pod IPs",
-      mode="pair", needs=("Pod", "EndpointSlice"))
+      mode="pair", needs=("Pod", "EndpointSlice"), convergence=True)
 def handmade_endpointslice_stale(ctx: Context) -> Iterator[Finding]:
     """
     ## What it does
@@ -252,7 +256,9 @@ def handmade_endpointslice_stale(ctx: Context) -> Iterator[Finding]:
                     f"{len(dead)} address(es) of Pods that no longer exist or whose IP another Pod now holds "
                     f"({reused} reused)")
             yield ctx.finding(ref_of(slc), f"hand-made EndpointSlice lists {what}; nothing will update it",
-                              addresses=dead[:50], service=slc.labels.get(LABEL_SERVICE_NAME))
+                              addresses=dead, service=slc.labels.get(LABEL_SERVICE_NAME),
+                              fix=[fixcmd.kubectl_yaml("EndpointSlice", slc.name, slc.namespace),
+                                   fixcmd.kubectl("edit", "EndpointSlice", slc.name, slc.namespace)])
 
 
 @rule("handmade-endpointslice-removed", Severity.ERROR, "Hand-made EndpointSlice disappeared", mode="pair",
@@ -287,7 +293,11 @@ def handmade_endpointslice_removed(ctx: Context) -> Iterator[Finding]:
         still = svc is not None and (key[0], svc) in ctx.index.services
         yield ctx.finding(ref_of(slc), "hand-made EndpointSlice present before is gone after"
                           + (f"; Service {svc!r} still exists and lost its endpoints" if still else ""),
-                          service=svc, addresses=sum(len(e.addresses) for e in slc.endpoints or ()))
+                          service=svc, addresses=sum(len(e.addresses) for e in slc.endpoints or ()),
+                          endpoints=[{"addresses": e.addresses, "node": e.node_name} for e in slc.endpoints or ()],
+                          fix=["# restore it from source control or from the BEFORE snapshot, then: "
+                               "kubectl apply -f SLICE.yaml  (SLICE.yaml: the slice's manifest)"]
+                          + ([fixcmd.slices_of_service(slc.namespace, svc)] if svc else []))
 
 
 PAIR_RULES = (endpoints_on_removed_node, service_lost_endpoints, service_capacity_dropped,

@@ -6,13 +6,14 @@ from typing import Any
 import msgspec
 
 from auditor.model import InputInfo
-from auditor.objects import KINDS, KubeObject
+from auditor import kinds as registry
+from auditor.objects import KubeObject
 from auditor.state import ClusterState, MissingResource, parse_time
 
 
 def state_from(spec: dict[str, Any], label: str = "") -> ClusterState:
     """spec: {takenAt, serverVersion?, eks?, objects: [...], missing?: [{kind, reason, permission}], kinds?}"""
-    objects: dict[str, list[KubeObject]] = {k: [] for k in KINDS}
+    objects: dict[str, list[KubeObject]] = {k: [] for k in registry.ALL}
     for raw in spec.get("objects") or []:
         obj = msgspec.convert(raw, KubeObject, str_keys=True)
         objects.setdefault(obj.kind, []).append(obj)
@@ -21,7 +22,7 @@ def state_from(spec: dict[str, Any], label: str = "") -> ClusterState:
     missing = [MissingResource(kind=m["kind"], reason=m.get("reason", "forbidden"),
                                permission=m.get("permission", ""), namespace=m.get("namespace", ""))
                for m in spec.get("missing") or []]
-    kinds = set(spec.get("kinds") or KINDS)
+    kinds = set(spec.get("kinds") or registry.ALL)
     present = {k for k in kinds if k not in {m.kind for m in missing}}
     info = InputInfo(path=f"<case {label}>", label=label, taken_at=str(spec["takenAt"]), complete=not missing)
     return ClusterState(objects=objects, taken_at=taken, inputs=[info], present=present, missing=missing,

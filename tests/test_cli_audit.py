@@ -284,3 +284,41 @@ def test_compare_of_incomplete_inputs_is_never_converged(tmp_path: Path) -> None
     report = json.loads((tmp_path / "r/report.json").read_text())
     assert code == 1 and report["summary"]["converged"] is False
     assert any("could not run" in n for n in report["notices"])
+
+
+KUBECTL_GET_ALL_EXTRAS = [
+    {"apiVersion": "apps/v1", "kind": "Deployment",
+     "metadata": {"name": "cart", "namespace": "shop", "uid": "d-1", "creationTimestamp": "2026-11-10T08:00:00Z"},
+     "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "cart"}},
+              "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%"}},
+              "template": {"metadata": {"labels": {"app": "cart"}},
+                           "spec": {"containers": [{"name": "cart", "image": "cart:1"}]}}},
+     "status": {"replicas": 2, "readyReplicas": 2, "conditions": [{"type": "Available", "status": "True"}]}},
+    {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+     "metadata": {"name": "cart", "namespace": "shop"},
+     "spec": {"selector": "app=cart", "ports": "not-a-list", "containers": {"odd": True},
+              "scaleTargetRef": {"kind": "Deployment", "name": "cart"}, "minReplicas": 2, "maxReplicas": 5}},
+    {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "nightly", "namespace": "shop"},
+     "spec": {"schedule": "0 1 * * *", "type": {"nested": 1}}},
+]
+
+
+@pytest.mark.parametrize("as_yaml", [False, True])
+def test_kubectl_get_all_is_accepted_and_unread_kinds_are_ignored_whatever_their_shape(
+        tmp_path: Path, as_yaml: bool) -> None:
+    doc = b.kubectl_list(small_cluster(handmade=False) + KUBECTL_GET_ALL_EXTRAS)
+    p = write(tmp_path, "all.yaml" if as_yaml else "all.json", doc, as_yaml=as_yaml)
+    out = tmp_path / "r"
+    code, stdout, stderr = invoke("audit", str(p), "--output-dir", str(out), "--format", "json")
+    assert code == 0, (stdout, stderr)
+    report = json.loads((out / "report.json").read_text())
+    assert report["inputs"][0]["complete"] is True
+    assert report["cluster"]["objects"]["Deployment"] == 1
+
+
+def test_a_known_kind_with_a_wrong_field_is_still_an_input_error(tmp_path: Path) -> None:
+    bad = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "x", "namespace": "y"},
+           "spec": {"replicas": "two"}}
+    p = write(tmp_path, "bad.json", b.kubectl_list(small_cluster(handmade=False) + [bad]))
+    code, _, stderr = invoke("audit", str(p), "--output-dir", str(tmp_path / "r"))
+    assert code == 2 and "Deployment" in stderr and "Traceback" not in stderr, stderr

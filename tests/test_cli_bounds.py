@@ -167,13 +167,21 @@ def test_fifo_and_devices_are_refused_without_blocking(tmp_path: Path, where: st
         assert peak < 150
 
 
+def _deep(n: int) -> dict:
+    d: dict = {}
+    for _ in range(n):
+        d = {"x": d}
+    return d
+
+
 def test_wrong_typed_sections_are_input_errors(tmp_path: Path) -> None:
     base = b.snapshot_doc(small_cluster(), b.at("2026-11-20T09:00:00Z"))
     cases = {
-        "eks-cluster-str": ({"eks": {"cluster": "x"}}, "'eks' section is invalid: Expected `object`, got `str` - at `eks.cluster`"),
-        "eks-list": ({"eks": ["x"]}, "'eks' section is not a mapping (got a list)"),
-        "eks-nodegroups": ({"eks": {"nodegroups": {"a": 1}}}, "at `eks.nodegroups`"),
-        "eks-version-num": ({"eks": {"cluster": {"version": 1.3}}}, "at `eks.cluster.version`"),
+        "eks-cluster-str": ({"eks": {"cluster": "x"}},
+                            "'eks' section is invalid: Expected `object`, got `str` - at `$.cluster`"),
+        "eks-list": ({"eks": ["x"]}, "'eks' section is not a mapping"),
+        "eks-nodegroups": ({"eks": {"nodegroups": {"a": 1}}}, "at `$.nodegroups`"),
+        "eks-deep": ({"eks": {"cluster": {"tags": _deep(40)}}}, "'eks' section is nested more than 32 levels deep"),
         "meta-missing": ({"metadata": {**base["metadata"], "missing": "Pods"}}, "snapshot metadata is invalid"),
     }
     for name, (patch, needle) in cases.items():

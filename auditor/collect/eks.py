@@ -21,6 +21,7 @@ from botocore.exceptions import (
 )
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
+from auditor import versions
 from auditor.errors import CollectionError
 from auditor.state import format_time
 
@@ -107,11 +108,8 @@ def missing_as_resources(eks: dict[str, Any] | None) -> list[dict[str, str]]:
 
 
 def next_minor(version: str | None) -> str | None:
-    """'1.30' (or 'v1.30.4-eks-...') -> '1.31'; None when the version is not of that form."""
-    parts = (version or "").lstrip("v").split(".")
-    if len(parts) >= 2 and parts[0].isdigit() and parts[1].split("-")[0].isdigit():
-        return f"{int(parts[0])}.{int(parts[1].split('-')[0]) + 1}"
-    return None
+    """'1.30' (or 'v1.30.4-eks-...') -> '1.31' (auditor.versions); None when the version is not of that form."""
+    return versions.next_minor(version)
 
 
 def sanitise(value: Any) -> Any:
@@ -152,11 +150,20 @@ class _Collector:
         addons = self._describe_all("addons", "list_addons", "addons", "describe_addon", "addonName", "addon",
                                     clusterName=self.cluster)
         addon_versions: dict[str, Any] = {}
-        if target:
+        # compatibility for every version a later command may target: the current minor (compare, verify),
+        # the next (audit) and an explicit target (issue: no silent gaps)
+        current = versions.parse(cluster.get("version"))
+        targets = [str(v) for v in (current, versions.parse(target)) if v is not None]
+        if current is not None:
+            targets.append(str(current.next()))
+        by_target: dict[str, dict[str, Any]] = {}
+        for version in dict.fromkeys(targets):
             for addon in addons:
-                entry = self._addon_versions(addon["addonName"], target)
+                entry = self._addon_versions(addon["addonName"], version)
                 if entry is not None:
-                    addon_versions[addon["addonName"]] = entry
+                    by_target.setdefault(version, {})[addon["addonName"]] = entry
+                    if version == target:
+                        addon_versions[addon["addonName"]] = entry
         insights = self._describe_all("insights", "list_insights", "insights", "describe_insight", "id",
                                       "insight", clusterName=self.cluster,
                                       filter={"categories": ["UPGRADE_READINESS"]})
@@ -171,6 +178,7 @@ class _Collector:
             "nodegroups": nodegroups,
             "addons": addons,
             "addonVersions": addon_versions,
+            "addonVersionsByTarget": by_target,
             "insights": insights,
             "updates": updates,
             "missing": list(self.missing.values()),

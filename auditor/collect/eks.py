@@ -153,7 +153,7 @@ class _Collector:
         # compatibility for every version a later command may target: the current minor (compare, verify),
         # the next (audit) and an explicit target (issue: no silent gaps)
         current = versions.parse(cluster.get("version"))
-        targets = [str(v) for v in (current, versions.parse(target)) if v is not None]
+        targets = [str(v) for v in (versions.parse(target), current) if v is not None]
         if current is not None:
             targets.append(str(current.next()))
         by_target: dict[str, dict[str, Any]] = {}

@@ -28,7 +28,7 @@ from auditor.errors import CollectionError, ExitCode
 
 ROLE = f"arn:aws:iam::{S.ACCOUNT}:role/shop-prod-cluster"
 NODE_ROLE = f"arn:aws:iam::{S.ACCOUNT}:role/shop-prod-node"
-TOP_KEYS = {"clusterName", "region", "targetVersion", "cluster", "nodegroups", "addons", "addonVersions",
+TOP_KEYS = {"clusterName", "region", "targetVersion", "cluster", "nodegroups", "addons", "addonVersions", "addonVersionsByTarget",
             "insights", "updates", "missing"}
 
 
@@ -118,6 +118,11 @@ def _happy_path(now: datetime) -> list[Step]:
          {"kubernetesVersion": "1.31", "addonName": "vpc-cni"}),
         ("describe_addon_versions", {"addons": [S.addon_versions("vpc-cni", "1.31", cni_p2, cni_p2[0])]},
          {"kubernetesVersion": "1.31", "addonName": "vpc-cni", "nextToken": "v2"}),
+        # then the current minor, which compare and verify target (no silent gaps)
+        ("describe_addon_versions", {"addons": [S.addon_versions("kube-proxy", "1.30", ["v1.30.6-eksbuild.3"],
+                                                                 "v1.30.6-eksbuild.3")]},
+         {"kubernetesVersion": "1.30", "addonName": "kube-proxy"}),
+        ("describe_addon_versions", {"addons": []}, {"kubernetesVersion": "1.30", "addonName": "vpc-cni"}),
         ("list_insights", {"insights": [S.insight_summary(ins_err), S.insight_summary(ins_ok)]},
          {"clusterName": c, "filter": {"categories": ["UPGRADE_READINESS"]}}),
         ("describe_insight", {"insight": ins_err}, {"clusterName": c, "id": ins_err["id"]}),
@@ -182,7 +187,11 @@ def test_stubbed_full_collection() -> None:
 
 def test_explicit_target_version_is_used_for_addon_versions() -> None:
     steps = [(op, resp, {**params, "kubernetesVersion": "1.32"} if op == "describe_addon_versions"
-              else params) for op, resp, params in _happy_path(datetime.now(timezone.utc))]
+              and params["kubernetesVersion"] == "1.31" else params)
+             for op, resp, params in _happy_path(datetime.now(timezone.utc))]
+    at = max(i for i, s in enumerate(steps) if s[0] == "describe_addon_versions") + 1
+    steps[at:at] = [("describe_addon_versions", {"addons": []}, {"kubernetesVersion": "1.31", "addonName": a})
+                    for a in ("kube-proxy", "vpc-cni")]
     client = _client()
     stubber = _stub(client, steps)
     got = collect_eks(S.CLUSTER, client=client, target_version="1.32")
@@ -221,7 +230,7 @@ def test_access_denied_on_describe_addon_versions_is_one_missing_part() -> None:
     assert len(got["addons"]) == 2
     [missing] = got["missing"]
     assert missing["part"] == "addonVersions" and missing["permission"] == "eks:DescribeAddonVersions"
-    assert "(and 1 more calls)" in missing["reason"]
+    assert "(and 3 more calls)" in missing["reason"]
 
 
 def test_access_denied_on_describe_cluster_is_fatal() -> None:

@@ -45,6 +45,12 @@ def test_rule_case(rule_id: str, case: dict[str, Any]) -> None:
     run = run_rules([rule], index, Config(options=options), before=before)
     crashed = [f for f in run.findings if f.rule == "internal-error"]
     assert not crashed, crashed[0].message
+    ran = {r.rule: r for r in run.runs}[rule_id]
+    if case.get("not_run"):
+        # the rule must say it did not run, and why: never a silent pass
+        assert not ran.ran and case["not_run"] in ran.detail, ran
+        return
+    assert ran.ran, f"{rule_id} did not run ({ran.detail}): a guard that does not run proves nothing"
     got = sorted((((f.object.kind, f.object.namespace, f.object.name), f) for f in run.findings
                   if f.rule == rule_id), key=lambda kv: kv[0])
     want = sorted((((e["kind"], e.get("namespace", ""), e["name"]), e) for e in case.get("expect") or []),
@@ -52,10 +58,27 @@ def test_rule_case(rule_id: str, case: dict[str, Any]) -> None:
     assert [g[0] for g in got] == [w[0] for w in want], (
         "findings differ:\n got: " + "\n      ".join(f"{f.object} [{f.severity.label}] {f.message}" for _, f in got))
     for (_, f), (_, e) in zip(got, want, strict=True):
-        if "severity" in e:
-            assert f.severity.label == e["severity"], f"{f.object}: severity {f.severity.label}"
+        assert "severity" in e, f"{f.object}: every expected finding states its severity"
+        assert f.severity.label == e["severity"], f"{f.object}: severity {f.severity.label}"
         if "message" in e:
             assert e["message"] in f.message, f"{f.object}: message {f.message!r}"
+        if "evidence" in e:
+            assert_subset(e["evidence"], f.evidence, f"{f.object}: evidence")
+
+
+def assert_subset(want: Any, got: Any, where: str) -> None:
+    """Every key (and list item) the case names is in the evidence; lists match item by item in order."""
+    if isinstance(want, dict):
+        assert isinstance(got, dict), f"{where}: expected a mapping, got {got!r}"
+        for k, v in want.items():
+            assert k in got, f"{where}: no key {k!r} in {sorted(got)}"
+            assert_subset(v, got[k], f"{where}.{k}")
+    elif isinstance(want, list):
+        assert isinstance(got, list) and len(got) >= len(want), f"{where}: expected {len(want)}+ items, got {got!r}"
+        for i, (w, g) in enumerate(zip(want, got)):
+            assert_subset(w, g, f"{where}[{i}]")
+    else:
+        assert want == got, f"{where}: {got!r} != {want!r}"
 
 
 def test_every_rule_has_docs_and_cases() -> None:
@@ -69,4 +92,4 @@ def test_every_rule_has_docs_and_cases() -> None:
         assert rule.id in files, f"{rule.id}: no case file tests/rules/cases/{rule.id}.yaml"
         cases = files[rule.id]["cases"]
         assert any(c.get("expect") for c in cases), f"{rule.id}: no firing case"
-        assert any(not c.get("expect") for c in cases), f"{rule.id}: no guard case (must not fire)"
+        assert any(not c.get("expect") and not c.get("not_run") for c in cases), f"{rule.id}: no guard case"

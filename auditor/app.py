@@ -79,6 +79,43 @@ def resolve_target(state: ClusterState, flag: str | None, config: Config, *, pla
     return None
 
 
+def check_target(states: list[ClusterState], flag: str | None, config: Config) -> None:
+    """A target below the control plane is a downgrade EKS cannot do: a usage error (exit 2), never findings."""
+    text = versions.normalise_target(flag) if flag else config.options.target_version
+    if not text:
+        return
+    where = "--target-version" if flag else f"{config.path}: target-version"
+    target = versions.parse(text)
+    assert target is not None
+    for st in states:
+        eks = st.eks_data
+        cp = versions.control_plane(st.server_version, eks.cluster.version if eks is not None else None)
+        if cp is not None:
+            if target < cp.version:
+                source = "the API server's /version" if cp.source == "apiserver" else "EKS"
+                raise ConfigError(f"{where}: {target} is below the control plane's version {cp.version} "
+                                  f"({cp.text}, from {source}): EKS cannot downgrade; give the version you are "
+                                  f"upgrading to (for example {cp.version.next()})")
+            continue
+        kubelets = [v for v in (versions.parse(ClusterIndex.kubelet_version(n)) for n in st.of("Node")) if v]
+        if kubelets and target < max(kubelets):  # a control plane is never older than its kubelets
+            raise ConfigError(f"{where}: {target} is below the newest kubelet ({max(kubelets)}), so below the "
+                              "control plane: EKS cannot downgrade; give the version you are upgrading to")
+
+
+def check_order(before: ClusterState, after: ClusterState, allow_reversed: bool) -> tuple[str, ...]:
+    """BEFORE taken after AFTER means swapped arguments: exit 2 unless --allow-reversed (then a notice)."""
+    if before.taken_at < after.taken_at:
+        return ()
+    b, a = format_time(before.taken_at), format_time(after.taken_at)
+    if before.taken_at > after.taken_at and not allow_reversed:
+        names = f"{before.inputs[0].path if before.inputs else 'BEFORE'} and " \
+                f"{after.inputs[0].path if after.inputs else 'AFTER'}"
+        raise InputError(names, f"BEFORE was taken at {b}, after AFTER ({a}): the arguments look swapped "
+                                "(compare BEFORE AFTER); pass --allow-reversed to compare them in this order")
+    return (f"BEFORE ({b}) is not older than AFTER ({a}): are the arguments swapped?",)
+
+
 def _options(config: Config, target: str | None) -> Config:
     from dataclasses import replace
     return replace(config, options=replace(config.options, target_version=target))
@@ -92,6 +129,7 @@ def baseline_of(report: ReportSettings) -> Baseline | None:
 def audit(paths: list[str] | list[Path], config: Config, report: ReportSettings, target: str | None) -> int:
     baseline_of(report)  # a bad baseline fails before the inputs are read
     state = load_states(paths)
+    check_target([state], target, config)
     config = _options(config, resolve_target(state, target, config, planning=True))
     result = audit_state(state, config, report, mode="audit")
     return finish(result, report)
@@ -111,12 +149,14 @@ def audit_state(state: ClusterState, config: Config, report: ReportSettings, *, 
 
 
 def compare(before_path: Path, after_path: Path, config: Config, report: ReportSettings,
-            target: str | None) -> int:
+            target: str | None, *, allow_reversed: bool = False) -> int:
     baseline_of(report)
     if str(before_path) == str(after_path) == "-":
         raise InputError("-", "standard input can be read only once (BEFORE and AFTER are both '-')")
     before = load_states([before_path])
     after = load_states([after_path])
+    check_order(before, after, allow_reversed)
+    check_target([before, after], target, config)
     config = _options(config, resolve_target(after, target, config, planning=False))
     result = compare_states(before, after, config, report, mode="compare")
     return finish(result, report)
@@ -141,7 +181,7 @@ def compare_states(before: ClusterState, after: ClusterState, config: Config, re
         # never call that converged.
         rotation["converged"] = False
         notices += (f"converged is false because {', '.join(unrun)} could not run on these inputs",)
-    if before.taken_at >= after.taken_at:
+    if before.taken_at >= after.taken_at:  # compare refuses a newer BEFORE unless --allow-reversed
         notices += (f"BEFORE ({format_time(before.taken_at)}) is not older than AFTER "
                     f"({format_time(after.taken_at)}): are the arguments swapped?",)
     result = AuditResult(

@@ -252,15 +252,17 @@ def snapshot(output: str, label: str, kubeconfig: str | None, context: str | Non
 @report_options
 @click.option("--target-version", default=None, metavar="1.N",
               help="Kubernetes version of the upgrade (default: AFTER's control-plane version with EKS data).")
+@click.option("--allow-reversed", is_flag=True,
+              help="Compare even when BEFORE was taken after AFTER (otherwise exit 2: swapped arguments).")
 def compare(before: str, after: str, output_dir: str, formats: tuple[str, ...], fail_on: str | None,
-            config: str | None, target_version: str | None) -> None:
+            config: str | None, target_version: str | None, allow_reversed: bool) -> None:
     """Compare BEFORE and AFTER states: single-state rules on AFTER plus the before/after rules."""
 
     def body() -> int:
         cfg = app.load_config(config)
         report = build_report_settings(output_dir, formats, fail_on, cfg.fail_on)
         target = _target(target_version)
-        return app.compare(Path(before), Path(after), cfg, report, target)
+        return app.compare(Path(before), Path(after), cfg, report, target, allow_reversed=allow_reversed)
 
     run(body)
 

@@ -212,7 +212,15 @@ def finish(result: AuditResult, report: ReportSettings) -> int:
     return ExitCode.OK if result.passed else ExitCode.FINDINGS
 
 
-def print_rules() -> int:
+def print_rules(fmt: str = "text") -> int:
+    if fmt == "json":
+        # like `ruff rule --all --output-format json`: one array, one object per rule, stable keys
+        import orjson
+        data = [{"id": r.id, "severity": r.severity.label, "title": r.title, "family": r.mode,
+                 "commands": sorted(r.commands), "convergence": r.convergence, "needs": sorted(r.needs),
+                 "options": list(r.options), "docs": r.docs} for r in ALL_RULES]
+        click.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
+        return ExitCode.OK
     width = max(len(r.id) for r in ALL_RULES)
     for r in ALL_RULES:
         click.echo(f"{r.id.ljust(width)}  {r.severity.label:<7}  {r.mode:<6}  {r.title}")

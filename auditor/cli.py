@@ -300,9 +300,11 @@ def verify(before: str, timeout: float, interval: float, kubeconfig: str | None,
 
 
 @main.command("rules")
-def list_rules() -> None:
-    """List every rule: id, severity and title."""
-    run(app.print_rules)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="json: one array for tooling (id, severity, title, family, commands, convergence, docs).")
+def list_rules(fmt: str) -> None:
+    """List every rule: id, severity and title (--format json adds whether it counts toward convergence)."""
+    run(lambda: app.print_rules(fmt))
 
 
 @main.command()

@@ -96,3 +96,20 @@ def test_swapped_compare_is_exit_2_unless_allowed(tmp_path: Path) -> None:
     assert any("are the arguments swapped" in n for n in rep["notices"])
     code, _, err = invoke("compare", str(older), str(newer), "--output-dir", str(tmp_path / "ok"), "--format", "json")
     assert code == 0, err
+
+
+def test_rules_json_for_tooling() -> None:
+    from auditor.rules import ALL_RULES, convergence_rules
+    code, out, _ = invoke("rules", "--format", "json")
+    assert code == 0
+    data = json.loads(out)
+    assert [r["id"] for r in data] == [r.id for r in ALL_RULES]
+    by_id = {r["id"]: r for r in data}
+    assert {r["id"] for r in data if r["convergence"]} == convergence_rules()
+    assert by_id["stale-endpointslice"]["convergence"] is True and by_id["stale-endpointslice"]["severity"] == "error"
+    assert by_id["handmade-endpointslice"]["convergence"] is False
+    assert by_id["target-version-jump"] == {**by_id["target-version-jump"], "severity": "warning", "family": "single"}
+    assert all(set(r) >= {"id", "severity", "title", "convergence", "docs"} and r["title"] for r in data)
+    assert by_id["service-lost-endpoints"]["family"] == "pair" and "How to fix" in by_id["service-lost-endpoints"]["docs"]
+    code, _, err = invoke("rules", "--format", "yaml")
+    assert code == 2 and "yaml" in err

@@ -299,7 +299,7 @@ def verify(before: str, timeout: float, interval: float, kubeconfig: str | None,
     run(body)
 
 
-@main.command("rules")
+@main.command("rules", short_help="List every rule: id, severity and title.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="json: one array for tooling (id, severity, title, family, commands, convergence, docs).")
 def list_rules(fmt: str) -> None:

@@ -117,14 +117,11 @@ def read_input(source: Source, limit: int | None = None, *, what: str = "input")
 def read_file(path: Path, limit: int) -> bytes | bytearray:
     fd = _open_regular(path)
     with os.fdopen(fd, "rb") as fh:
-        size = os.fstat(fh.fileno()).st_size
-        head = fh.read(_CHUNK)
-        if head[:2] == _GZIP_MAGIC:
-            return _gunzip(path, head, fh, limit)
-        if size > limit:
+        if os.pread(fd, 2, 0) == _GZIP_MAGIC:
+            return _gunzip(path, fh.read(_CHUNK), fh, limit)
+        if os.fstat(fd).st_size > limit:
             raise InputError(path, _too_big(limit, "is"))
-        rest = fh.read(limit + 1 - len(head)) if len(head) == _CHUNK else b""
-        data = head + rest
+        data = fh.read(limit + 1)  # one read, one buffer: a 500 MB snapshot is not copied
         if len(data) > limit:  # grew while we read it
             raise InputError(path, _too_big(limit, "is"))
         _check_text(path, data)
@@ -157,7 +154,7 @@ def _open_regular(path: Path) -> int:
 
 
 def _read_stdin(limit: int) -> bytes | bytearray:
-    stream: BinaryIO = getattr(sys.stdin, "buffer", sys.stdin)  # type: ignore[assignment]
+    stream: BinaryIO = getattr(sys.stdin, "buffer", None) or sys.stdin  # type: ignore[assignment]
     try:
         if stream.isatty():
             raise InputError(STDIN_NAME, "standard input is a terminal; pipe a kubectl dump or a snapshot "

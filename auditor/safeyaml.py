@@ -44,7 +44,7 @@ class BoundedSafeLoader(yaml.SafeLoader):
         self._depth = 0
         self._alias_nodes = 0
 
-    def compose_node(self, parent: Node | None, index: Any) -> Node:
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
         if self.check_event(AliasEvent):
             mark = self.peek_event().start_mark
             node = super().compose_node(parent, index)
@@ -67,7 +67,8 @@ class BoundedSafeLoader(yaml.SafeLoader):
             size = 1 + sum(getattr(k, "_expanded", 1) + getattr(v, "_expanded", 1) for k, v in node.value)
         else:
             size = 1
-        node._expanded = size  # type: ignore[attr-defined]
+        if node is not None:
+            node._expanded = size  # type: ignore[attr-defined]
         return node
 
 

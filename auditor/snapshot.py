@@ -16,8 +16,7 @@ from typing import IO, Any, Iterator, Optional
 import msgspec
 import yaml
 
-from auditor import TOOL_NAME, __version__
-from auditor import eksdata, kinds
+from auditor import TOOL_NAME, __version__, eksdata, kinds
 from auditor.errors import InputError
 from auditor.inputs import Source, expand, nested_too_deep, read_input
 from auditor.model import InputInfo

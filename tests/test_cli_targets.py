@@ -110,6 +110,7 @@ def test_rules_json_for_tooling() -> None:
     assert by_id["handmade-endpointslice"]["convergence"] is False
     assert by_id["target-version-jump"] == {**by_id["target-version-jump"], "severity": "warning", "family": "single"}
     assert all(set(r) >= {"id", "severity", "title", "convergence", "docs"} and r["title"] for r in data)
-    assert by_id["service-lost-endpoints"]["family"] == "pair" and "How to fix" in by_id["service-lost-endpoints"]["docs"]
+    lost = by_id["service-lost-endpoints"]
+    assert lost["family"] == "pair" and "How to fix" in lost["docs"]
     code, _, err = invoke("rules", "--format", "yaml")
     assert code == 2 and "yaml" in err

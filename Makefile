@@ -24,6 +24,8 @@ demo: $(STAMP)
 	$(BIN)/upgrade-auditor demo
 
 test: $(TEST_STAMP) chromium
+	$(BIN)/ruff check auditor rules tests bench tools
+	PY=$(BIN)/python tools/typecheck.sh
 	$(BIN)/python -m pytest -q
 
 # The HTML report is tested in Debian's headless Chromium (never a downloaded browser). Without it the

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -14,7 +15,7 @@ from auditor.engine import run_rules
 from auditor.errors import ConfigError, ExitCode, InputError
 from auditor.index import ClusterIndex
 from auditor.model import AuditResult, InputInfo
-from auditor.render import write_reports
+from auditor.render import FILE_NAMES, write_reports
 from auditor.rules import ALL_RULES, by_id
 from auditor.rules.base import Options
 from auditor.settings import Config, ReportSettings
@@ -195,21 +196,35 @@ def compare_states(before: ClusterState, after: ClusterState, config: Config, re
 
 
 def finish(result: AuditResult, report: ReportSettings) -> int:
-    paths = write_reports(result, report.output_dir, report.formats)
+    paths = write_reports(result, report.output_dir, report.formats, report_url=report.report_url)
     urls: list[str] = []
     failure = None
     if report.upload:  # only once the local files are safely written
         from auditor.share import UploadError, upload_reports
         try:
-            urls = upload_reports(paths, report.upload)
+            urls = _upload(result, report, paths, upload_reports)
         except UploadError as exc:
             failure = exc
     for w in result.warnings:
         click.echo(f"warning: {clean(w)}", err=True)
-    click.echo(summary(result, paths, urls=urls))
+    click.echo(summary(result, paths, urls=urls, quiet=report.quiet, verbose=report.verbose))
     if failure is not None:
         raise failure  # one line on stderr, exit 3
     return ExitCode.OK if result.passed else ExitCode.FINDINGS
+
+
+def _upload(result: AuditResult, report: ReportSettings, paths: list[Path], upload: Any) -> list[str]:
+    """Upload the reports. Without --report-url, report.md goes last, rewritten to link the uploaded
+    report.html, so a PR comment made from it points at the full report."""
+    md = next((p for p in paths if p.name == FILE_NAMES["md"]), None)
+    html = next((p for p in paths if p.name == FILE_NAMES["html"]), None)
+    if report.report_url or md is None or html is None:
+        return list(upload(paths, report.upload))
+    first = [p for p in paths if p != md]
+    urls = dict(zip(first, upload(first, report.upload), strict=True))
+    write_reports(result, report.output_dir, ("md",), report_url=urls[html])
+    urls[md] = upload([md], report.upload)[0]
+    return [urls[p] for p in paths]
 
 
 def print_rules(fmt: str = "text") -> int:

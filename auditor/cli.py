@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -44,6 +45,13 @@ def report_options(fn: Callable[..., Any], fail_on_help: str = FAIL_ON_HELP) -> 
     fn = click.option("--upload", metavar="s3://BUCKET/PREFIX", default=None, expose_value=False,
                       callback=_remember_upload,
                       help="Also copy the written reports to S3 (boto3 credentials) and print their URLs.")(fn)
+    fn = click.option("--report-url", metavar="URL", default=None, expose_value=False, callback=_remember_url,
+                      help="Where the full report will be (http/https); report.md links it. Default with "
+                           "--upload: the uploaded report.html.")(fn)
+    fn = click.option("-q", "--quiet", is_flag=True, default=False, expose_value=False, callback=_remember_flag,
+                      help="Print only the verdict line.")(fn)
+    fn = click.option("-v", "--verbose", is_flag=True, default=False, expose_value=False, callback=_remember_flag,
+                      help="Also print the rules that did not run, and why.")(fn)
     return fn
 
 
@@ -80,18 +88,40 @@ def _remember_upload(ctx: click.Context, param: click.Parameter, value: str | No
     return value
 
 
+_URL_KEY = "auditor.report_url"
+
+
+def _remember_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None:
+        if not re.match(r"(?i)^https?://[^\s/]+\S*$", value.strip()):
+            raise click.BadParameter(f"{value!r}: expected an http:// or https:// URL")
+        ctx.meta[_URL_KEY] = value.strip()
+    return value
+
+
+def _remember_flag(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    if value:
+        ctx.meta[f"auditor.{param.name}"] = True
+    return value
+
+
 def build_report_settings(output_dir: str, formats: tuple[str, ...], fail_on: str | None,
                           config_fail_on: str | None, upload: str | None = None) -> ReportSettings:
     # The config's fail-on was validated (naming the file) when it was loaded; only the flag can be wrong here.
     chosen = fail_on if fail_on is not None else (config_fail_on or "error")
     ctx = click.get_current_context(silent=True)
-    meta = ctx.meta if ctx is not None else {}
+    meta: dict[str, Any] = dict(ctx.meta) if ctx is not None else {}
+    if ctx is not None and ctx.parent is not None and ctx.parent.params.get("verbose"):
+        meta.setdefault("auditor.verbose", True)  # `upgrade-auditor -v audit ...` as well as `audit -v`
     if upload is None:
         upload = meta.get(_UPLOAD_KEY)
-    baseline = meta.get(_BASELINE_KEY)
+    quiet, verbose = bool(meta.get("auditor.quiet")), bool(meta.get("auditor.verbose"))
+    if quiet and verbose:
+        raise ConfigError("-q and -v contradict each other: use one")
     return ReportSettings(output_dir=Path(output_dir), formats=parse_formats(formats),
                           fail_on=_flag_value("--fail-on", parse_fail_on, chosen), upload=upload,
-                          baseline=Path(baseline) if baseline else None)
+                          report_url=meta.get(_URL_KEY), quiet=quiet, verbose=verbose,
+                          baseline=Path(meta[_BASELINE_KEY]) if meta.get(_BASELINE_KEY) else None)
 
 
 def _flag_value(flag: str, parse: Callable[[str], Any], value: str) -> Any:

@@ -489,7 +489,7 @@ class Reconciler:
         hit = index.cache.get(key)
         if hit is None:
             hit = index.cache[key] = cls(index, grace_seconds)
-        return hit  # type: ignore[no-any-return]
+        return hit
 
     # -- time ---------------------------------------------------------------------------------------
     def recent(self, t: datetime | None) -> bool:
@@ -521,7 +521,7 @@ class Reconciler:
         hit = self.index.cache.get(key)
         if hit is None:
             hit = self.index.cache[key] = self._reconcile_slices()
-        return hit  # type: ignore[no-any-return]
+        return hit
 
     def _reconcile_slices(self) -> Reconciliation:
         idx = self.index
@@ -690,7 +690,7 @@ class Reconciler:
         if hit is None:
             hit = self.index.cache[key] = [r for r in (self._endpoints(ep) for ep in self.index.endpoints.values())
                                            if r is not None]
-        return hit  # type: ignore[no-any-return]
+        return hit
 
     def _endpoints(self, ep: KubeObject) -> EndpointsReport | None:
         idx = self.index

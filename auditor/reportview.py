@@ -1,16 +1,14 @@
 """What the report templates see: groupings and derived numbers from an AuditResult, no formatting."""
 from __future__ import annotations
 
-import re
 from typing import Any
 
-from auditor import __version__
-from auditor.model import AuditResult, Finding, RuleInfo, Severity
+from auditor import __version__, reportgroups
+from auditor.model import AuditResult, Finding, NotRun, RuleInfo, Severity
 
-# The engine's wording for a rule that could not run (auditor/engine.py); a JUnit testcase is skipped for it.
-_DID_NOT_RUN = re.compile(r"^rule (\S+) did not run: (.*)$")
 _INSIGHT_ORDER = {"ERROR": 0, "WARNING": 1, "UNKNOWN": 2, "PASSING": 3}
 CHART_MAX_SERVICES = 40
+SERVICE_LIMIT = 200  # Services in the HTML's per-Service view; the findings table holds the rest
 
 
 def group_by_rule(findings: tuple[Finding, ...] | list[Finding]) -> dict[str, list[Finding]]:
@@ -21,19 +19,15 @@ def group_by_rule(findings: tuple[Finding, ...] | list[Finding]) -> dict[str, li
     return out
 
 
-def skipped_rules(notices: tuple[str, ...]) -> dict[str, str]:
-    """Rules the engine did not run, with the reason, parsed from its notices."""
-    out: dict[str, str] = {}
-    for n in notices:
-        m = _DID_NOT_RUN.match(n)
-        if m:
-            out[m.group(1)] = m.group(2)
-    return out
+def not_run(result: AuditResult) -> dict[str, str]:
+    """Rules that did not run in this result, with why, from AuditResult.runs (never from notice text)."""
+    return {r.rule: r.detail or (r.reason.value if r.reason else "did not run") for r in result.runs if not r.ran}
 
 
-def other_notices(notices: tuple[str, ...]) -> list[str]:
-    """Notices other than 'rule X did not run'."""
-    return [n for n in notices if not _DID_NOT_RUN.match(n)]
+def other_notices(result: AuditResult) -> list[str]:
+    """The result's notices, less the engine's 'rule X did not run' lines: result.runs already says so."""
+    echoed = {f"rule {r.rule} did not run: {r.detail}" for r in result.runs if not r.ran}
+    return [n for n in result.notices if n not in echoed]
 
 
 def rule_order(result: AuditResult, by_rule: dict[str, list[Finding]]) -> list[RuleInfo]:
@@ -74,13 +68,14 @@ def collection_notices(result: AuditResult) -> list[dict[str, Any]]:
             perm = f" (needs {m['permission']})" if m.get("permission") else ""
             items.append(f"{m.get('part', '?')}: {m.get('reason', '')}{perm}")
         out.append({"title": "EKS data is incomplete", "items": items})
-    others = other_notices(result.notices)
-    skipped = skipped_rules(result.notices)
-    for n in others:
+    for n in other_notices(result):
         out.append({"title": n, "items": []})
-    if skipped:
-        out.append({"title": f"{len(skipped)} rule(s) did not run",
-                    "items": [f"{rid}: {why}" for rid, why in skipped.items()]})
+    # A rule that lacked data is a gap in the verdict; one disabled by config or needing EKS data that was
+    # not asked for is a choice: those show in the rules list (and JUnit's skipped), not as a warning here.
+    gaps = [r for r in result.runs if not r.ran and r.reason in (NotRun.KIND_MISSING, NotRun.NO_DATA)]
+    if gaps:
+        out.append({"title": f"{len(gaps)} rule(s) could not run on this data",
+                    "items": [f"{r.rule}: {r.detail}" for r in gaps]})
     return out
 
 
@@ -250,13 +245,17 @@ def build_view(result: AuditResult) -> dict[str, Any]:
     rotation = rotation_view(result.rotation)
     eks = eks_view(result.eks, result.rotation, result.cluster or {})
     namespaces = sorted({f.object.namespace for f in result.findings if f.object.namespace})
+    services, others = reportgroups.groups(result)
+    focus = reportgroups.focus(services, others)
     return {
         "r": result, "counts": result.counts(), "by_rule": by_rule, "rules": {r.id: r for r in result.rules},
-        "rule_order": rule_order(result, by_rule), "skipped": skipped_rules(result.notices),
+        "rule_order": rule_order(result, by_rule), "skipped": not_run(result),
         "notices": collection_notices(result), "tool_version": __version__,
         "verdict": "PASS" if result.passed else "FAIL", "verdict_detail": verdict_detail(result),
         "fail_on": result.fail_on.label if result.fail_on else "never",
         "severities": [s.label for s in sorted(Severity, reverse=True)],
         "namespaces": namespaces, "cluster": result.cluster or {},
         "rotation": rotation, "eks": eks, "header": header(result.cluster or {}, eks),
+        "services": services, "focus": focus, "focus_left": len(services) + len(others) - len(focus),
+        "focus_findings": reportgroups.FOCUS_FINDINGS, "service_limit": SERVICE_LIMIT,
     }

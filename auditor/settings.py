@@ -69,6 +69,9 @@ class ReportSettings:
     formats: tuple[str, ...] = DEFAULT_FORMATS
     fail_on: Severity | None = Severity.ERROR
     upload: str | None = None
+    report_url: str | None = None  # --report-url: linked from report.md (set from --upload when not given)
+    quiet: bool = False  # -q: the verdict line alone on stdout
+    verbose: bool = False  # -v: also the rules that did not run, and why
     baseline: Path | None = None  # a previous report.json: its findings are known, not gating
 
 

@@ -59,8 +59,8 @@ def object_url(bucket: str, region: str, key: str) -> str:
 
 def upload_reports(paths: list[Path], url: str, client: Any = None) -> list[str]:
     """Upload each file under the prefix with its content type; return the object URLs in order."""
-    import boto3  # type: ignore[import-untyped]
-    from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
 
     target = parse_s3_url(url)
     try:
@@ -85,7 +85,7 @@ def upload_reports(paths: list[Path], url: str, client: Any = None) -> list[str]
 
 def _bucket_region(s3: Any, bucket: str) -> str:
     """The bucket's own region for its URL; the client's region when we may not ask."""
-    from botocore.exceptions import ClientError  # type: ignore[import-untyped]
+    from botocore.exceptions import ClientError
 
     try:
         loc = s3.get_bucket_location(Bucket=bucket).get("LocationConstraint")

@@ -6,9 +6,9 @@ from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any
 
-from auditor.model import InputInfo
 from auditor import eksdata, kinds
 from auditor.eksdata import EksData
+from auditor.model import InputInfo
 from auditor.objects import KubeObject
 
 

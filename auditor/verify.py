@@ -23,10 +23,10 @@ import click
 from auditor import app, snapshot
 from auditor.collect.options import ClusterOptions
 from auditor.errors import AuditorError, CollectionError, ConfigError
-from auditor.reconcile import pod_changed_at
 from auditor.interrupts import terminate_as_interrupt
 from auditor.model import AuditResult, Severity
 from auditor.objects import ANN_TRIGGER_TIME, KINDS
+from auditor.reconcile import pod_changed_at
 from auditor.rotation import RECONVERGENCE_RULES
 from auditor.settings import Config, ReportSettings
 from auditor.state import ClusterState, parse_time

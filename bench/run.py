@@ -105,6 +105,8 @@ def main() -> None:
     small = max(1000, args.pods // 10)
     bench_audit([small, args.pods])
     bench_compare(args.pods)
+    print("", flush=True)
+    subprocess.run([sys.executable, str(HERE / "bench_report.py")], check=False)
     if not args.skip_snapshot:
         snap = HERE / "bench_snapshot.py"
         if snap.exists():

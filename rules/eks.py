@@ -171,7 +171,8 @@ def addon_version_incompatible(ctx: Context) -> Iterator[Finding]:
             continue
         name, installed, default = addon.addon_name, addon.addon_version, entry.default_version
         if compatible:
-            msg = f"add-on {name} {installed} is not among the versions EKS lists as compatible with Kubernetes {target}"
+            msg = (f"add-on {name} {installed} is not among the versions EKS lists as compatible with "
+                   f"Kubernetes {target}")
         else:
             msg = f"add-on {name} {installed}: EKS lists no version of {name} compatible with Kubernetes {target}"
         msg += f"; the default version for {target} is {default}" if default else \

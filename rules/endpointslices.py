@@ -1,7 +1,7 @@
 """Single-state rules about EndpointSlices: who writes them, whether they follow the Pods."""
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Any, Iterator
 
 from auditor.rules.base import Context, rule
 
@@ -80,7 +80,7 @@ def handmade_endpointslice(ctx: Context) -> Iterator[Finding]:
         n = sum(len(e.addresses) for e in eps)
         writer = third_party_writer(slc, third)
         ns = slc.metadata.namespace
-        ev = {"managedBy": manager or None, "service": svc_name, "addresses": n,
+        ev: dict[str, Any] = {"managedBy": manager or None, "service": svc_name, "addresses": n,
               "addressType": slc.address_type,
               "endpoints": [{"addresses": e.addresses, "pod": e.target_ref.name if e.target_ref else None,
                              "node": e.node_name} for e in eps[:50]] or None}
@@ -115,7 +115,8 @@ def handmade_endpointslice(ctx: Context) -> Iterator[Finding]:
 
 
 @rule("service-missing-endpointslices", Severity.ERROR,
-      "Service with ready Pods but no controller EndpointSlice", needs=("Service", "Pod", "EndpointSlice"), convergence=True)
+      "Service with ready Pods but no controller EndpointSlice", needs=("Service", "Pod", "EndpointSlice"),
+      convergence=True)
 def service_missing_endpointslices(ctx: Context) -> Iterator[Finding]:
     """
     ## What it does

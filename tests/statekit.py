@@ -5,8 +5,8 @@ from typing import Any
 
 import msgspec
 
-from auditor.model import InputInfo
 from auditor import kinds as registry
+from auditor.model import InputInfo
 from auditor.objects import KubeObject
 from auditor.state import ClusterState, MissingResource, parse_time
 

@@ -73,6 +73,9 @@ def test_known_findings_do_not_gate_new_ones_do_fixed_are_listed(tmp_path: Path)
     assert [x["object"]["name"] for x in fixed["baseline"]["fixed"]] == ["cart-manual"]
     assert fixed["baseline"]["path"] == str(baseline)
     assert "Fixed since the baseline: 1" in (tmp_path / "fixed" / "report.md").read_text()
+    from test_report_schema import validate
+    for rep in (again, grown, fixed):
+        validate(rep)
     assert "Fixed since the baseline (1)" in (tmp_path / "fixed" / "report.html").read_text()
 
 

@@ -279,4 +279,5 @@ def _progress(counts: dict[str, int], show: bool) -> Iterator[None]:
         done.set()
         t.join()
         draw()
-        sys.stderr.write("\n")
+        sys.stderr.write("\r\x1b[K")  # clear the progress line: the summary follows on a clean line
+        sys.stderr.flush()

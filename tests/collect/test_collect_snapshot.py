@@ -170,6 +170,7 @@ def test_progress_only_when_asked(api: ApiDouble, kubeconfig: Path, tmp_path: Pa
     take_snapshot(ClusterOptions(kubeconfig=str(kubeconfig)), tmp_path / "s.json", progress=True)
     err = capsys.readouterr().err
     assert "reading:" in err and "Pod 1200" in err
+    assert err.endswith("\r\x1b[K")  # the progress line is cleared when done
 
 
 def test_eks_hook_result_is_written(api: ApiDouble, kubeconfig: Path, tmp_path: Path) -> None:

@@ -28,8 +28,8 @@ from auditor.errors import CollectionError, ExitCode
 
 ROLE = f"arn:aws:iam::{S.ACCOUNT}:role/shop-prod-cluster"
 NODE_ROLE = f"arn:aws:iam::{S.ACCOUNT}:role/shop-prod-node"
-TOP_KEYS = {"clusterName", "region", "targetVersion", "cluster", "nodegroups", "addons", "addonVersions", "addonVersionsByTarget",
-            "insights", "updates", "missing"}
+TOP_KEYS = {"clusterName", "region", "targetVersion", "cluster", "nodegroups", "addons", "addonVersions",
+            "addonVersionsByTarget", "insights", "updates", "missing"}
 
 
 def _moto_cluster(version: str = "1.30", nodegroups: dict[str, str] | None = None) -> None:

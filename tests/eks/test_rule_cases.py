@@ -10,12 +10,12 @@ import yaml
 from auditor.rules.base import Options, Rule
 from auditor.rules.eks import EKS_RULES
 
+from auditor import kinds as registry
 from auditor.engine import run_rules
 from auditor.index import ClusterIndex
-from auditor.settings import Config
 from auditor.model import Finding
-from auditor import kinds as registry
 from auditor.objects import KubeObject
+from auditor.settings import Config
 from auditor.state import ClusterState, parse_time
 
 CASES = Path(__file__).resolve().parents[1] / "rules" / "cases"

@@ -1,14 +1,28 @@
-"""One AuditResult for every report test, built from the model classes: a compare run after a
-blue/green node group migration, with EKS data, suppressions, notices and hostile object names."""
+"""A hand-built AuditResult for the escaping and edge-case tests: a compare run after a blue/green node
+group migration, with EKS data, suppressions, notices, rule runs, evidence, fixes and hostile names. The
+golden files and the layout tests use the demo's real engine run instead (demo_results.py)."""
 from __future__ import annotations
 
 from dataclasses import replace
 
-from auditor.model import AuditResult, Finding, InputInfo, ObjectRef, RuleInfo, Severity, Suppressed, cluster_ref
+from auditor.model import (
+    AuditResult,
+    Finding,
+    InputInfo,
+    NotRun,
+    ObjectRef,
+    RuleInfo,
+    RuleRun,
+    Severity,
+    Suppressed,
+    cluster_ref,
+)
 
 GENERATED_AT = "2024-06-01T12:00:00Z"
 HOSTILE = "<img src=x onerror=alert(1)>"
 HOSTILE_MSG = "</script><script>alert(2)</script> | **bold** @octo-org/team [x](http://evil.example) `tick`"
+# Evidence values a cluster could carry (annotations, names in other fields): every markup a format knows.
+HOSTILE_EV = "</details><details open><summary>@octo-org/team [click](javascript:alert(3)) | ``` `x`"
 
 
 def _docs(what: str) -> dict[str, str]:
@@ -34,15 +48,27 @@ RULES = (
 )
 
 
-def _f(rule: str, sev: Severity, kind: str, ns: str, name: str, msg: str) -> Finding:
+def _f(rule: str, sev: Severity, kind: str, ns: str, name: str, msg: str, evidence: dict | None = None,
+       fix: tuple[str, ...] = ()) -> Finding:
     return Finding(rule=rule, severity=sev, object=ObjectRef(kind, ns, name), message=msg,
-                   remediation=next(r.remediation for r in RULES if r.id == rule), evidence={"n": 1})
+                   remediation=next(r.remediation for r in RULES if r.id == rule),
+                   evidence=evidence if evidence is not None else {"n": 1}, fix=fix)
+
+
+def _endpoints(n: int) -> list[dict[str, object]]:
+    return [{"address": f"10.0.3.{i}", "pod": f"cart-7d9f-{i:03d}", "uid": f"0b1c2d3e-0000-4000-8000-{i:012d}",
+             "node": f"ip-10-0-3-{i}.ec2.internal", "zone": "eu-west-1a", "problem": "pod-gone",
+             "conditions": {"ready": True, "serving": True, "terminating": False}} for i in range(n)]
 
 
 FINDINGS = tuple(sorted((
     _f("stale-endpointslice", Severity.ERROR, "EndpointSlice", "shop", "cart-x8k2p",
-       "endpoint 10.0.3.7 names Pod cart-7d9f-abc which is gone"),
-    _f("stale-endpointslice", Severity.ERROR, "EndpointSlice", "payments", HOSTILE, HOSTILE_MSG),
+       "endpoint 10.0.3.7 names Pod cart-7d9f-abc which is gone",
+       {"service": "cart", "endpoints": _endpoints(50)},
+       ("kubectl -n shop get endpointslice cart-x8k2p -o yaml", "kubectl -n shop delete endpointslice cart-x8k2p")),
+    _f("stale-endpointslice", Severity.ERROR, "EndpointSlice", "payments", HOSTILE, HOSTILE_MSG,
+       {"service": HOSTILE, "note": HOSTILE_EV, "endpoints": [{"address": "10.0.9.9", "pod": HOSTILE_EV}]},
+       (f"kubectl -n payments get endpointslice '{HOSTILE}' -o yaml", "echo ```` and `tick`")),
     _f("endpoints-on-removed-node", Severity.ERROR, "EndpointSlice", "shop", "checkout-2kq9d",
        "endpoint 10.0.5.9 is on Node ip-10-0-5-1.ec2.internal, removed by the rotation"),
     _f("handmade-endpointslice", Severity.WARNING, "EndpointSlice", "shop", "cart-manual",
@@ -50,7 +76,7 @@ FINDINGS = tuple(sorted((
     _f("handmade-endpointslice", Severity.INFO, "EndpointSlice", "mesh", "remote-eu-1",
        "slice written by a known multi-cluster controller (cilium-clustermesh)"),
     _f("service-capacity-dropped", Severity.WARNING, "Service", "payments", "ledger",
-       "ready endpoints fell from 6 to 3"),
+       "ready endpoints fell from 6 to 3", {"readyBefore": 6, "readyAfter": 3, "tolerance": 0.0}),
     _f("addon-version-incompatible", Severity.WARNING, "Cluster", "", "vpc-cni",
        "vpc-cni v1.15.0-eksbuild.2 is not compatible with Kubernetes 1.30"),
 ), key=lambda f: f.sort_key))
@@ -137,6 +163,14 @@ EKS = {
 }
 
 
+RUNS = (
+    RuleRun("stale-endpointslice", True, findings=2), RuleRun("endpoints-on-removed-node", True, findings=1),
+    RuleRun("handmade-endpointslice", True, findings=3), RuleRun("service-capacity-dropped", True, findings=1),
+    RuleRun("stale-endpoints", False, NotRun.KIND_MISSING, "the state has no Endpoints"),
+    RuleRun("addon-version-incompatible", True, findings=1),
+)
+
+
 def result(**changes: object) -> AuditResult:
     base = AuditResult(
         mode="compare", inputs=INPUTS, findings=FINDINGS, suppressed=SUPPRESSED, fail_on=Severity.ERROR,
@@ -147,27 +181,38 @@ def result(**changes: object) -> AuditResult:
         converged=False, rotation=ROTATION, eks=EKS,
         notices=("rule stale-endpoints did not run: the state has no Endpoints",
                  "after.json.gz: the EKS API throttled DescribeAddonVersions; retried 3 times"),
-        generated_at=GENERATED_AT)
+        generated_at=GENERATED_AT, runs=RUNS)
     return replace(base, **changes)  # type: ignore[arg-type]
 
 
 def big_result(n: int = 10_000) -> AuditResult:
-    """n findings over many namespaces and rules, worst first, with a hostile name among them."""
+    """n findings over many namespaces and rules, worst first, with a hostile name among them; each carries
+    the evidence and fix commands a real stale-slice finding has (three endpoints, two commands)."""
     sevs = (Severity.ERROR, Severity.WARNING, Severity.INFO)
     rules = [r.id for r in RULES]
     out = []
     for i in range(n):
         name = HOSTILE if i == n // 2 else f"svc-{i:05d}-{'x' * (i % 17)}"
+        ns = f"team-{i % 40:02d}"
+        ip = f"10.{i // 65536}.{(i // 256) % 256}.{i % 256}"
+        evidence = {"service": f"svc-{i:05d}", "endpoints": [
+            {"address": ip, "pod": f"svc-{i:05d}-7d9f{k}-x{k}k2p", "uid": f"0b1c2d3e-{i:04d}-4000-8000-{k:012d}",
+             "node": f"ip-10-0-{k}-{i % 250}.eu-west-1.compute.internal", "zone": f"eu-west-1{'abc'[k]}",
+             "problem": "pod-gone", "conditions": {"ready": True, "serving": True, "terminating": False}}
+            for k in range(3)]}
         out.append(Finding(rule=rules[i % len(rules)], severity=sevs[i % 3],
-                           object=ObjectRef("EndpointSlice", f"team-{i % 40:02d}", name),
-                           message=f"endpoint 10.{i // 65536}.{(i // 256) % 256}.{i % 256} names a Pod that is gone "
-                                   f"(finding number {i})", remediation="Delete the slice."))
+                           object=ObjectRef("EndpointSlice", ns, name),
+                           message=f"endpoint {ip} names a Pod that is gone (finding number {i})",
+                           remediation="Delete the slice.", evidence=evidence,
+                           fix=(f"kubectl -n {ns} get endpointslice svc-{i:05d} -o yaml",
+                                f"kubectl -n {ns} get pods -l app=svc-{i:05d} -o wide")))
     out.sort(key=lambda f: f.sort_key)
     return result(findings=tuple(out), mode="audit", converged=None, rotation=None)
 
 
 def empty_result() -> AuditResult:
-    return result(findings=(), suppressed=(), notices=(), rotation=None, eks=None, converged=None, mode="audit",
+    return result(findings=(), suppressed=(), notices=(), runs=(), rotation=None, eks=None, converged=None,
+                  mode="audit",
                   inputs=(INPUTS[0],), cluster={}, fail_on=Severity.WARNING)
 
 

@@ -1,12 +1,14 @@
 """The HTML report in headless Chromium (Debian's /usr/bin/chromium, driven by Playwright; never a
 downloaded browser): no console errors, filters and search work, hostile names stay text, 10,000
-findings load and filter within a few seconds."""
+findings load and filter within a few seconds; and the layout, measured: findings on the first screen at
+1400x900, cards without horizontal scrolling at 390 px."""
 from __future__ import annotations
 
 import time
 from pathlib import Path
 from typing import Any, Iterator
 
+import demo_results as D
 import pytest
 import report_fixture as F
 
@@ -54,7 +56,7 @@ class Page:
         d.dismiss()
 
     def rows(self) -> list[str]:
-        return self.page.locator("#findings-table tbody tr:visible").all_inner_texts()
+        return self.page.locator("#findings-table > tbody > tr:visible").all_inner_texts()
 
     def count(self) -> str:
         return self.page.text_content("#f-count") or ""
@@ -159,7 +161,7 @@ def test_ten_thousand_findings_load_and_filter_within_seconds(browser: Any, tmp_
         pg = p.page
         assert p.errors == []
         assert p.load_seconds < 6, f"load took {p.load_seconds:.2f}s"
-        assert pg.locator("#findings-table tbody tr").count() == 100  # one page in the DOM
+        assert pg.locator("#findings-table > tbody > tr").count() == 100  # one page in the DOM
         assert p.count() == "10000 findings"
         start = time.perf_counter()
         pg.select_option("#f-sev", "warning")
@@ -181,5 +183,91 @@ def test_ten_thousand_findings_load_and_filter_within_seconds(browser: Any, tmp_
         assert len(p.rows()) == 1 and p.dialogs == []
         print(f"\n10,000 findings: load {p.load_seconds:.2f}s, severity filter {sev_seconds:.3f}s, "
               f"search {search_seconds:.3f}s")
+    finally:
+        p.ctx.close()
+
+
+# --- layout, measured --------------------------------------------------------------------------------
+
+def _box(pg: Any, selector: str) -> dict[str, float]:
+    box = pg.locator(selector).first.bounding_box()
+    assert box is not None, f"{selector} is not rendered"
+    return box  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("make", [D.demo_compare, D.demo_audit], ids=["compare", "audit"])
+def test_first_screen_at_1400x900_shows_verdict_counts_and_what_to_do_first(browser: Any, tmp_path: Path,
+                                                                           make: Any) -> None:
+    p = Page(browser, render.render_html(make()), tmp_path, viewport={"width": 1400, "height": 900})
+    try:
+        pg = p.page
+        assert p.errors == []
+        assert _box(pg, "#verdict")["y"] < 300
+        assert _box(pg, "#counts")["y"] + _box(pg, "#counts")["height"] < 900
+        first = _box(pg, "#focus .fi")
+        assert first["y"] < 900 and first["y"] + first["height"] < 900, first  # the whole first finding, fix included
+        assert "Service shop/recommendations" in (pg.text_content("#focus .group") or "")
+        # what pushed the findings 2,600 px down before now follows them
+        assert _box(pg, "#inputs")["y"] > _box(pg, "#findings")["y"]
+        if make is D.demo_compare:
+            assert _box(pg, "#rotation")["y"] > _box(pg, "#findings")["y"]
+            assert _box(pg, "#eks")["y"] > _box(pg, "#findings")["y"]
+    finally:
+        p.ctx.close()
+
+
+def test_rules_without_findings_look_neutral(browser: Any, tmp_path: Path) -> None:
+    p = Page(browser, render.render_html(D.demo_compare()), tmp_path)
+    try:
+        pg = p.page
+        colour = "getComputedStyle(document.querySelector(%r)).color"
+        err = pg.evaluate(colour % "#rule-stale-endpointslice summary .sev")
+        clean = pg.evaluate(colour % "#rule-truncated-endpoints summary .sev")
+        muted = pg.evaluate("getComputedStyle(document.querySelector('.muted')).color")
+        assert err == "rgb(180, 35, 24)" and clean == muted != err
+        assert "0 findings" in (pg.text_content("#rule-truncated-endpoints summary") or "")
+    finally:
+        p.ctx.close()
+
+
+@pytest.mark.parametrize("make", [D.demo_compare, F.result], ids=["demo", "hostile"])
+def test_phone_width_findings_are_cards_without_horizontal_scroll(browser: Any, tmp_path: Path, make: Any) -> None:
+    p = Page(browser, render.render_html(make()), tmp_path, viewport={"width": 390, "height": 844})
+    try:
+        pg = p.page
+        assert pg.evaluate("document.documentElement.scrollWidth") <= 390
+        rows = pg.locator("#findings-table > tbody > tr")
+        assert rows.count() == len(make().findings)
+        for i in range(rows.count()):
+            row = rows.nth(i)
+            assert row.evaluate("el => getComputedStyle(el).display") == "block"
+            for cell in ("td.obj", "td.msg"):
+                box = row.locator(cell).bounding_box()
+                assert box is not None and box["height"] > 0
+                assert box["x"] >= 0 and box["x"] + box["width"] <= 390, (i, cell, box)
+        # the first card's object and message are on the first screen... of the findings section
+        pg.locator("#findings").scroll_into_view_if_needed()
+        # open evidence stays within the card
+        pg.locator("#findings-table > tbody > tr").first.locator("details.ev > summary").click()
+        assert pg.evaluate("document.documentElement.scrollWidth") <= 390
+        focus = _box(pg, "#focus .fi")
+        assert focus["x"] + focus["width"] <= 390
+    finally:
+        p.ctx.close()
+
+
+def test_evidence_opens_and_service_link_opens_its_group(browser: Any, tmp_path: Path) -> None:
+    p = Page(browser, render.render_html(D.demo_compare()), tmp_path)
+    try:
+        pg = p.page
+        row = pg.locator("#findings-table > tbody > tr", has_text="payments/fraud-check").first
+        assert not row.locator("table.ev").is_visible()
+        row.locator("details.ev > summary").click()
+        assert row.locator("table.ev").is_visible()
+        assert "10.0.84.43" in row.locator("table.ev").inner_text()
+        pg.click("#focus .group a[href^='#svc-']")
+        target = pg.evaluate("location.hash")
+        assert pg.evaluate(f"document.querySelector({target!r}).open") is True
+        assert p.errors == []
     finally:
         p.ctx.close()

@@ -9,8 +9,10 @@ import os
 import re
 import time
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 from pathlib import Path
 
+import demo_results as D
 import pytest
 import report_fixture as F
 
@@ -31,45 +33,91 @@ def _golden(name: str, text: str) -> None:
     assert text == path.read_text(encoding="utf-8"), f"{name} differs from its golden file (UPDATE_GOLDEN=1)"
 
 
-def test_markdown_golden() -> None:
-    _golden("report.md", render.render_md(F.result()))
-
-
-def test_junit_golden() -> None:
-    _golden("report.junit.xml", render.render_junit(F.result()))
+@pytest.mark.parametrize("name, make", [("compare", D.demo_compare), ("audit", D.demo_audit)])
+def test_golden_files_from_the_demo_run(name: str, make) -> None:  # type: ignore[no-untyped-def]
+    r = make()
+    _golden(f"demo-{name}.md", render.render_md(r))
+    _golden(f"demo-{name}.junit.xml", render.render_junit(r))
 
 
 # --- Markdown ---------------------------------------------------------------------------------------
 
 def test_markdown_escapes_cluster_values() -> None:
     md = render.render_md(F.result())
-    raw_tags = set(re.findall(r"(?<!\\)<(/?[a-z]+)", md))
+    prose = re.sub(r"(?ms)^ *(`{3,})sh\n.*?^ *\1$", "", md)  # fenced code shows text as text
+    assert re.search(r"(?<!\\)<img", md) and not re.search(r"(?<!\\)<img", prose)
+    raw_tags = set(re.findall(r"(?<!\\)<(/?[a-z]+)", prose))
     assert raw_tags <= {"details", "/details", "summary", "/summary", "b", "/b"}, raw_tags
-    assert r"\<img src=x onerror=alert\(1\)\>" not in md  # parentheses are left alone
-    assert r"\<img src=x onerror=alert(1)\>" in md
-    assert r"\@octo-org/team" in md  # no mention
-    assert r"\*\*bold\*\*" in md and r"\[x\]" in md
+    assert r"\<img src=x onerror=alert(1)\>" in md  # parentheses are left alone
+    assert "@octo" not in md and "@\u2060octo-org/team" in md  # never a mention, escaped or not
+    assert r"\*\*bold\*\*" in md and r"\[x\]" in md and r"\[click\](javascript" in md
+    assert "http://evil" not in md and r"http\://evil.example" in md  # no autolink either
     for line in md.splitlines():  # a '|' inside a value never splits a table row
-        if line.startswith("| error | `stale-endpointslice`"):
-            assert len(re.findall(r"(?<!\\)\|", line)) == 5
+        if line.startswith("| error | EndpointSlice payments/"):
+            assert len(re.findall(r"(?<!\\)\|", line)) == 4, line
+        if line.startswith("| 10.0.9.9 |"):
+            assert len(re.findall(r"(?<!\\)\|", line)) == 3, line
+
+
+def test_markdown_html_lines_are_html_escaped() -> None:
+    """A <summary> line is raw HTML on GitHub: backslashes do nothing there, entities do."""
+    eks = dict(F.EKS, clusterName="</summary></details><img src=x> @octo-org/team javascript:alert(1)")
+    md = render.render_md(F.result(eks=eks))
+    summaries = [line for line in md.splitlines() if line.startswith("<details><summary>")]
+    assert summaries
+    for line in summaries:
+        inner = line[len("<details><summary>"):line.rindex("</summary>")]
+        assert not re.search(r"<(?!/?b>)", inner), line  # only our own <b>
+        assert "@octo" not in inner and "javascript:" not in inner
+    assert "&lt;/summary&gt;&lt;/details&gt;&lt;img src=x&gt;" in md
+
+
+def test_markdown_fences_cannot_be_closed_by_a_fix() -> None:
+    md = render.render_md(F.result())
+    block = md[md.index("`````sh\nkubectl -n payments"):]
+    body = block.split("\n")
+    assert body[0] == "`````sh" and body[2] == "echo ```` and `tick`" and body[3] == "`````"
+
+
+def test_markdown_marker_and_report_url() -> None:
+    md = render.render_md(F.result(), report_url="https://reports.example/a)b/report.html")
+    assert md.splitlines()[0] == render.MARKER == "<!-- eks-upgrade-auditor-report -->"
+    assert "**Full report:** [report.html](https://reports.example/a%29b/report.html)" in md  # ')' cannot end it
+    for bad in ("javascript:alert(1)", "https://a b", "data:text/html,x"):
+        assert "Full report" not in render.render_md(F.result(), report_url=bad)
+    big = render.render_md(F.big_result(10_000), report_url="https://reports.example/r/report.html")
+    assert "[report.html](https://reports.example/r/report.html)" in big
+    assert re.search(r"findings were left out .*the full list is in \[the full report\]"
+                     r"\(https://reports\.example/r/report\.html\)", big)
 
 
 def test_markdown_puts_verdict_and_notices_first() -> None:
     md = render.render_md(F.result())
     lines = md.splitlines()
-    assert lines[0].startswith("## ❌") and "FAIL" in lines[0] and "not converged" in lines[0]
-    assert md.index("after.json.gz is incomplete") < md.index("### Worst findings")
+    assert lines[1].startswith("## ❌") and "FAIL" in lines[1] and "not converged" in lines[1]
+    assert md.index("after.json.gz is incomplete") < md.index("### What to do first")
     assert md.index("[!WARNING]") < md.index("| findings |")
 
 
-def test_markdown_worst_first_and_details_per_rule() -> None:
+def test_markdown_groups_by_service_and_shows_evidence_and_fixes() -> None:
+    md = render.render_md(D.demo_compare())
+    first = md[md.index("### What to do first"):md.index("### Findings by rule")]
+    assert first.index("**Service shop/recommendations**") < first.index("**Service payments/fraud-check**")
+    # evidence: the missing Pods with their IPs and nodes, collapsed under the finding
+    ev = md[md.index("<details><summary>Service payments/fraud-check: evidence"):]
+    ev = ev[:ev.index("</details>")]
+    for text in ("fraud-check-tdg7s7smwr-sptmb", "10.0.84.43", "ip-10-0-3-14.eu-west-1.compute.internal"):
+        assert text in ev
+    assert md.count("<details>") == md.count("</details>")
+
+
+def test_markdown_caps_long_evidence() -> None:
     md = render.render_md(F.result())
-    worst = md[md.index("### Worst findings"):md.index("### Findings by rule")]
-    sevs = re.findall(r"^\| (error|warning|info) \|", worst, re.M)
-    assert sevs == sorted(sevs, key=lambda s: -Severity.parse(s))
-    assert md.count("<details><summary><b>") == 5
-    assert md.count("</details>") == 7  # five rules, the EKS section and the suppressed list
-    assert "<details><summary>EKS cluster <b>" in md
+    assert "endpoints (50):" in md and "and 40 more in report.json" in md
+    assert "cart-7d9f-009" in md and "cart-7d9f-010" not in md
+    data = json.loads(render.render_json(F.result()))
+    slice_ = next(f for f in data["findings"] if f["object"]["name"] == "cart-x8k2p")
+    assert len(slice_["evidence"]["endpoints"]) == 50
 
 
 def test_markdown_cap_with_10000_findings_is_fast_and_says_what_was_left_out() -> None:
@@ -105,38 +153,80 @@ def test_markdown_without_findings() -> None:
 
 # --- JUnit ------------------------------------------------------------------------------------------
 
-def _junit_schema():  # type: ignore[no-untyped-def]
+JENKINS_XSD = Path(__file__).parent / "jenkins-junit.xsd"
+
+
+def _schemas():  # type: ignore[no-untyped-def]
     import xmlschema  # in the `test` extra: a missing validator must fail, not skip
 
-    return xmlschema.XMLSchema(str(XSD))
+    return [xmlschema.XMLSchema(str(XSD)), xmlschema.XMLSchema(str(JENKINS_XSD))]
 
 
-@pytest.mark.parametrize("make", [F.result, F.empty_result, lambda: F.big_result(500)])
-def test_junit_is_valid_against_the_common_schema(make) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("make", [F.result, F.empty_result, lambda: F.big_result(500), D.demo_compare,
+                                  D.demo_audit])
+def test_junit_is_valid_against_the_repo_and_jenkins_schemas(make) -> None:  # type: ignore[no-untyped-def]
     xml = render.render_junit(make())
-    _junit_schema().validate(xml)
+    for schema in _schemas():
+        schema.validate(xml)
 
 
-def test_junit_counts_match_the_testcases() -> None:
-    r = F.result()
-    root = ET.fromstring(render.render_junit(r))
-    suites = root.findall("testsuite")
-    assert len(suites) == 1 and suites[0].get("name") == "eks-upgrade-auditor compare"
-    suite = suites[0]
-    cases = suite.findall("testcase")
-    assert int(suite.get("tests", "-1")) == len(cases) == len(r.rules)
+def _cases(xml: str) -> tuple[ET.Element, list[ET.Element]]:
+    suite = ET.fromstring(xml).find("testsuite")
+    assert suite is not None
+    return suite, suite.findall("testcase")
+
+
+def test_junit_one_testcase_per_finding_clean_rules_pass_and_unrun_rules_skip() -> None:
+    r = D.demo_compare()
+    suite, cases = _cases(render.render_junit(r))
+    by_finding = [c for c in cases if c.get("name") not in ("no findings", "not run")]
+    assert len(by_finding) == len(r.findings) == 12
     failed = [c for c in cases if c.find("failure") is not None]
+    assert len(failed) == sum(1 for f in r.findings if f.severity >= Severity.ERROR) == 6
+    # classname = rule id, name = the object
+    assert sorted((c.get("classname"), c.get("name")) for c in by_finding) == sorted((f.rule, str(f.object))
+                                                                                    for f in r.findings)
+    clean = {c.get("classname") for c in cases if c.get("name") == "no findings"}
+    assert clean == {run.rule for run in r.runs if run.ran and run.findings == 0}
+    assert int(suite.get("tests", "-1")) == len(cases) and int(suite.get("failures", "-1")) == 6
+    # below --fail-on: a passing testcase that still says what it found
+    warn = next(c for c in by_finding if c.get("classname") == "service-capacity-dropped")
+    assert warn.find("failure") is None and "ready endpoints dropped from 4 to 2" in (warn.findtext("system-out") or "")
+    # evidence in the failure body: the missing Pods with IPs and nodes
+    body = next(c for c in failed if c.get("name") == "Service payments/fraud-check").findtext("failure") or ""
+    for text in ("fraud-check-tdg7s7smwr-sptmb", "10.0.84.43", "ip-10-0-3-14.eu-west-1.compute.internal",
+                 "How to fix:"):
+        assert text in body
+
+
+def test_junit_skips_every_rule_that_did_not_run_with_its_reason() -> None:
+    audit = D.demo_audit()
+    r = F.result()
+    suite, cases = _cases(render.render_junit(r))
     skipped = [c for c in cases if c.find("skipped") is not None]
-    assert int(suite.get("failures", "-1")) == len(failed)
-    assert int(suite.get("skipped", "-1")) == len(skipped) == 1
+    assert [(c.get("classname"), c.find("skipped").get("message")) for c in skipped] == [  # type: ignore[union-attr]
+        ("stale-endpoints", "did not run: the state has no Endpoints")]
+    assert int(suite.get("skipped", "-1")) == 1
     assert suite.get("timestamp") == "2024-06-01T12:00:00"
-    stale = next(c for c in cases if c.get("name") == "stale-endpointslice")
-    failures = stale.findall("failure")
-    assert len(failures) == 2  # one per finding at or above fail-on
-    assert any(F.HOSTILE in (f.get("message") or "") for f in failures)
-    # below the threshold: reported, not failed
-    handmade = next(c for c in cases if c.get("name") == "handmade-endpointslice")
-    assert handmade.find("failure") is None and "cart-manual" in (handmade.findtext("system-out") or "")
+    assert any(F.HOSTILE in (c.get("name") or "") for c in cases)
+    assert "managed by our Terraform" in (suite.findtext("system-out") or "")  # suppressed, reported
+    # a disabled rule and one without EKS data are skipped too; the reason comes from result.runs
+    from auditor.model import NotRun, RuleRun
+    runs = audit.runs + (RuleRun("nodegroup-version-skew", False, NotRun.NO_EKS_DATA, "no EKS data here"),)
+    _, cases = _cases(render.render_junit(replace(audit, runs=runs[:-2] + runs[-1:], notices=())))
+    assert any(c.get("classname") == "nodegroup-version-skew" and c.find("skipped") is not None
+               and c.find("skipped").get("message") == "did not run: no EKS data here" for c in cases)  # type: ignore[union-attr]
+
+
+def test_junit_a_crashed_rule_is_an_error_not_a_pass() -> None:
+    from auditor.model import Finding, ObjectRef, RuleRun
+    crash = Finding(rule="internal-error", severity=Severity.ERROR,
+                    object=ObjectRef("Cluster", "", "stale-endpointslice"),
+                    message="rule stale-endpointslice crashed: KeyError: 'x'", evidence={"rule": "stale-endpointslice"})
+    r = F.result(findings=(crash,), runs=(RuleRun("stale-endpointslice", True, findings=0),))
+    suite, cases = _cases(render.render_junit(r))
+    mine = [c for c in cases if c.get("classname") == "stale-endpointslice"]
+    assert len(mine) == 1 and mine[0].find("error") is not None and suite.get("errors") == "1"
 
 
 def test_junit_never_fails_with_fail_on_never_and_strips_control_characters() -> None:
@@ -187,7 +277,7 @@ class _Tty(io.StringIO):
 
 
 def test_terminal_plain_when_not_a_tty_and_aligned() -> None:
-    text = summary(F.result(), [Path("out/report.html")], stream=io.StringIO(), urls=["https://b.s3/x"])
+    text = summary(F.result(), [Path("out/report.html")], stream=io.StringIO(), urls=["https://b.s3/x"], width=160)
     assert "\x1b[" not in text
     rows = [line for line in text.splitlines() if re.match(r"  (error|warning|info)\b", line)]
     assert len(rows) == len(F.FINDINGS)
@@ -199,9 +289,57 @@ def test_terminal_plain_when_not_a_tty_and_aligned() -> None:
 
 def test_terminal_colour_only_on_a_tty_and_never_with_no_color(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
     assert "\x1b[31" in summary(F.result(), [], stream=_Tty())
     monkeypatch.setenv("NO_COLOR", "1")
     assert "\x1b[" not in summary(F.result(), [], stream=_Tty())
+
+
+def test_terminal_force_color_colours_a_ci_log(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    assert "\x1b[31" in summary(F.result(), [], stream=io.StringIO())
+    monkeypatch.setenv("NO_COLOR", "1")  # FORCE_COLOR wins, as in Node
+    assert "\x1b[31" in summary(F.result(), [], stream=io.StringIO())
+    monkeypatch.setenv("FORCE_COLOR", "0")
+    assert "\x1b[" not in summary(F.result(), [], stream=_Tty())
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+@pytest.mark.parametrize("columns", [80, 100, 160, 50])
+def test_terminal_fits_the_width(monkeypatch: pytest.MonkeyPatch, columns: int) -> None:
+    monkeypatch.setenv("COLUMNS", str(columns))
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    for r in (D.demo_compare(), F.result(), F.big_result(100)):
+        text = summary(r, [], stream=_Tty())
+        lines = [_ANSI.sub("", line) for line in text.splitlines()]
+        assert max(len(line) for line in lines) <= columns, [line for line in lines if len(line) > columns]
+        rows = [line for line in lines if re.match(r"  (error|warning|info) ", line)]
+        assert rows
+        if columns >= 100:  # wide enough: one row per finding, the message on it
+            assert len(rows) == min(10, len(r.findings))
+    wide = summary(D.demo_compare(), [], stream=io.StringIO(), width=160)
+    assert "2 ready Pods missing from the Service's EndpointSlices" in wide  # whole at 160
+
+
+def test_terminal_pipe_width_without_columns(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("COLUMNS", raising=False)
+    text = summary(D.demo_compare(), [], stream=io.StringIO())
+    assert max(len(line) for line in text.splitlines()) <= 120
+
+
+def test_terminal_quiet_and_verbose() -> None:
+    r = F.result()
+    quiet = summary(r, [Path("out/report.html")], stream=io.StringIO(), quiet=True)
+    assert quiet == ("FAIL  compare (findings at or above error · not converged): 3 error, 3 warning, 1 info, "
+                     "2 suppressed")
+    normal = summary(r, [], stream=io.StringIO())
+    assert "not run: 1 rule(s), -v says why: stale-endpoints" in normal
+    assert "the state has no Endpoints" not in normal
+    verbose = summary(r, [], stream=io.StringIO(), verbose=True)
+    assert re.search(r"^  stale-endpoints  the state has no Endpoints$", verbose, re.M)
 
 
 def test_terminal_strips_control_sequences_from_cluster_values() -> None:
@@ -234,6 +372,115 @@ def test_minimal_rotation_and_eks_data_render_everywhere() -> None:
 def test_verify_verdict_is_convergence_alone() -> None:
     r = F.result(mode="verify", converged=True)
     assert r.passed
-    assert "**PASS** (converged)" in render.render_md(r).splitlines()[0]
+    assert "**PASS** (converged)" in render.render_md(r).splitlines()[1]
     assert "PASS: converged" in render.render_html(r)
     assert summary(r, [], stream=io.StringIO()).startswith("PASS  verify (converged)")
+
+
+# --- writing the set -------------------------------------------------------------------------------
+
+def test_reports_are_written_as_a_set_even_when_the_disk_fills(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    out = tmp_path / "out"
+    formats = ("html", "md", "json", "junit")
+    render.write_reports(F.empty_result(), out, formats)
+    old = {p.name: p.read_bytes() for p in out.iterdir()}
+    real_fdopen = os.fdopen
+    opened = []
+
+    class _Full:
+        def __init__(self, fh: object) -> None:
+            self.fh = fh
+
+        def __enter__(self) -> _Full:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self.fh.close()  # type: ignore[attr-defined]
+
+        def write(self, text: str) -> int:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    def fdopen(fd: int, *args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+        fh = real_fdopen(fd, *args, **kwargs)  # type: ignore[arg-type]
+        opened.append(fd)
+        return _Full(fh) if len(opened) == 3 else fh  # the third file finds the disk full
+
+    monkeypatch.setattr(render.os, "fdopen", fdopen)
+    with pytest.raises(render.ConfigError, match=r"report\.json: cannot write report \(No space left on device\); "
+                                                 r"the reports already there are unchanged"):
+        render.write_reports(F.result(), out, formats)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == old  # the old set, no temporary left
+    monkeypatch.setattr(render.os, "fdopen", real_fdopen)
+    render.write_reports(F.result(), out, formats)
+    assert sorted(p.name for p in out.iterdir()) == sorted(old)
+    assert all(p.read_bytes() != old[p.name] for p in out.iterdir())  # all new
+
+
+def test_a_failed_rename_puts_the_old_files_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "out"
+    render.write_reports(F.empty_result(), out, ("html", "md", "json"))
+    old = {p.name: p.read_bytes() for p in out.iterdir()}
+    real_replace = os.replace
+    calls = []
+
+    def replace_(src: str, dst: object) -> None:
+        calls.append(dst)
+        if len(calls) == 3:
+            raise OSError(5, "Input/output error")
+        real_replace(src, dst)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(render.os, "replace", replace_)
+    with pytest.raises(render.ConfigError):
+        render.write_reports(F.result(), out, ("html", "md", "json"))
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == old
+
+
+def test_report_files_honour_the_umask(tmp_path: Path) -> None:
+    old = os.umask(0o077)
+    try:
+        paths = render.write_reports(F.empty_result(), tmp_path / "out", ("json",))
+    finally:
+        os.umask(old)
+    assert paths[0].stat().st_mode & 0o777 == 0o600
+
+
+# --- evidence and fixes in the HTML (static) ---------------------------------------------------------
+
+def test_html_shows_evidence_and_fixes_collapsed_under_each_finding() -> None:
+    html = render.render_html(D.demo_compare())
+    row = html[html.index('<tr data-sev="error" data-rule="stale-endpointslice" data-ns="payments"'):]
+    row = row[:row.index("</td></tr>\n")]
+    assert '<details class="ev"><summary>Evidence and fix</summary>' in row
+    for text in ("fraud-check-tdg7s7smwr-sptmb", "10.0.84.43", "ip-10-0-3-14.eu-west-1.compute.internal"):
+        assert text in row
+    capped = render.render_html(F.result())
+    assert "endpoints (50)" in capped and "and 30 more (all of them in report.json)" in capped
+    assert "cart-7d9f-019" in capped and "cart-7d9f-020" not in capped
+    assert '<pre class="fix"' in capped and "kubectl -n shop delete endpointslice cart-x8k2p" in capped
+    assert "&lt;/details&gt;&lt;details open&gt;" in capped  # evidence text stays text
+
+
+def test_html_per_service_view_collects_slices_endpoints_and_ready_counts() -> None:
+    html = render.render_html(D.demo_compare())
+    sec = html[html.index('<section id="services">'):html.index("</section>", html.index('<section id="services">'))]
+    rec = sec[sec.index("<b>shop/recommendations</b>"):]
+    rec = rec[:rec.index("</details>\n<details") if "</details>\n<details" in rec else len(rec)]
+    assert "ready endpoints 2 → 2" in rec and "recommendations-pfg9g" in rec
+    assert rec.count('class="fi"') == 3
+    idx = sec.index("<b>search/query-api</b>")
+    assert "ready endpoints 2 → 0" in sec[idx:idx + 300]
+
+
+def test_evidence_blocks_render_any_shape() -> None:
+    from auditor import evidence
+
+    blocks = evidence.blocks({"readyBefore": 2, "podsNotReady": ["a", "b"], "service": {"namespace": "x", "name": "y"},
+                              "endpoints": [{"node": "n1", "address": "10.0.0.1", "extra": [1, 2]}], "empty": []})
+    assert [b.kind for b in blocks] == ["facts", "list", "table"]
+    assert blocks[0].facts == (("ready before", "2"), ("service namespace", "x"), ("service name", "y"))
+    assert blocks[2].columns == ("address", "node", "extra") and blocks[2].rows == (("10.0.0.1", "n1", "1, 2"),)
+    text = evidence.as_text({"endpoints": [{"address": f"10.0.0.{i}"} for i in range(25)]})
+    assert text[-1].strip() == "and 5 more (all of them in report.json)"

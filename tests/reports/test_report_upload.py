@@ -124,3 +124,51 @@ def test_object_url_styles() -> None:
     assert object_url("b-1", "eu-west-1", "p/report a.html") == "https://b-1.s3.eu-west-1.amazonaws.com/p/report%20a.html"
     assert object_url("b-1", "us-east-1", "k") == "https://b-1.s3.amazonaws.com/k"
     assert object_url("my.bucket", "eu-west-1", "k") == "https://s3.eu-west-1.amazonaws.com/my.bucket/k"
+
+
+def test_cli_upload_links_the_uploaded_html_from_the_markdown(aws: None, tmp_path: Path) -> None:
+    _bucket("ci-artifacts", "us-east-1")
+    (tmp_path / "dump.yaml").write_text(SLICE)
+    out = tmp_path / "out"
+    res = CliRunner().invoke(main, ["audit", str(tmp_path / "dump.yaml"), "--output-dir", str(out),
+                                    "--fail-on", "never", "--upload", "s3://ci-artifacts/run-7"])
+    assert res.exit_code == 0, res.output
+    url = "https://ci-artifacts.s3.amazonaws.com/run-7/report.html"
+    local = (out / "report.md").read_text()
+    assert f"**Full report:** [report.html]({url})" in local
+    uploaded = boto3.client("s3").get_object(Bucket="ci-artifacts", Key="run-7/report.md")["Body"].read().decode()
+    assert uploaded == local
+    assert res.output.count("https://ci-artifacts.s3.amazonaws.com/run-7/") == 3  # each file once, in order
+
+
+def test_cli_report_url_wins_over_the_upload(aws: None, tmp_path: Path) -> None:
+    _bucket("ci-artifacts", "us-east-1")
+    (tmp_path / "dump.yaml").write_text(SLICE)
+    out = tmp_path / "out"
+    res = CliRunner().invoke(main, ["audit", str(tmp_path / "dump.yaml"), "--output-dir", str(out), "--fail-on",
+                                    "never", "--upload", "s3://ci-artifacts/x", "--report-url",
+                                    "https://ci.example/job/7/artifacts/report.html"])
+    assert res.exit_code == 0, res.output
+    assert "[report.html](https://ci.example/job/7/artifacts/report.html)" in (out / "report.md").read_text()
+
+
+def test_cli_report_url_quiet_and_verbose(tmp_path: Path) -> None:
+    (tmp_path / "dump.yaml").write_text(SLICE)
+    out = tmp_path / "out"
+    dump = str(tmp_path / "dump.yaml")
+    res = CliRunner().invoke(main, ["audit", dump, "--output-dir", str(out), "--report-url",
+                                    "https://ci.example/r/report.html", "-q"])
+    assert res.exit_code == 1, res.output
+    assert res.output.splitlines() == [res.output.strip()] and res.output.startswith("FAIL  audit")
+    md = (out / "report.md").read_text()
+    assert md.startswith("<!-- eks-upgrade-auditor-report -->\n")
+    assert "[report.html](https://ci.example/r/report.html)" in md
+    verbose = CliRunner().invoke(main, ["audit", dump, "--output-dir", str(out), "-v"])
+    assert "not run:" in verbose.output and "the state has no EKS data" in verbose.output
+    normal = CliRunner().invoke(main, ["audit", dump, "--output-dir", str(out)])
+    assert "-v says why" in normal.output and "the state has no EKS data" not in normal.output
+    for bad in ("javascript:alert(1)", "ftp://x/y", "report.html"):
+        res = CliRunner().invoke(main, ["audit", dump, "--output-dir", str(out), "--report-url", bad])
+        assert res.exit_code == 2 and "--report-url" in res.output, res.output
+    both = CliRunner().invoke(main, ["audit", dump, "--output-dir", str(out), "-q", "-v"])
+    assert both.exit_code == 2 and "-q and -v" in both.output

@@ -75,7 +75,7 @@ def assert_subset(want: Any, got: Any, where: str) -> None:
             assert_subset(v, got[k], f"{where}.{k}")
     elif isinstance(want, list):
         assert isinstance(got, list) and len(got) >= len(want), f"{where}: expected {len(want)}+ items, got {got!r}"
-        for i, (w, g) in enumerate(zip(want, got)):
+        for i, (w, g) in enumerate(zip(want, got, strict=False)):
             assert_subset(w, g, f"{where}[{i}]")
     else:
         assert want == got, f"{where}: {got!r} != {want!r}"

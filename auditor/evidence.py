@@ -1,0 +1,112 @@
+"""A finding's evidence as blocks every human format can show: facts (key: value), tables, lists.
+
+Rules put whatever they know into Finding.evidence (lists of endpoints, missing Pods, versions...); this
+module turns any such dict into a few readable blocks without knowing the rule, and caps long lists
+("and N more": report.json always keeps the whole list)."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+ROW_LIMIT = 20  # rows of one table shown in HTML, Markdown and JUnit
+ITEM_LIMIT = 30  # items of one list of plain values
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+# Columns that identify a row go first, whatever order a rule wrote them in.
+_FIRST = ("problem", "address", "ip", "pod", "name", "uid", "node", "nodeGroup", "zone", "ready", "serving",
+          "terminating", "conditions")
+
+
+def label(key: str) -> str:
+    """'podsNotReady' -> 'pods not ready'; 'IPv4' and 'uid' stay as they are."""
+    return _CAMEL.sub(" ", str(key)).replace("_", " ").lower() if not str(key).isupper() else str(key)
+
+
+def text(value: Any) -> str:
+    """One cell: scalars as they are, lists joined, small dicts as k=v pairs, booleans as yes/no."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={text(v)}" for k, v in value.items())
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = list(value)
+        shown = ", ".join(text(v) for v in items[:ITEM_LIMIT])
+        return shown + (f" and {len(items) - ITEM_LIMIT} more" if len(items) > ITEM_LIMIT else "")
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Block:
+    """kind 'facts': rows are (label, value) pairs; 'table': columns and rows of cells; 'list': items."""
+
+    kind: str
+    title: str = ""
+    columns: tuple[str, ...] = ()
+    rows: tuple[tuple[str, ...], ...] = ()
+    items: tuple[str, ...] = ()
+    more: int = 0  # rows or items left out
+    total: int = 0
+    facts: tuple[tuple[str, str], ...] = field(default=())
+
+
+def _columns(rows: list[dict[str, Any]]) -> list[str]:
+    seen: dict[str, None] = {}
+    for r in rows:
+        for k in r:
+            seen.setdefault(str(k), None)
+    keys = list(seen)
+    first = [k for k in _FIRST if k in seen]
+    return first + [k for k in keys if k not in first]
+
+
+def blocks(evidence: dict[str, Any] | None, row_limit: int = ROW_LIMIT) -> list[Block]:
+    """The evidence as blocks: one 'facts' block for the scalar values first, then a table per list of
+    objects and a list per list of plain values, in the order the rule wrote them."""
+    if not evidence:
+        return []
+    facts: list[tuple[str, str]] = []
+    out: list[Block] = []
+    for key, value in evidence.items():
+        if isinstance(value, (list, tuple)) and value and all(isinstance(v, dict) for v in value):
+            rows = [dict(v) for v in value]
+            shown = rows[:row_limit]
+            cols = _columns(shown)
+            out.append(Block("table", label(key), tuple(label(c) for c in cols),
+                             tuple(tuple(text(r.get(c)) for c in cols) for r in shown),
+                             more=len(rows) - len(shown), total=len(rows)))
+        elif isinstance(value, (list, tuple, set, frozenset)) and value:
+            items = [text(v) for v in value]
+            out.append(Block("list", label(key), items=tuple(items[:ITEM_LIMIT]),
+                             more=max(0, len(items) - ITEM_LIMIT), total=len(items)))
+        elif isinstance(value, dict) and value:
+            for k, v in value.items():  # one level of nesting reads fine as 'outer inner: value'
+                facts.append((f"{label(key)} {label(k)}", text(v)))
+        elif value not in (None, "", [], {}, ()):
+            facts.append((label(key), text(value)))
+    if facts:
+        out.insert(0, Block("facts", facts=tuple(facts)))
+    return out
+
+
+def as_text(evidence: dict[str, Any] | None, row_limit: int = ROW_LIMIT, indent: str = "  ") -> list[str]:
+    """Plain-text lines (JUnit failure bodies, logs): facts as 'key: value', tables as aligned columns."""
+    lines: list[str] = []
+    for b in blocks(evidence, row_limit):
+        if b.kind == "facts":
+            lines += [f"{indent}{k}: {v}" for k, v in b.facts]
+        elif b.kind == "list":
+            more = f" and {b.more} more" if b.more else ""
+            lines.append(f"{indent}{b.title}: {', '.join(b.items)}{more}")
+        else:
+            lines.append(f"{indent}{b.title} ({b.total}):")
+            widths = [max(len(c), *(len(r[i]) for r in b.rows)) for i, c in enumerate(b.columns)]
+            lines.append(indent * 2 + "  ".join(c.ljust(w) for c, w in zip(b.columns, widths, strict=True)).rstrip())
+            for r in b.rows:
+                lines.append(indent * 2 + "  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
+            if b.more:
+                lines.append(f"{indent * 2}and {b.more} more (all of them in report.json)")
+    return lines

@@ -1,35 +1,48 @@
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+PIP := PIP_DISABLE_PIP_VERSION_CHECK=1 $(BIN)/python -m pip
+# Two stamps: `make demo` needs only the runtime dependencies; `make test` adds the test extras
+# (pytest, moto, Playwright's Python package, build, xmlschema) on top of them.
 STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
 
 .PHONY: demo test bench clean chromium
 
-$(STAMP): pyproject.toml
+$(BIN)/python:
 	$(PY) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(PIP) install -q -e .
 	touch $(STAMP)
+
+$(TEST_STAMP): pyproject.toml $(STAMP)
+	$(PIP) install -q -e '.[test]'
+	touch $(TEST_STAMP)
 
 demo: $(STAMP)
 	$(BIN)/upgrade-auditor demo
 
-test: $(STAMP) chromium
+test: $(TEST_STAMP) chromium
 	$(BIN)/ruff check auditor rules tests bench tools
 	PY=$(BIN)/python tools/typecheck.sh
 	$(BIN)/python -m pytest -q
 
-# The HTML report is tested in Debian's headless Chromium (never a downloaded browser).
+# The HTML report is tested in Debian's headless Chromium (never a downloaded browser). Without it the
+# browser tests (tests/reports/test_report_browser.py) FAIL, they are not skipped: as root with apt-get
+# this installs it; otherwise install the `chromium` package yourself.
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's chromium for the HTML report tests"; \
 	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else \
-	    echo "note: chromium is not installed and cannot be installed here; the browser tests will be skipped"; \
+	    echo "warning: chromium is not installed and cannot be installed here (needs root and apt-get):" \
+	         "the browser tests in tests/reports/test_report_browser.py will FAIL; install the chromium package"; \
 	  fi; }
 
-bench: $(STAMP)
+bench: $(TEST_STAMP)
 	$(BIN)/python bench/run.py
 
 clean:

@@ -9,9 +9,11 @@ from typing import Any
 import click
 
 from auditor import snapshot, versions
+from auditor.baseline import Baseline, load_baseline
+from auditor.baseline import apply as apply_baseline
 from auditor.eksview import eks_view
 from auditor.engine import run_rules
-from auditor.errors import ConfigError, ExitCode
+from auditor.errors import ConfigError, ExitCode, InputError
 from auditor.index import ClusterIndex
 from auditor.model import AuditResult, InputInfo
 from auditor.render import FILE_NAMES, write_reports
@@ -20,7 +22,7 @@ from auditor.rules.base import Options
 from auditor.settings import Config, ReportSettings
 from auditor.settings import load_config as _load_config
 from auditor.state import ClusterState, format_time
-from auditor.terminal import summary
+from auditor.terminal import clean, summary
 
 LOG = logging.getLogger(__name__)
 
@@ -29,10 +31,9 @@ def load_config(path: str | None) -> Config:
     return _load_config(path, {r.id for r in ALL_RULES}, explicit=path is not None)
 
 
-def load_states(paths: list[Path]) -> ClusterState:
-    state = ClusterState.merge([snapshot.load(p) for p in paths])
-    snapshot.require_some_required_kind(state, paths)
-    return state
+def load_states(specs: list[str] | list[Path]) -> ClusterState:
+    """INPUT arguments (files, folders, `-`) merged into one state, completeness judged on the merge."""
+    return snapshot.load_inputs([str(s) for s in specs])
 
 
 def cluster_facts(state: ClusterState, target_version: str | None = None) -> dict[str, object]:
@@ -80,13 +81,57 @@ def resolve_target(state: ClusterState, flag: str | None, config: Config, *, pla
     return None
 
 
+def check_target(states: list[ClusterState], flag: str | None, config: Config) -> None:
+    """A target below the control plane is a downgrade EKS cannot do: a usage error (exit 2), never findings."""
+    text = versions.normalise_target(flag) if flag else config.options.target_version
+    if not text:
+        return
+    where = "--target-version" if flag else f"{config.path}: target-version"
+    target = versions.parse(text)
+    assert target is not None
+    for st in states:
+        eks = st.eks_data
+        cp = versions.control_plane(st.server_version, eks.cluster.version if eks is not None else None)
+        if cp is not None:
+            if target < cp.version:
+                source = "the API server's /version" if cp.source == "apiserver" else "EKS"
+                raise ConfigError(f"{where}: {target} is below the control plane's version {cp.version} "
+                                  f"({cp.text}, from {source}): EKS cannot downgrade; give the version you are "
+                                  f"upgrading to (for example {cp.version.next()})")
+            continue
+        kubelets = [v for v in (versions.parse(ClusterIndex.kubelet_version(n)) for n in st.of("Node")) if v]
+        if kubelets and target < max(kubelets):  # a control plane is never older than its kubelets
+            raise ConfigError(f"{where}: {target} is below the newest kubelet ({max(kubelets)}), so below the "
+                              "control plane: EKS cannot downgrade; give the version you are upgrading to")
+
+
+def check_order(before: ClusterState, after: ClusterState, allow_reversed: bool) -> tuple[str, ...]:
+    """BEFORE taken after AFTER means swapped arguments: exit 2 unless --allow-reversed (then a notice)."""
+    if before.taken_at < after.taken_at:
+        return ()
+    b, a = format_time(before.taken_at), format_time(after.taken_at)
+    if before.taken_at > after.taken_at and not allow_reversed:
+        names = f"{before.inputs[0].path if before.inputs else 'BEFORE'} and " \
+                f"{after.inputs[0].path if after.inputs else 'AFTER'}"
+        raise InputError(names, f"BEFORE was taken at {b}, after AFTER ({a}): the arguments look swapped "
+                                "(compare BEFORE AFTER); pass --allow-reversed to compare them in this order")
+    return (f"BEFORE ({b}) is not older than AFTER ({a}): are the arguments swapped?",)
+
+
 def _options(config: Config, target: str | None) -> Config:
     from dataclasses import replace
     return replace(config, options=replace(config.options, target_version=target))
 
 
-def audit(paths: list[Path], config: Config, report: ReportSettings, target: str | None) -> int:
+def baseline_of(report: ReportSettings) -> Baseline | None:
+    """The --baseline report (read once, cached); a bad one is an InputError naming the file."""
+    return load_baseline(report.baseline) if report.baseline is not None else None
+
+
+def audit(paths: list[str] | list[Path], config: Config, report: ReportSettings, target: str | None) -> int:
+    baseline_of(report)  # a bad baseline fails before the inputs are read
     state = load_states(paths)
+    check_target([state], target, config)
     config = _options(config, resolve_target(state, target, config, planning=True))
     result = audit_state(state, config, report, mode="audit")
     return finish(result, report)
@@ -96,18 +141,24 @@ def audit_state(state: ClusterState, config: Config, report: ReportSettings, *, 
     index = ClusterIndex(state)
     rules = tuple(r for r in ALL_RULES if r.mode in ("single", "eks"))
     run = run_rules(rules, index, config, command=mode)
-    return AuditResult(
+    result = AuditResult(
         mode=mode, inputs=tuple(state.inputs), findings=tuple(run.findings), suppressed=tuple(run.suppressed),
         fail_on=report.fail_on, rules=tuple(r.info() for r in rules),
         cluster=cluster_facts(state, config.options.target_version),
         eks=eks_view(index, config.options.target_version), notices=tuple(state.warnings) + tuple(run.notices),
-        generated_at=format_time(datetime.now(timezone.utc)), runs=tuple(run.runs))
+        generated_at=format_time(datetime.now(timezone.utc)), runs=tuple(run.runs), warnings=tuple(run.warnings))
+    return apply_baseline(result, baseline_of(report))
 
 
 def compare(before_path: Path, after_path: Path, config: Config, report: ReportSettings,
-            target: str | None) -> int:
-    before = snapshot.load(before_path)
-    after = snapshot.load(after_path)
+            target: str | None, *, allow_reversed: bool = False) -> int:
+    baseline_of(report)
+    if str(before_path) == str(after_path) == "-":
+        raise InputError("-", "standard input can be read only once (BEFORE and AFTER are both '-')")
+    before = load_states([before_path])
+    after = load_states([after_path])
+    check_order(before, after, allow_reversed)
+    check_target([before, after], target, config)
     config = _options(config, resolve_target(after, target, config, planning=False))
     result = compare_states(before, after, config, report, mode="compare")
     return finish(result, report)
@@ -120,7 +171,10 @@ def compare_states(before: ClusterState, after: ClusterState, config: Config, re
     a_index, b_index = ClusterIndex(after), ClusterIndex(before)
     rules = tuple(r for r in ALL_RULES if r.mode in ("single", "eks", "pair"))
     run = run_rules(rules, a_index, config, before=b_index, command=mode)
-    rotation = summarise(b_index, a_index, run.findings)
+    baseline = baseline_of(report)
+    known = baseline.fingerprints if baseline is not None else frozenset()
+    # Known findings (in the baseline) do not hold convergence back, as they do not fail the gate.
+    rotation = summarise(b_index, a_index, [f for f in run.findings if f.fingerprint not in known])
     notices = tuple(before.warnings) + tuple(after.warnings) + tuple(run.notices)
     enabled = {r.id for r in rules if (o := config.rules.get(r.id)) is None or o.enabled}
     unrun = sorted((RECONVERGENCE_RULES & enabled) - {r.id for r in run.ran})
@@ -129,15 +183,17 @@ def compare_states(before: ClusterState, after: ClusterState, config: Config, re
         # never call that converged.
         rotation["converged"] = False
         notices += (f"converged is false because {', '.join(unrun)} could not run on these inputs",)
-    if before.taken_at >= after.taken_at:
+    if before.taken_at >= after.taken_at:  # compare refuses a newer BEFORE unless --allow-reversed
         notices += (f"BEFORE ({format_time(before.taken_at)}) is not older than AFTER "
                     f"({format_time(after.taken_at)}): are the arguments swapped?",)
-    return AuditResult(
+    result = AuditResult(
         mode=mode, inputs=tuple(before.inputs) + tuple(after.inputs), findings=tuple(run.findings),
         suppressed=tuple(run.suppressed), fail_on=report.fail_on, rules=tuple(r.info() for r in rules),
         cluster=cluster_facts(after, config.options.target_version), converged=rotation["converged"],
         rotation=rotation, eks=eks_view(a_index, config.options.target_version),
-        notices=notices, generated_at=format_time(datetime.now(timezone.utc)), runs=tuple(run.runs))
+        notices=notices, generated_at=format_time(datetime.now(timezone.utc)), runs=tuple(run.runs),
+        warnings=tuple(run.warnings))
+    return apply_baseline(result, baseline)
 
 
 def finish(result: AuditResult, report: ReportSettings) -> int:
@@ -150,6 +206,8 @@ def finish(result: AuditResult, report: ReportSettings) -> int:
             urls = _upload(result, report, paths, upload_reports)
         except UploadError as exc:
             failure = exc
+    for w in result.warnings:
+        click.echo(f"warning: {clean(w)}", err=True)
     click.echo(summary(result, paths, urls=urls, quiet=report.quiet, verbose=report.verbose))
     if failure is not None:
         raise failure  # one line on stderr, exit 3
@@ -168,7 +226,17 @@ def _upload(result: AuditResult, report: ReportSettings, paths: list[Path], uplo
     write_reports(result, report.output_dir, ("md",), report_url=urls[html])
     urls[md] = upload([md], report.upload)[0]
     return [urls[p] for p in paths]
-def print_rules() -> int:
+
+
+def print_rules(fmt: str = "text") -> int:
+    if fmt == "json":
+        # like `ruff rule --all --output-format json`: one array, one object per rule, stable keys
+        import orjson
+        data = [{"id": r.id, "severity": r.severity.label, "title": r.title, "family": r.mode,
+                 "commands": sorted(r.commands), "convergence": r.convergence, "needs": sorted(r.needs),
+                 "options": list(r.options), "docs": r.docs} for r in ALL_RULES]
+        click.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
+        return ExitCode.OK
     width = max(len(r.id) for r in ALL_RULES)
     for r in ALL_RULES:
         click.echo(f"{r.id.ljust(width)}  {r.severity.label:<7}  {r.mode:<6}  {r.title}")

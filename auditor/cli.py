@@ -14,6 +14,7 @@ import click
 from auditor import __version__, app
 from auditor.collect.options import ClusterOptions
 from auditor.errors import AuditorError, ConfigError, ExitCode
+from auditor.inputs import DEFAULT_MAX_INPUT_SIZE, MAX_INPUT_SIZE_ENV, human_size, parse_size, set_max_input_size
 from auditor.settings import ReportSettings, normalise_version, parse_fail_on, parse_formats
 
 FAIL_ON_HELP = "Exit 1 when a finding is at or above this severity (default: error)."
@@ -33,7 +34,15 @@ def report_options(fn: Callable[..., Any], fail_on_help: str = FAIL_ON_HELP) -> 
                       help="Report formats, repeatable or comma-separated (default: html,md,json).")(fn)
     fn = click.option("--output-dir", "output_dir", type=click.Path(file_okay=False), default="upgrade-audit",
                       show_default=True, help="Where reports are written.")(fn)
-    # Not passed as a parameter: build_report_settings picks it up, so no command signature changes.
+    # Not passed as parameters: build_report_settings picks them up, so no command signature changes.
+    fn = click.option("--max-input-size", metavar="SIZE", default=None, expose_value=False,
+                      callback=_remember_max_input_size,
+                      help=f"Refuse inputs larger than this once decompressed (default: "
+                           f"{human_size(DEFAULT_MAX_INPUT_SIZE)}, or ${MAX_INPUT_SIZE_ENV}), e.g. 8G.")(fn)
+    fn = click.option("--baseline", metavar="REPORT.json", default=None, expose_value=False,
+                      callback=_remember_baseline,
+                      help="A previous report.json: findings already in it are reported as known and do not "
+                           "fail the gate; new ones do; fixed ones are listed.")(fn)
     fn = click.option("--upload", metavar="s3://BUCKET/PREFIX", default=None, expose_value=False,
                       callback=_remember_upload,
                       help="Also copy the written reports to S3 (boto3 credentials) and print their URLs.")(fn)
@@ -52,6 +61,21 @@ def verify_report_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 _UPLOAD_KEY = "auditor.upload"
+_BASELINE_KEY = "auditor.baseline"
+
+
+def _remember_baseline(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None:
+        ctx.meta[_BASELINE_KEY] = value
+    return value
+
+
+def _remember_max_input_size(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    try:
+        set_max_input_size(parse_size(value) if value is not None else None)
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return value
 
 
 def _remember_upload(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -97,7 +121,8 @@ def build_report_settings(output_dir: str, formats: tuple[str, ...], fail_on: st
         raise ConfigError("-q and -v contradict each other: use one")
     return ReportSettings(output_dir=Path(output_dir), formats=parse_formats(formats),
                           fail_on=_flag_value("--fail-on", parse_fail_on, chosen), upload=upload,
-                          report_url=meta.get(_URL_KEY), quiet=quiet, verbose=verbose)
+                          report_url=meta.get(_URL_KEY), quiet=quiet, verbose=verbose,
+                          baseline=Path(meta[_BASELINE_KEY]) if meta.get(_BASELINE_KEY) else None)
 
 
 def _flag_value(flag: str, parse: Callable[[str], Any], value: str) -> Any:
@@ -176,7 +201,7 @@ def audit(inputs: tuple[str, ...], output_dir: str, formats: tuple[str, ...], fa
         cfg = app.load_config(config)
         report = build_report_settings(output_dir, formats, fail_on, cfg.fail_on)
         target = _target(target_version)
-        return app.audit([Path(i) for i in inputs], cfg, report, target)
+        return app.audit(list(inputs), cfg, report, target)
 
     run(body)
 
@@ -286,15 +311,17 @@ def snapshot(output: str, label: str, kubeconfig: str | None, context: str | Non
 @report_options
 @click.option("--target-version", default=None, metavar="1.N",
               help="Kubernetes version of the upgrade (default: AFTER's control-plane version with EKS data).")
+@click.option("--allow-reversed", is_flag=True,
+              help="Compare even when BEFORE was taken after AFTER (otherwise exit 2: swapped arguments).")
 def compare(before: str, after: str, output_dir: str, formats: tuple[str, ...], fail_on: str | None,
-            config: str | None, target_version: str | None) -> None:
+            config: str | None, target_version: str | None, allow_reversed: bool) -> None:
     """Compare BEFORE and AFTER states: single-state rules on AFTER plus the before/after rules."""
 
     def body() -> int:
         cfg = app.load_config(config)
         report = build_report_settings(output_dir, formats, fail_on, cfg.fail_on)
         target = _target(target_version)
-        return app.compare(Path(before), Path(after), cfg, report, target)
+        return app.compare(Path(before), Path(after), cfg, report, target, allow_reversed=allow_reversed)
 
     run(body)
 
@@ -333,10 +360,12 @@ def verify(before: str, timeout: float, interval: float, kubeconfig: str | None,
     run(body)
 
 
-@main.command("rules")
-def list_rules() -> None:
-    """List every rule: id, severity and title."""
-    run(app.print_rules)
+@main.command("rules", short_help="List every rule: id, severity and title.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="json: one array for tooling (id, severity, title, family, commands, convergence, docs).")
+def list_rules(fmt: str) -> None:
+    """List every rule: id, severity and title (--format json adds whether it counts toward convergence)."""
+    run(lambda: app.print_rules(fmt))
 
 
 @main.command()

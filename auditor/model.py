@@ -111,6 +111,7 @@ class InputInfo:
     source: dict[str, Any] = field(default_factory=dict)
     missing: tuple[dict[str, Any], ...] = ()
     warnings: tuple[str, ...] = ()
+    format: str = "snapshot"  # snapshot | kubectl (a dump: its completeness is judged on the merged inputs)
 
     def as_dict(self) -> dict[str, Any]:
         return {"path": self.path, "label": self.label, "takenAt": self.taken_at, "complete": self.complete}
@@ -159,6 +160,15 @@ class RuleRun:
 
 
 @dataclass(frozen=True)
+class BaselineInfo:
+    """What a --baseline said about this result: which findings it already held, which of its are gone."""
+
+    path: str
+    known: frozenset[str]  # fingerprints of this result's findings that the baseline lists
+    fixed: tuple[dict[str, Any], ...] = ()  # baseline findings (rule, severity, object, ...) no longer found
+
+
+@dataclass(frozen=True)
 class AuditResult:
     mode: str  # audit | compare | verify
     inputs: tuple[InputInfo, ...]
@@ -173,6 +183,18 @@ class AuditResult:
     notices: tuple[str, ...] = ()
     generated_at: str = ""
     runs: tuple[RuleRun, ...] = ()
+    baseline: BaselineInfo | None = None
+    warnings: tuple[str, ...] = ()  # about the user's settings (expired excludes, unknown ignored rules); in notices
+
+    def is_known(self, f: Finding) -> bool:
+        """In the baseline: reported apart, never counted against the gate."""
+        return self.baseline is not None and f.fingerprint in self.baseline.known
+
+    @property
+    def new_findings(self) -> tuple[Finding, ...]:
+        if self.baseline is None:
+            return self.findings
+        return tuple(f for f in self.findings if f.fingerprint not in self.baseline.known)
 
     def run_of(self, rule_id: str) -> RuleRun | None:
         return next((r for r in self.runs if r.rule == rule_id), None)
@@ -186,13 +208,18 @@ class AuditResult:
         for f in self.findings:
             out[f.severity.label] += 1
         out["suppressed"] = len(self.suppressed)
+        if self.baseline is not None:
+            new = len(self.new_findings)
+            out["new"] = new
+            out["known"] = len(self.findings) - new
+            out["fixed"] = len(self.baseline.fixed)
         return out
 
     @property
     def failed(self) -> bool:
         if self.fail_on is None:
             return False
-        return any(f.severity >= self.fail_on for f in self.findings)
+        return any(f.severity >= self.fail_on for f in self.new_findings)
 
     @property
     def passed(self) -> bool:

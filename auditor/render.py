@@ -38,7 +38,7 @@ def to_dict(result: AuditResult) -> dict[str, Any]:
         "mode": result.mode,
         "inputs": [i.as_dict() for i in result.inputs],
         "summary": summary,
-        "findings": [f.as_dict() for f in result.findings],
+        "findings": [_finding(result, f) for f in result.findings],
         "suppressed": [s.as_dict() for s in result.suppressed],
     }
     if result.generated_at:
@@ -49,11 +49,20 @@ def to_dict(result: AuditResult) -> dict[str, Any]:
         out["notices"] = list(result.notices)
     if result.runs:
         out["ruleRuns"] = [r.as_dict() for r in result.runs]
+    if result.baseline is not None:
+        out["baseline"] = {"path": result.baseline.path, "fixed": list(result.baseline.fixed)}
     if result.rotation is not None:
         out["rotation"] = result.rotation
     if result.eks is not None:
         out["eks"] = result.eks
     return out
+
+
+def _finding(result: AuditResult, f: Finding) -> dict[str, Any]:
+    d = f.as_dict()
+    if result.baseline is not None:
+        d["baseline"] = "known" if result.is_known(f) else "new"
+    return d
 
 
 def render_json(result: AuditResult) -> str:
@@ -278,7 +287,9 @@ def render_junit(result: AuditResult) -> str:
                 cases.append(case)
                 continue
             case = _case(rid, name)
-            if result.fail_on is not None and f.severity >= result.fail_on:
+            if result.is_known(f):  # in the --baseline: reported, never a failure of the gate
+                ET.SubElement(case, "system-out").text = _x(f"known: in the baseline, not gating\n{body}")
+            elif result.fail_on is not None and f.severity >= result.fail_on:
                 ET.SubElement(case, "failure", {"message": _x(f"{f.object}: {f.message}"),
                                                 "type": f.severity.label}).text = body
                 n_failed += 1

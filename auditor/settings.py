@@ -2,14 +2,16 @@
 from __future__ import annotations
 
 import fnmatch
+import re
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from auditor import versions
-from auditor.errors import ConfigError
+from auditor.errors import ConfigError, InputError
 from auditor.model import Severity
 from auditor.rules.base import Options
 
@@ -17,6 +19,7 @@ FORMATS = ("html", "md", "json", "junit")
 DEFAULT_FORMATS = ("html", "md", "json")
 DEFAULT_CONFIG = ".upgrade-auditor.yaml"
 FAIL_ON = ("info", "warning", "error", "never")
+CONFIG_MAX_SIZE = 1 << 20  # a config file is a few hundred lines
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,17 @@ class Exclude:
     name: str = "*"
     kind: str = "*"
     labels: tuple[tuple[str, str], ...] = ()
+    expires: date | None = None  # the last day it applies (UTC); past it the exclude is reported, not applied
+    index: int = -1  # position in the config's exclude list, for messages
+
+    def expired(self, today: date) -> bool:
+        return self.expires is not None and today > self.expires
+
+    def describe(self) -> str:
+        parts = [f"{k} {v}" for k, v in (("rule", self.rule), ("kind", self.kind), ("namespace", self.namespace),
+                                         ("name", self.name)) if v != "*"]
+        parts += [f"label {k}={v}" for k, v in self.labels]
+        return f"exclude[{self.index}] ({', '.join(parts)}; reason {self.reason!r})"
 
     def matches(self, rule: str, kind: str, namespace: str, name: str, labels: dict[str, str]) -> bool:
         return (fnmatch.fnmatchcase(rule, self.rule) and fnmatch.fnmatchcase(kind, self.kind)
@@ -58,6 +72,7 @@ class ReportSettings:
     report_url: str | None = None  # --report-url: linked from report.md (set from --upload when not given)
     quiet: bool = False  # -q: the verdict line alone on stdout
     verbose: bool = False  # -v: also the rules that did not run, and why
+    baseline: Path | None = None  # a previous report.json: its findings are known, not gating
 
 
 def parse_formats(values: tuple[str, ...]) -> tuple[str, ...]:
@@ -100,6 +115,48 @@ def _tolerance(value: Any, where: str) -> tuple[float, bool]:
     raise ConfigError(f"{where}: tolerance must be a number of endpoints >= 0 or a percentage like '10%'")
 
 
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _expiry(value: Any, where: str) -> date:
+    """`expires: 2026-12-31` (YAML reads it as a date) or the same text quoted."""
+    if isinstance(value, date) and not isinstance(value, datetime):  # a time of day is not an expiry date
+        return value
+    if isinstance(value, str) and _DATE.match(value.strip()):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    shown = value.isoformat() if isinstance(value, datetime) else repr(value)
+    raise ConfigError(f"{where}: expires must be a date like 2026-12-31 (YYYY-MM-DD), not {shown}")
+
+
+def _read_yaml(p: Path) -> Any:
+    """The config file's YAML, bounded like every input: a regular file, size, nesting and aliases capped."""
+    from auditor.inputs import read_file
+    from auditor.safeyaml import YAMLLimitError, safe_load
+
+    if p.is_dir():
+        raise ConfigError(f"{p}: is a directory, not a YAML config file")
+    try:
+        data = read_file(p, CONFIG_MAX_SIZE)
+    except InputError as exc:
+        problem = exc.problem
+        if "input size limit" in problem:
+            problem = f"is larger than {CONFIG_MAX_SIZE >> 20} MiB; a config file is a few hundred lines of YAML"
+        raise ConfigError(f"{p}: {problem}") from None
+    try:
+        return safe_load(bytes(data).decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{p}: not UTF-8 text; the config file must be YAML") from None
+    except YAMLLimitError as exc:
+        raise ConfigError(f"{p}: invalid YAML: {exc}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{p}: invalid YAML{where}") from None
+
+
 def load_config(path: str | None, known_rules: set[str], *, explicit: bool = False) -> Config:
     """Read and validate the config file; absent default file means defaults."""
     p = Path(path or DEFAULT_CONFIG)
@@ -107,18 +164,7 @@ def load_config(path: str | None, known_rules: set[str], *, explicit: bool = Fal
         if explicit:
             raise ConfigError(f"{p}: config file not found (check the --config path)")
         return Config()
-    try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except IsADirectoryError:
-        raise ConfigError(f"{p}: is a directory, not a YAML config file") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{p}: not UTF-8 text; the config file must be YAML") from None
-    except OSError as exc:
-        raise ConfigError(f"{p}: cannot read config file ({exc.strerror or exc})") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{p}: invalid YAML{where}") from None
+    raw = _read_yaml(p)
     if raw is None:
         return Config(path=str(p))
     if not isinstance(raw, dict):
@@ -174,7 +220,7 @@ def load_config(path: str | None, known_rules: set[str], *, explicit: bool = Fal
         where = f"{p}: exclude[{i}]"
         if not isinstance(ex, dict):
             raise ConfigError(f"{where} must be a mapping")
-        bad = set(ex) - {"rule", "namespace", "name", "kind", "labels", "reason"}
+        bad = set(ex) - {"rule", "namespace", "name", "kind", "labels", "reason", "expires"}
         if bad:
             raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(bad))}")
         reason = ex.get("reason")
@@ -189,9 +235,13 @@ def load_config(path: str | None, known_rules: set[str], *, explicit: bool = Fal
         rule_pat = str(ex.get("rule", "*"))
         if not any(ch in rule_pat for ch in "*?[") and rule_pat not in known_rules:
             raise ConfigError(f"{where}: unknown rule {rule_pat!r}")
+        if not labels and all(str(ex.get(k, "*")) == "*" for k in ("rule", "namespace", "name", "kind")):
+            raise ConfigError(f"{where}: has no matcher; give at least one of rule, kind, namespace, name or "
+                              "labels (an exclude that matches everything would hide every finding)")
         excludes.append(Exclude(reason=reason, rule=rule_pat, namespace=str(ex.get("namespace", "*")),
                                 name=str(ex.get("name", "*")), kind=str(ex.get("kind", "*")),
-                                labels=tuple((str(k), str(v)) for k, v in labels.items())))
+                                labels=tuple((str(k), str(v)) for k, v in labels.items()),
+                                expires=_expiry(ex.get("expires"), where) if "expires" in ex else None, index=i))
     managers = raw.get("third-party-managers") or []
     if not isinstance(managers, list) or not all(isinstance(m, str) for m in managers):
         raise ConfigError(f"{p}: third-party-managers must be a list of managed-by values")

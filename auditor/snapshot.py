@@ -6,9 +6,11 @@ import gzip
 import json
 import logging
 import os
+import re
 import tempfile
 import zlib
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any, Iterator, Optional
@@ -18,14 +20,17 @@ import yaml
 
 from auditor import TOOL_NAME, __version__, eksdata, kinds
 from auditor.errors import InputError
+from auditor.inputs import Source, expand, nested_too_deep, read_input
 from auditor.model import InputInfo
 from auditor.objects import ANN_TRIGGER_TIME, KubeObject
+from auditor.safeyaml import YAMLLimitError, load_all_no_timestamps
 from auditor.state import ClusterState, MissingResource, format_time, parse_time
 
 LOG = logging.getLogger(__name__)
 
 API_VERSION = "upgrade-auditor.io/v1"
 SNAPSHOT_KIND = "ClusterSnapshot"
+EKS_MAX_DEPTH = 32  # deeper than anything the EKS API returns; orjson stops encoding at 255
 KUBECTL_HINT = ("capture the cluster state with `upgrade-auditor snapshot` or "
                 "`kubectl get nodes,namespaces,pods,services,endpoints,endpointslices -A -o json`")
 
@@ -80,16 +85,6 @@ _OBJECT = msgspec.json.Decoder(KubeObject)
 _META = msgspec.json.Decoder(SnapshotMeta)
 
 
-class _NoTimestampSafeLoader(yaml.SafeLoader):
-    """SafeLoader that keeps timestamps as the strings the API wrote (kubectl quotes them; people don't)."""
-
-
-_NoTimestampSafeLoader.yaml_implicit_resolvers = {
-    ch: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for ch, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-
-
 @contextmanager
 def _gc_paused() -> Iterator[None]:
     """Decoding allocates millions of objects; the cyclic GC re-scanning them triples parse time.
@@ -108,41 +103,64 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def read_bytes(path: Path) -> bytes:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(path, "no such file") from None
-    except IsADirectoryError:
-        raise InputError(path, "is a directory, not a file") from None
-    except OSError as exc:
-        raise InputError(path, f"cannot read: {exc.strerror or exc}") from None
-    if data[:2] == b"\x1f\x8b":
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise InputError(path, f"corrupt or truncated gzip data ({exc})") from None
-    return data
+def read_bytes(path: Path) -> bytes | bytearray:
+    """A file's bytes (gunzipped), bounded by the input size limit; refuses FIFOs and devices."""
+    return read_input(Source(Path(path)))
 
 
 def load(path: str | Path) -> ClusterState:
-    """Load one input file into a ClusterState; every problem is an InputError naming the file."""
-    p = Path(path)
-    data = read_bytes(p)
-    head = data.lstrip()[:1]
-    if not head:
-        raise InputError(p, "is empty")
+    """Load one input file on its own into a ClusterState; every problem is an InputError naming the file."""
+    return finalise(_load_source(Source(Path(path))))
+
+
+def load_inputs(specs: list[str]) -> ClusterState:
+    """Load INPUT arguments (files, folders of dumps, `-` for stdin), merge them, then judge completeness.
+
+    Per-kind kubectl dumps (one file of Pods, one of Services, ...) are only a state together: a kind
+    is missing when no input holds it, never because one file lacks it.
+    """
+    sources = [src for spec in specs for src in expand(spec)]
+    if sum(1 for s in sources if s.path is None) > 1:
+        raise InputError("-", "standard input can be read only once")
+    state = ClusterState.merge([_load_source(s) for s in sources])
+    require_some_required_kind(state, [s.name for s in sources])
+    return finalise(state)
+
+
+def _load_source(src: Source) -> ClusterState:
+    data = read_input(src)
+    m = _FIRST.search(data)
+    if m is None:
+        raise InputError(src.name, "is empty")
+    head = m.group()
     with _gc_paused():
         if head in (b"{", b"["):
-            env, single = _decode_json(p, data)
+            env, single = _decode_json(src.name, data)
         else:
-            env, single = _decode_yaml(p, data)
+            env, single = _decode_yaml(src.name, bytes(data) if isinstance(data, bytearray) else data)
     del data
-    return _to_state(p, env, single)
+    return _to_state(src.name, env, single)
 
 
-def _decode_json(p: Path, data: bytes) -> tuple[_Envelope, KubeObject | None]:
-    if data.lstrip()[:1] == b"[":
+_FIRST = re.compile(rb"\S")
+
+
+def finalise(state: ClusterState) -> ClusterState:
+    """Judge a (merged) state's completeness: kubectl dumps lack a kind only when no input holds it."""
+    dump_inputs = [i for i in state.inputs if i.format == "kubectl"]
+    if not dump_inputs:
+        return state
+    absent = [k for k in kinds.REQUIRED if k not in state.present and not any(m.kind == k for m in state.missing)]
+    where = dump_inputs[0].path if len(state.inputs) == 1 else f"{len(state.inputs)} inputs"
+    reason = "not in this kubectl dump" if len(state.inputs) == 1 else "in none of the inputs"
+    added = [MissingResource(kind=k, reason=reason, source=where) for k in absent]
+    inputs = [replace(i, complete=not added, missing=tuple(m.as_dict() for m in added))
+              if i.format == "kubectl" else i for i in state.inputs]
+    return replace(state, missing=state.missing + added, inputs=inputs)
+
+
+def _decode_json(p: str, data: bytes | bytearray) -> tuple[_Envelope, KubeObject | None]:
+    if _FIRST.search(data).group() == b"[":  # type: ignore[union-attr]
         raise InputError(p, "is a JSON array; expected a snapshot, a kubectl List or one object")
     try:
         env = _ENVELOPE.decode(data)
@@ -157,6 +175,8 @@ def _decode_json(p: Path, data: bytes) -> tuple[_Envelope, KubeObject | None]:
             raise InputError(p, "JSON is truncated (the file ends early: was the dump or the copy "
                                 "interrupted?)") from None
         raise InputError(p, f"not valid JSON ({msg})") from None
+    except RecursionError:
+        raise InputError(p, "JSON is nested too deeply to be a Kubernetes object") from None
     single = None
     if env.items is None and env.kind != SNAPSHOT_KIND:
         if env.kind and not kinds.known(env.kind):
@@ -165,10 +185,12 @@ def _decode_json(p: Path, data: bytes) -> tuple[_Envelope, KubeObject | None]:
             single = _OBJECT.decode(data)
         except (msgspec.ValidationError, msgspec.DecodeError) as exc:
             raise InputError(p, f"not a valid Kubernetes object: {exc}") from None
+        except RecursionError:
+            raise InputError(p, "JSON is nested too deeply to be a Kubernetes object") from None
     return env, single
 
 
-def _decode_loose(p: Path, data: bytes) -> _Envelope:
+def _decode_loose(p: str, data: bytes | bytearray) -> _Envelope:
     try:
         loose = _LOOSE.decode(data)
     except msgspec.ValidationError as exc:
@@ -193,7 +215,7 @@ def _decode_loose(p: Path, data: bytes) -> _Envelope:
                      eks=loose.eks)
 
 
-def _convert_items(p: Path, docs: list[Any], default_kind: str = "") -> list[KubeObject]:
+def _convert_items(p: str, docs: list[Any], default_kind: str = "") -> list[KubeObject]:
     """YAML documents to structs, skipping kinds the auditor does not read whatever their shape."""
     out: list[KubeObject] = []
     for n, doc in enumerate(docs):
@@ -212,9 +234,11 @@ def _convert_items(p: Path, docs: list[Any], default_kind: str = "") -> list[Kub
     return out
 
 
-def _decode_yaml(p: Path, data: bytes) -> tuple[_Envelope, KubeObject | None]:
+def _decode_yaml(p: str, data: bytes) -> tuple[_Envelope, KubeObject | None]:
     try:
-        docs = [d for d in yaml.load_all(data, Loader=_NoTimestampSafeLoader) if d is not None]
+        docs = [d for d in load_all_no_timestamps(data) if d is not None]
+    except YAMLLimitError as exc:
+        raise InputError(p, f"YAML {exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
@@ -246,13 +270,15 @@ def _decode_yaml(p: Path, data: bytes) -> tuple[_Envelope, KubeObject | None]:
         raise InputError(p, f"not a valid cluster state: {exc}") from None
     except (TypeError, msgspec.EncodeError) as exc:
         raise InputError(p, f"not a valid cluster state: {exc}") from None
+    except RecursionError:
+        raise InputError(p, "YAML is nested too deeply to be a Kubernetes object") from None
 
 
 def _item_kind(list_kind: str) -> str:
     return list_kind[:-4] if list_kind.endswith("List") and list_kind != "List" else ""
 
 
-def _to_state(p: Path, env: _Envelope, single: KubeObject | None) -> ClusterState:
+def _to_state(p: str, env: _Envelope, single: KubeObject | None) -> ClusterState:
     objects: dict[str, list[KubeObject]] = {k: [] for k in kinds.ALL}
     ignored: dict[str, int] = {}
     if env.kind == SNAPSHOT_KIND:
@@ -268,11 +294,12 @@ def _to_state(p: Path, env: _Envelope, single: KubeObject | None) -> ClusterStat
     else:
         items = []
     default_kind = _item_kind(env.kind)
-    for obj in items:
+    for i, obj in enumerate(items):
         kind = obj.kind or default_kind
         if kind in objects:
             if not obj.kind:
                 obj.kind = kind
+            _check_identity(p, i, kind, obj, single is not None)
             objects[kind].append(obj)
         else:
             ignored[kind or "(no kind)"] = ignored.get(kind or "(no kind)", 0) + 1
@@ -293,15 +320,22 @@ def _to_state(p: Path, env: _Envelope, single: KubeObject | None) -> ClusterStat
         LOG.info("%s: ignored %d objects of other kinds (%s)", p, sum(ignored.values()), ", ".join(sorted(ignored)))
     taken = _latest_timestamp(objects)
     present = {k for k, v in objects.items() if v}
-    # Only required kinds make a dump incomplete; optional ones (Namespaces, workloads, PDBs) refine rules.
-    absent = [k for k in kinds.REQUIRED if k not in present]
-    missing = [MissingResource(kind=k, reason="not in this kubectl dump", source=str(p)) for k in absent]
-    info = InputInfo(path=str(p), label="", taken_at=format_time(taken), complete=not missing,
-                     missing=tuple(m.as_dict() for m in missing))
-    return ClusterState(objects=objects, taken_at=taken, inputs=[info], present=present, missing=missing)
+    # Only required kinds make a dump incomplete, and only when no input of the merge holds them: finalise().
+    info = InputInfo(path=str(p), label="", taken_at=format_time(taken), complete=True, format="kubectl")
+    return ClusterState(objects=objects, taken_at=taken, inputs=[info], present=present, missing=[])
 
 
-def require_some_required_kind(state: ClusterState, paths: list[Path]) -> None:
+def _check_identity(p: str, i: int, kind: str, obj: KubeObject, single: bool) -> None:
+    """Rules key everything on names: an object without one would become findings about ''."""
+    where = kind if single else f"items[{i}] ({kind})"
+    if not obj.metadata.name:
+        raise InputError(p, f"{where} has no metadata.name; the input must hold objects as the API serves them")
+    if kind in kinds.NAMESPACED and not obj.metadata.namespace:
+        raise InputError(p, f"{where} {obj.metadata.name!r} has no metadata.namespace ({kind} is a namespaced "
+                            "kind; the API always sets it)")
+
+
+def require_some_required_kind(state: ClusterState, paths: list[Path] | list[str]) -> None:
     """A kubectl dump (or several merged) holding only optional kinds is no cluster state to audit."""
     if any(state.objects.get(k) for k in kinds.REQUIRED) or any(i.source for i in state.inputs):
         return
@@ -312,12 +346,14 @@ def require_some_required_kind(state: ClusterState, paths: list[Path]) -> None:
                                 f"found only: {', '.join(found)}; {KUBECTL_HINT}")
 
 
-def _snapshot_state(p: Path, env: _Envelope, objects: dict[str, list[KubeObject]]) -> ClusterState:
+def _snapshot_state(p: str, env: _Envelope, objects: dict[str, list[KubeObject]]) -> ClusterState:
     try:
         meta = _META.decode(env.metadata) if len(env.metadata) else SnapshotMeta()
         eks = msgspec.json.decode(env.eks) if len(env.eks) else None
         if eks is not None and not isinstance(eks, dict):
             raise InputError(p, "snapshot 'eks' section is not a mapping")
+        if eks is not None and nested_too_deep(eks, EKS_MAX_DEPTH):  # reports could not encode it
+            raise InputError(p, f"snapshot 'eks' section is nested more than {EKS_MAX_DEPTH} levels deep")
         if eks is not None:
             try:
                 eksdata.decode(eks)
@@ -325,6 +361,8 @@ def _snapshot_state(p: Path, env: _Envelope, objects: dict[str, list[KubeObject]
                 raise InputError(p, f"snapshot 'eks' section is invalid: {exc}") from None
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         raise InputError(p, f"snapshot metadata is invalid: {exc}") from None
+    except RecursionError:
+        raise InputError(p, "snapshot 'eks' section is nested too deeply") from None
     taken = parse_time(meta.taken_at)
     if taken is None:
         raise InputError(p, "snapshot has no valid metadata.takenAt")

@@ -36,6 +36,11 @@ def use_colour(stream: TextIO) -> bool:
         return False
 
 
+def clean(text: object) -> str:
+    """Text from the cluster made safe for a terminal (no control characters)."""
+    return _CONTROL.sub("?", str(text))
+
+
 def width_of(stream: TextIO) -> int:
     """Columns to fit: COLUMNS, else the terminal's, else PIPE_WIDTH when the stream is not a terminal."""
     try:
@@ -82,10 +87,19 @@ def summary(result: AuditResult, paths: Iterable[Path], stream: TextIO | None = 
     else:  # verdict and detail on one line, the counts on the next
         first, _, counts = head.partition("): ")
         lines += [painted + _fit(first + ")", cols)[len(verdict):], _fit("  " + counts, cols)]
+    if result.baseline is not None:
+        c = result.counts()
+        lines.append(_fit(f"baseline {_clean(result.baseline.path)}: {c['new']} new, {c['known']} known "
+                          f"(not gating), {c['fixed']} fixed", cols))
     incomplete = [i for i in result.inputs if not i.complete]
     if incomplete:
-        lines.append(paint("incomplete:", "33") + _fit(f" {len(incomplete)} of {len(result.inputs)} input(s) could "
-                                                        "not be read whole; see the report's notices", cols - 11))
+        if all(i.format == "kubectl" for i in incomplete):  # dumps: what the merge of them lacks
+            kinds = sorted({str(m.get("kind")) for i in incomplete for m in i.missing})
+            what = f" the input(s) hold no {', '.join(kinds)}; see the report's notices"
+        else:
+            what = (f" {len(incomplete)} of {len(result.inputs)} input(s) could not be read whole; "
+                    "see the report's notices")
+        lines.append(paint("incomplete:", "33") + _fit(what, cols - 11))
     skipped = not_run(result)
     if skipped and verbose:
         lines.append(f"not run: {len(skipped)} rule(s):")
@@ -98,10 +112,12 @@ def summary(result: AuditResult, paths: Iterable[Path], stream: TextIO | None = 
         lines.append(_fit(f"note: {_clean(n)}", cols))
     if len(others) > 3:
         lines.append(f"note: … and {len(others) - 3} more in the reports")
-    worst = list(result.findings[:top])
+    # With a baseline the new findings come first: they are what the gate is about.
+    ordered = list(result.new_findings) + [f for f in result.findings if result.is_known(f)]
+    worst = ordered[:top]
     if worst:
         lines.append("")
-        lines += _finding_rows(worst, cols, paint)
+        lines += _finding_rows(worst, cols, paint, known=result.is_known)
         if len(result.findings) > top:
             lines.append(f"  … and {len(result.findings) - top} more in the reports")
     paths = list(paths)
@@ -113,7 +129,8 @@ def summary(result: AuditResult, paths: Iterable[Path], stream: TextIO | None = 
     return "\n".join(lines)
 
 
-def _finding_rows(worst: list[Finding], cols: int, paint: Callable[[str, str], str]) -> list[str]:
+def _finding_rows(worst: list[Finding], cols: int, paint: Callable[[str, str], str],
+                  known: Callable[[Finding], bool] = lambda f: False) -> list[str]:
     """Aligned rows `severity  rule  object  message`, each within `cols`; on a narrow terminal the
     message goes on its own indented line."""
     w_sev = max(len(f.severity.label) for f in worst)
@@ -127,10 +144,11 @@ def _finding_rows(worst: list[Finding], cols: int, paint: Callable[[str, str], s
     for f, obj in zip(worst, objs, strict=True):
         sev = paint(f.severity.label.ljust(w_sev), _COLOURS[f.severity])
         obj = _fit(obj, w_obj)
+        text = ("(known) " if known(f) else "") + _clean(f.message)  # in the --baseline: not gating
         if narrow:
             out.append(f"  {sev}  " + _fit(f"{f.rule.ljust(w_rule)}  {_clean(f.object)}", cols - 4 - w_sev))
-            out.append(_fit(f"      {_clean(f.message)}", cols))
+            out.append(_fit(f"      {text}", cols))
         else:
-            msg = _fit(_clean(f.message), cols - fixed - w_obj - 2)
+            msg = _fit(text, cols - fixed - w_obj - 2)
             out.append(f"  {sev}  {f.rule.ljust(w_rule)}  {obj.ljust(w_obj)}  {msg}")
     return out

@@ -68,7 +68,9 @@ def verify(settings: VerifySettings, *, clock: Callable[[], float] = time.monoto
 
     `clock`, `sleep` and `take` are injectable so tests run without real waits or a cluster.
     """
-    before = snapshot.load(settings.before)  # InputError: exit 2 before touching the cluster
+    app.baseline_of(settings.report)  # a bad --baseline: exit 2 before touching the cluster
+    before = snapshot.load_inputs([str(settings.before)])  # InputError: exit 2 before touching the cluster
+    app.check_target([before], settings.target, settings.config)  # a downgrade target: exit 2 as well
     out_dir = settings.report.output_dir
     try:
         out_dir.mkdir(parents=True, exist_ok=True)

@@ -13,6 +13,7 @@ from auditor.rules.endpointslices import (
     stale_endpointslice,
 )
 from auditor.rules.pair import PAIR_RULES
+from auditor.rules.target import target_version_jump
 
 ALL_RULES: tuple[Rule, ...] = (
     handmade_endpointslice,
@@ -25,6 +26,7 @@ ALL_RULES: tuple[Rule, ...] = (
     orphan_endpointslice,
     kubelet_version_skew,
     control_plane_version_mismatch,
+    target_version_jump,
     incomplete_snapshot,
 ) + PAIR_RULES + EKS_RULES
 

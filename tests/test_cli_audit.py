@@ -159,7 +159,9 @@ def test_directory_inputs_and_config_are_one_line_errors(tmp_path: Path, dump: P
     for args in (["compare", str(d), str(dump)], ["compare", str(dump), str(d)],
                  ["verify", "--before", str(d), "--timeout", "0"], ["audit", str(d)]):
         code, _, err = invoke(*args, "--output-dir", str(tmp_path / "r"))
-        assert code == 2 and err.strip().splitlines() == [f"error: {d}: is a directory, not a file"], (args, err)
+        # a folder is read for its dumps (issue 11); an empty one is a one-line error naming it
+        assert code == 2 and err.strip().splitlines() == [
+            f"error: {d}: folder holds no *.json, *.yaml or *.yml files (optionally .gz)"], (args, err)
     code, _, err = invoke("audit", str(dump), "--config", str(d), "--output-dir", str(tmp_path / "r"))
     assert code == 2 and err.strip().splitlines() == [f"error: {d}: is a directory, not a YAML config file"]
 

@@ -473,11 +473,10 @@ class Reconciler:
         self.grace = grace_seconds
         state = index.state
         start = index.taken_at
-        if not getattr(state, "consistent", True):
-            # kinds read at different moments: a change after the earliest read may be seen by one kind
-            # and not another; such discrepancies are in flight, never stale (issue: consistent cuts)
-            reads = getattr(state, "kind_reads", {}) or {}
-            starts = [w[0] for w in reads.values() if w and w[0] is not None]
+        if not state.consistent:
+            # kinds read at different moments (no single resourceVersion): a change after the earliest read may
+            # be seen by one kind and not another; such discrepancies are in flight, never stale
+            starts = [w[0] for w in state.kind_reads.values()]
             if starts:
                 start = min(min(starts), start)
         self.cutoff = start - timedelta(seconds=grace_seconds)

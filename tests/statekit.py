@@ -12,7 +12,8 @@ from auditor.state import ClusterState, MissingResource, parse_time
 
 
 def state_from(spec: dict[str, Any], label: str = "") -> ClusterState:
-    """spec: {takenAt, serverVersion?, eks?, objects: [...], missing?: [{kind, reason, permission}], kinds?}"""
+    """spec: {takenAt, serverVersion?, eks?, objects: [...], missing?: [{kind, reason, permission}], kinds?,
+    consistent?, kindReads?: {kind: [start, end]}}"""
     objects: dict[str, list[KubeObject]] = {k: [] for k in registry.ALL}
     for raw in spec.get("objects") or []:
         obj = msgspec.convert(raw, KubeObject, str_keys=True)
@@ -25,5 +26,11 @@ def state_from(spec: dict[str, Any], label: str = "") -> ClusterState:
     kinds = set(spec.get("kinds") or registry.ALL)
     present = {k for k in kinds if k not in {m.kind for m in missing}}
     info = InputInfo(path=f"<case {label}>", label=label, taken_at=str(spec["takenAt"]), complete=not missing)
+    reads = {}
+    for kind, (start, end) in (spec.get("kindReads") or {}).items():
+        t0, t1 = parse_time(str(start)), parse_time(str(end))
+        assert t0 is not None and t1 is not None
+        reads[kind] = (t0, t1)
     return ClusterState(objects=objects, taken_at=taken, inputs=[info], present=present, missing=missing,
-                        server_version=spec.get("serverVersion"), eks=spec.get("eks"), label=label)
+                        server_version=spec.get("serverVersion"), eks=spec.get("eks"), label=label,
+                        consistent=bool(spec.get("consistent", True)), kind_reads=reads)

@@ -6,23 +6,20 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import click
-
 from auditor import snapshot, versions
 from auditor.baseline import Baseline, load_baseline
 from auditor.baseline import apply as apply_baseline
 from auditor.eksview import eks_view
 from auditor.engine import run_rules
-from auditor.errors import ConfigError, ExitCode, InputError
+from auditor.errors import ConfigError, InputError
 from auditor.index import ClusterIndex
-from auditor.model import AuditResult, InputInfo
+from auditor.model import AuditResult, InputInfo, Written
 from auditor.render import FILE_NAMES, write_reports
 from auditor.rules import ALL_RULES, by_id
 from auditor.rules.base import Options
 from auditor.settings import Config, ReportSettings
 from auditor.settings import load_config as _load_config
 from auditor.state import ClusterState, format_time
-from auditor.terminal import clean, summary
 
 LOG = logging.getLogger(__name__)
 
@@ -128,7 +125,7 @@ def baseline_of(report: ReportSettings) -> Baseline | None:
     return load_baseline(report.baseline) if report.baseline is not None else None
 
 
-def audit(paths: list[str] | list[Path], config: Config, report: ReportSettings, target: str | None) -> int:
+def audit(paths: list[str] | list[Path], config: Config, report: ReportSettings, target: str | None) -> Written:
     baseline_of(report)  # a bad baseline fails before the inputs are read
     state = load_states(paths)
     check_target([state], target, config)
@@ -151,7 +148,7 @@ def audit_state(state: ClusterState, config: Config, report: ReportSettings, *, 
 
 
 def compare(before_path: Path, after_path: Path, config: Config, report: ReportSettings,
-            target: str | None, *, allow_reversed: bool = False) -> int:
+            target: str | None, *, allow_reversed: bool = False) -> Written:
     baseline_of(report)
     if str(before_path) == str(after_path) == "-":
         raise InputError("-", "standard input can be read only once (BEFORE and AFTER are both '-')")
@@ -196,7 +193,8 @@ def compare_states(before: ClusterState, after: ClusterState, config: Config, re
     return apply_baseline(result, baseline)
 
 
-def finish(result: AuditResult, report: ReportSettings) -> int:
+def finish(result: AuditResult, report: ReportSettings) -> Written:
+    """Write the reports (then upload them); the CLI layer prints the outcome (`terminal.present`)."""
     paths = write_reports(result, report.output_dir, report.formats, report_url=report.report_url)
     urls: list[str] = []
     failure = None
@@ -206,12 +204,7 @@ def finish(result: AuditResult, report: ReportSettings) -> int:
             urls = _upload(result, report, paths, upload_reports)
         except UploadError as exc:
             failure = exc
-    for w in result.warnings:
-        click.echo(f"warning: {clean(w)}", err=True)
-    click.echo(summary(result, paths, urls=urls, quiet=report.quiet, verbose=report.verbose))
-    if failure is not None:
-        raise failure  # one line on stderr, exit 3
-    return ExitCode.OK if result.passed else ExitCode.FINDINGS
+    return Written(result, tuple(paths), tuple(urls), failure)
 
 
 def _upload(result: AuditResult, report: ReportSettings, paths: list[Path], upload: Any) -> list[str]:
@@ -228,33 +221,32 @@ def _upload(result: AuditResult, report: ReportSettings, paths: list[Path], uplo
     return [urls[p] for p in paths]
 
 
-def print_rules(fmt: str = "text") -> int:
+def rules_listing(fmt: str = "text") -> str:
+    """`upgrade-auditor rules`: a table, or (json) one array with one object per rule, stable keys."""
     if fmt == "json":
-        # like `ruff rule --all --output-format json`: one array, one object per rule, stable keys
+        # like `ruff rule --all --output-format json`
         import orjson
         data = [{"id": r.id, "severity": r.severity.label, "title": r.title, "family": r.mode,
                  "commands": sorted(r.commands), "convergence": r.convergence, "needs": sorted(r.needs),
                  "options": list(r.options), "docs": r.docs} for r in ALL_RULES]
-        click.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
-        return ExitCode.OK
+        return orjson.dumps(data, option=orjson.OPT_INDENT_2).decode()
     width = max(len(r.id) for r in ALL_RULES)
-    for r in ALL_RULES:
-        click.echo(f"{r.id.ljust(width)}  {r.severity.label:<7}  {r.mode:<6}  {r.title}")
-    return ExitCode.OK
+    return "\n".join(f"{r.id.ljust(width)}  {r.severity.label:<7}  {r.mode:<6}  {r.title}" for r in ALL_RULES)
 
 
-def explain(rule_id: str) -> int:
+def explanation(rule_id: str) -> str:
+    """`upgrade-auditor explain RULE`: the rule's documentation, the same text the reports show."""
     r = by_id(rule_id)
     if r is None:
         raise ConfigError(f"unknown rule {rule_id!r}; `upgrade-auditor rules` lists them")
-    click.echo(f"{r.id} ({r.severity.label}): {r.title}\n")
-    for section, text in r.docs.items():
-        click.echo(f"## {section}\n{text}\n")
-    return ExitCode.OK
+    parts = [f"{r.id} ({r.severity.label}): {r.title}\n"]
+    parts += [f"## {section}\n{text}\n" for section, text in r.docs.items()]
+    return "\n".join(parts)
 
 
-def demo(output_dir: Path) -> int:
-    """Audit the bundled example state and write every report format; exit 0 unless something broke."""
+def demo(output_dir: Path) -> list[tuple[str, Written]]:
+    """Audit the bundled example state and compare it with BEFORE, writing every report format; the CLI prints
+    each step's title and summary (exit 0 unless something broke)."""
     from importlib import resources
 
     from auditor.settings import FORMATS
@@ -266,17 +258,16 @@ def demo(output_dir: Path) -> int:
         result = audit_state(state, _options(config, resolve_target(state, None, config, planning=True)),
                              report, mode="audit")
         paths = write_reports(result, report.output_dir, report.formats)
-    click.echo("Demo 1/2: audit of the bundled cluster state after a blue/green node group migration\n")
-    click.echo(summary(result, paths))
+    steps = [("Demo 1/2: audit of the bundled cluster state after a blue/green node group migration",
+              Written(result, tuple(paths)))]
     creport = ReportSettings(output_dir=output_dir / "compare", formats=FORMATS)
     with resources.as_file(data / "before.json.gz") as bpath, resources.as_file(data / "after.json.gz") as apath:
         before_state, after_state = snapshot.load(bpath), snapshot.load(apath)
         cconfig = _options(config, resolve_target(after_state, None, config, planning=False))
         cresult = compare_states(before_state, after_state, cconfig, creport, mode="compare")
         cpaths = write_reports(cresult, creport.output_dir, creport.formats)
-    click.echo("\nDemo 2/2: compare BEFORE and AFTER of the same migration\n")
-    click.echo(summary(cresult, cpaths))
-    return ExitCode.OK
+    steps.append(("Demo 2/2: compare BEFORE and AFTER of the same migration", Written(cresult, tuple(cpaths))))
+    return steps
 
 
-__all__ = ["audit", "demo", "explain", "print_rules", "load_config", "InputInfo"]
+__all__ = ["audit", "compare", "demo", "explanation", "finish", "rules_listing", "load_config", "InputInfo"]

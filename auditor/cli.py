@@ -16,6 +16,7 @@ from auditor.collect.options import ClusterOptions
 from auditor.errors import AuditorError, ConfigError, ExitCode
 from auditor.inputs import DEFAULT_MAX_INPUT_SIZE, MAX_INPUT_SIZE_ENV, human_size, parse_size, set_max_input_size
 from auditor.settings import ReportSettings, normalise_version, parse_fail_on, parse_formats
+from auditor.terminal import present, summary
 
 FAIL_ON_HELP = "Exit 1 when a finding is at or above this severity (default: error)."
 # verify's exit code is convergence alone (docs/verify.md); --fail-on only shapes its reports.
@@ -150,6 +151,18 @@ def run(action: Callable[[], int]) -> None:
     sys.exit(int(code))
 
 
+def _echo_ok(text: str) -> int:
+    click.echo(text)
+    return int(ExitCode.OK)
+
+
+def _demo(output_dir: Path) -> int:
+    for i, (title, written) in enumerate(app.demo(output_dir)):
+        click.echo(("\n" if i else "") + title + "\n")
+        click.echo(summary(written.result, written.paths))
+    return int(ExitCode.OK)
+
+
 def console_main() -> None:
     """Console-script entry: run the CLI, then leave without tearing down the heap.
 
@@ -201,7 +214,7 @@ def audit(inputs: tuple[str, ...], output_dir: str, formats: tuple[str, ...], fa
         cfg = app.load_config(config)
         report = build_report_settings(output_dir, formats, fail_on, cfg.fail_on)
         target = _target(target_version)
-        return app.audit(list(inputs), cfg, report, target)
+        return present(app.audit(list(inputs), cfg, report, target), quiet=report.quiet, verbose=report.verbose)
 
     run(body)
 
@@ -321,7 +334,8 @@ def compare(before: str, after: str, output_dir: str, formats: tuple[str, ...], 
         cfg = app.load_config(config)
         report = build_report_settings(output_dir, formats, fail_on, cfg.fail_on)
         target = _target(target_version)
-        return app.compare(Path(before), Path(after), cfg, report, target, allow_reversed=allow_reversed)
+        return present(app.compare(Path(before), Path(after), cfg, report, target, allow_reversed=allow_reversed),
+                       quiet=report.quiet, verbose=report.verbose)
 
     run(body)
 
@@ -365,14 +379,14 @@ def verify(before: str, timeout: float, interval: float, kubeconfig: str | None,
               help="json: one array for tooling (id, severity, title, family, commands, convergence, docs).")
 def list_rules(fmt: str) -> None:
     """List every rule: id, severity and title (--format json adds whether it counts toward convergence)."""
-    run(lambda: app.print_rules(fmt))
+    run(lambda: _echo_ok(app.rules_listing(fmt)))
 
 
 @main.command()
 @click.argument("rule_id")
 def explain(rule_id: str) -> None:
     """Print one rule's full documentation."""
-    run(lambda: app.explain(rule_id))
+    run(lambda: _echo_ok(app.explanation(rule_id)))
 
 
 @main.command(short_help="Run the whole job on a bundled example (no cluster needed).")
@@ -380,4 +394,4 @@ def explain(rule_id: str) -> None:
               show_default=True, help="Where reports are written.")
 def demo(output_dir: str) -> None:
     """Run the whole job on a bundled example; needs no cluster and no AWS."""
-    run(lambda: app.demo(Path(output_dir)))
+    run(lambda: _demo(Path(output_dir)))

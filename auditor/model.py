@@ -228,3 +228,14 @@ class AuditResult:
         # audit and compare: findings at or above --fail-on decide (CONTRACT.md); `converged` is reported
         # beside the verdict, and slices that did not reconverge are error findings in their own right
         return not self.failed
+
+
+@dataclass(frozen=True)
+class Written:
+    """An AuditResult and where its reports went (files, uploads): what the CLI layer prints from.
+    `upload_error` is raised by the CLI after the summary (the local files are written either way)."""
+
+    result: AuditResult
+    paths: tuple[Any, ...]
+    urls: tuple[str, ...] = ()
+    upload_error: Exception | None = None

@@ -157,8 +157,12 @@ def _read_yaml(p: Path) -> Any:
         raise ConfigError(f"{p}: invalid YAML{where}") from None
 
 
+#: top-level keys of .upgrade-auditor.yaml
+CONFIG_KEYS = {"fail-on", "grace-seconds", "rules", "exclude", "third-party-managers", "target-version"}
+
+
 def load_config(path: str | None, known_rules: set[str], *, explicit: bool = False) -> Config:
-    """Read and validate the config file; absent default file means defaults."""
+    """Read and validate the config file; an absent default file means defaults. Each section is one function."""
     p = Path(path or DEFAULT_CONFIG)
     if not p.exists():
         if explicit:
@@ -169,23 +173,41 @@ def load_config(path: str | None, known_rules: set[str], *, explicit: bool = Fal
         return Config(path=str(p))
     if not isinstance(raw, dict):
         raise ConfigError(f"{p}: expected a mapping at the top level")
-    allowed = {"fail-on", "grace-seconds", "rules", "exclude", "third-party-managers", "target-version"}
-    unknown = set(raw) - allowed
+    unknown = set(raw) - CONFIG_KEYS
     if unknown:
         raise ConfigError(f"{p}: unknown key(s) {', '.join(sorted(map(str, unknown)))} "
-                          f"(allowed: {', '.join(sorted(allowed))})")
+                          f"(allowed: {', '.join(sorted(CONFIG_KEYS))})")
+    overrides, (tol, ratio) = _rule_overrides(p, raw.get("rules") or {}, known_rules)
+    options = Options(grace_seconds=_grace(p, raw), capacity_tolerance=tol, capacity_tolerance_is_ratio=ratio,
+                      third_party_managers=_managers(p, raw), target_version=_config_target(p, raw))
+    fail_on = _fail_on(p, raw)
+    return Config(path=str(p), fail_on=fail_on, rules=overrides,
+                  excludes=_excludes(p, raw.get("exclude") or [], known_rules), options=options)
+
+
+def _fail_on(p: Path, raw: dict[str, Any]) -> str | None:
     fail_on = raw.get("fail-on")
-    if fail_on is not None:
-        try:
-            parse_fail_on(str(fail_on))
-        except ConfigError as exc:
-            raise ConfigError(f"{p}: {exc}") from None
+    if fail_on is None:
+        return None
+    try:
+        parse_fail_on(str(fail_on))
+    except ConfigError as exc:
+        raise ConfigError(f"{p}: {exc}") from None
+    return str(fail_on)
+
+
+def _grace(p: Path, raw: dict[str, Any]) -> int:
     grace = raw.get("grace-seconds", 120)
     if not isinstance(grace, int) or isinstance(grace, bool) or grace < 0:
         raise ConfigError(f"{p}: grace-seconds must be a whole number of seconds >= 0")
-    tol, ratio = 0.0, False
+    return grace
+
+
+def _rule_overrides(p: Path, rules: Any, known_rules: set[str]
+                    ) -> tuple[dict[str, RuleOverride], tuple[float, bool]]:
+    """`rules:` -> per-rule overrides, and the capacity tolerance (the one rule option today)."""
+    tolerance = (0.0, False)
     overrides: dict[str, RuleOverride] = {}
-    rules = raw.get("rules") or {}
     if not isinstance(rules, dict):
         raise ConfigError(f"{p}: rules must map rule ids to settings")
     for rid, conf in rules.items():
@@ -209,55 +231,64 @@ def load_config(path: str | None, known_rules: set[str], *, explicit: bool = Fal
         if "tolerance" in conf:
             if rid != "service-capacity-dropped":
                 raise ConfigError(f"{p}: rules.{rid}.tolerance: only service-capacity-dropped has a tolerance")
-            tol, ratio = _tolerance(conf["tolerance"], f"{p}: rules.{rid}.tolerance")
+            tolerance = _tolerance(conf["tolerance"], f"{p}: rules.{rid}.tolerance")
         overrides[rid] = RuleOverride(enabled=enabled, severity=sev)
-    excludes = []
-    raw_excludes = raw.get("exclude") or []
+    return overrides, tolerance
+
+
+def _excludes(p: Path, raw_excludes: Any, known_rules: set[str]) -> tuple[Exclude, ...]:
     if not isinstance(raw_excludes, list):
         raise ConfigError(f"{p}: exclude must be a list of entries, each starting with '- rule: ...' "
                           "and carrying a reason")
-    for i, ex in enumerate(raw_excludes):
-        where = f"{p}: exclude[{i}]"
-        if not isinstance(ex, dict):
-            raise ConfigError(f"{where} must be a mapping")
-        bad = set(ex) - {"rule", "namespace", "name", "kind", "labels", "reason", "expires"}
-        if bad:
-            raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(bad))}")
-        reason = ex.get("reason")
-        if not reason or not isinstance(reason, str):
-            raise ConfigError(f"{where}: every exclude needs a reason")
-        for key in ("rule", "namespace", "name", "kind"):
-            if key in ex and ex[key] is None:  # `namespace:` left empty would silently match nothing
-                raise ConfigError(f"{where}: {key} has no value (write \"*\" to match any, or leave the key out)")
-        labels = ex.get("labels") or {}
-        if not isinstance(labels, dict):
-            raise ConfigError(f"{where}: labels must be a mapping")
-        rule_pat = str(ex.get("rule", "*"))
-        if not any(ch in rule_pat for ch in "*?[") and rule_pat not in known_rules:
-            raise ConfigError(f"{where}: unknown rule {rule_pat!r}")
-        if not labels and all(str(ex.get(k, "*")) == "*" for k in ("rule", "namespace", "name", "kind")):
-            raise ConfigError(f"{where}: has no matcher; give at least one of rule, kind, namespace, name or "
-                              "labels (an exclude that matches everything would hide every finding)")
-        excludes.append(Exclude(reason=reason, rule=rule_pat, namespace=str(ex.get("namespace", "*")),
-                                name=str(ex.get("name", "*")), kind=str(ex.get("kind", "*")),
-                                labels=tuple((str(k), str(v)) for k, v in labels.items()),
-                                expires=_expiry(ex.get("expires"), where) if "expires" in ex else None, index=i))
+    return tuple(_exclude(f"{p}: exclude[{i}]", ex, known_rules, i) for i, ex in enumerate(raw_excludes))
+
+
+def _exclude(where: str, ex: Any, known_rules: set[str], index: int) -> Exclude:
+    """One `exclude:` entry: matchers (at least one), a reason, an optional expiry."""
+    if not isinstance(ex, dict):
+        raise ConfigError(f"{where} must be a mapping")
+    bad = set(ex) - {"rule", "namespace", "name", "kind", "labels", "reason", "expires"}
+    if bad:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(bad))}")
+    reason = ex.get("reason")
+    if not reason or not isinstance(reason, str):
+        raise ConfigError(f"{where}: every exclude needs a reason")
+    for key in ("rule", "namespace", "name", "kind"):
+        if key in ex and ex[key] is None:  # `namespace:` left empty would silently match nothing
+            raise ConfigError(f"{where}: {key} has no value (write \"*\" to match any, or leave the key out)")
+    labels = ex.get("labels") or {}
+    if not isinstance(labels, dict):
+        raise ConfigError(f"{where}: labels must be a mapping")
+    rule_pat = str(ex.get("rule", "*"))
+    if not any(ch in rule_pat for ch in "*?[") and rule_pat not in known_rules:
+        raise ConfigError(f"{where}: unknown rule {rule_pat!r}")
+    if not labels and all(str(ex.get(k, "*")) == "*" for k in ("rule", "namespace", "name", "kind")):
+        raise ConfigError(f"{where}: has no matcher; give at least one of rule, kind, namespace, name or "
+                          "labels (an exclude that matches everything would hide every finding)")
+    return Exclude(reason=reason, rule=rule_pat, namespace=str(ex.get("namespace", "*")),
+                   name=str(ex.get("name", "*")), kind=str(ex.get("kind", "*")),
+                   labels=tuple((str(k), str(v)) for k, v in labels.items()),
+                   expires=_expiry(ex.get("expires"), where) if "expires" in ex else None, index=index)
+
+
+def _managers(p: Path, raw: dict[str, Any]) -> tuple[str, ...]:
     managers = raw.get("third-party-managers") or []
     if not isinstance(managers, list) or not all(isinstance(m, str) for m in managers):
         raise ConfigError(f"{p}: third-party-managers must be a list of managed-by values")
+    return tuple(managers)
+
+
+def _config_target(p: Path, raw: dict[str, Any]) -> str | None:
     target = raw.get("target-version")
     if isinstance(target, float):  # YAML reads 1.30 as the number 1.3: the version would be misread
         raise ConfigError(f'{p}: target-version: quote it, like "1.31" (unquoted, YAML reads it as the '
                           f"number {target!r}, which drops trailing zeros)")
-    if target is not None:
-        try:
-            target = normalise_version(str(target))
-        except ConfigError as exc:
-            raise ConfigError(f"{p}: target-version: {exc}") from None
-    options = Options(grace_seconds=grace, capacity_tolerance=tol, capacity_tolerance_is_ratio=ratio,
-                      third_party_managers=tuple(managers), target_version=target)
-    return Config(path=str(p), fail_on=str(fail_on) if fail_on is not None else None, rules=overrides,
-                  excludes=tuple(excludes), options=options)
+    if target is None:
+        return None
+    try:
+        return normalise_version(str(target))
+    except ConfigError as exc:
+        raise ConfigError(f"{p}: target-version: {exc}") from None
 
 
 def normalise_version(text: str) -> str:

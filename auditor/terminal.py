@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 from typing import Callable, Iterable, TextIO
 
-from auditor.model import AuditResult, Finding, Severity
+from auditor.errors import ExitCode
+from auditor.model import AuditResult, Finding, Severity, Written
 from auditor.reportview import not_run, other_notices, verdict_detail
 
 _COLOURS = {Severity.ERROR: "31", Severity.WARNING: "33", Severity.INFO: "36"}
@@ -152,3 +153,19 @@ def _finding_rows(worst: list[Finding], cols: int, paint: Callable[[str, str], s
             msg = _fit(text, cols - fixed - w_obj - 2)
             out.append(f"  {sev}  {f.rule.ljust(w_rule)}  {obj.ljust(w_obj)}  {msg}")
     return out
+
+
+def present(written: Written, *, quiet: bool = False, verbose: bool = False,
+            echo: Callable[[str, bool], None] | None = None) -> int:
+    """Print a command's outcome (warnings on stderr, the summary on stdout) and return its exit code."""
+    def _echo(text: str, err: bool) -> None:
+        print(text, file=sys.stderr if err else sys.stdout)
+
+    out = echo or _echo
+    result = written.result
+    for w in result.warnings:
+        out(f"warning: {clean(w)}", True)
+    out(summary(result, written.paths, urls=written.urls, quiet=quiet, verbose=verbose), False)
+    if written.upload_error is not None:
+        raise written.upload_error  # one line on stderr, exit 3
+    return int(ExitCode.OK if result.passed else ExitCode.FINDINGS)

@@ -30,6 +30,7 @@ from auditor.reconcile import pod_changed_at
 from auditor.rotation import RECONVERGENCE_RULES
 from auditor.settings import Config, ReportSettings
 from auditor.state import ClusterState, parse_time
+from auditor.terminal import present
 
 LOG = logging.getLogger(__name__)
 
@@ -161,7 +162,8 @@ def verify(settings: VerifySettings, *, clock: Callable[[], float] = time.monoto
     if failures:
         notes.append(f"{failures} of {polls} poll(s) could not read the cluster; last error: {last_error}")
     result = replace(result, notices=result.notices + tuple(notes))
-    code = app.finish(result, settings.report)
+    code = present(app.finish(result, settings.report), quiet=settings.report.quiet,
+                   verbose=settings.report.verbose)
     click.echo(f"last snapshot: {final}")
     if interrupted:
         raise KeyboardInterrupt()

@@ -106,3 +106,12 @@ def test_readme_rule_table_is_generated_from_all_rules() -> None:
     assert rules_table.refresh(readme) == readme.read_text(), "run: python tools/rules_table.py --write"
     from auditor.rules import ALL_RULES
     assert all(f"`{r.id}`" in readme.read_text() for r in ALL_RULES)
+
+
+def test_orchestration_prints_nothing() -> None:
+    """app.py returns results and texts; the CLI layer (cli.py, terminal.py) prints them."""
+    path = ROOT / "auditor" / "app.py"
+    assert not any(name == "click" or name.startswith("click.") for name, _ in imports(path))
+    tree = ast.parse(path.read_text())
+    assert not [n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+                and n.func.id == "print"]

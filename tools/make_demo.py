@@ -228,6 +228,11 @@ def eks_section(after: bool) -> dict[str, Any]:
                     "health": {"issues": []}} for n, v, _, _ in addon],
         "addonVersions": {n: {"targetVersion": "1.31", "defaultVersion": d, "compatibleVersions": c}
                           for n, _, d, c in addon},
+        # snapshot --eks-cluster collects compatibility for the current minor (compare, verify) and the next
+        "addonVersionsByTarget": {
+            "1.31": {n: {"targetVersion": "1.31", "defaultVersion": d, "compatibleVersions": c} for n, _, d, c in addon},
+            "1.30": {n: {"targetVersion": "1.30", "defaultVersion": v, "compatibleVersions": [v]}
+                     for n, v, _, _ in addon}},
         "insights": [
             {"id": "a1b2c3d4-0001", "name": "Deprecated APIs removed in Kubernetes v1.32",
              "category": "UPGRADE_READINESS", "kubernetesVersion": "1.32",

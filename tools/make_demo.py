@@ -230,7 +230,8 @@ def eks_section(after: bool) -> dict[str, Any]:
                           for n, _, d, c in addon},
         # snapshot --eks-cluster collects compatibility for the current minor (compare, verify) and the next
         "addonVersionsByTarget": {
-            "1.31": {n: {"targetVersion": "1.31", "defaultVersion": d, "compatibleVersions": c} for n, _, d, c in addon},
+            "1.31": {n: {"targetVersion": "1.31", "defaultVersion": d, "compatibleVersions": c}
+                     for n, _, d, c in addon},
             "1.30": {n: {"targetVersion": "1.30", "defaultVersion": v, "compatibleVersions": [v]}
                      for n, v, _, _ in addon}},
         "insights": [

@@ -26,7 +26,13 @@ RESOURCES = {
     "Namespace": ("v1", "namespaces", False), "Node": ("v1", "nodes", False), "Pod": ("v1", "pods", True),
     "Service": ("v1", "services", True), "Endpoints": ("v1", "endpoints", True),
     "EndpointSlice": ("discovery.k8s.io/v1", "endpointslices", True),
+    "PodDisruptionBudget": ("policy/v1", "poddisruptionbudgets", True),
+    "Deployment": ("apps/v1", "deployments", True), "StatefulSet": ("apps/v1", "statefulsets", True),
+    "DaemonSet": ("apps/v1", "daemonsets", True), "ReplicaSet": ("apps/v1", "replicasets", True),
+    # Karpenter's CRDs: served only when the double is started with `crds=True` (else 404, "not installed").
+    "NodePool": ("karpenter.sh/v1", "nodepools", False), "NodeClaim": ("karpenter.sh/v1", "nodeclaims", False),
 }
+CUSTOM = frozenset({"NodePool", "NodeClaim"})
 _BY_PATH = {(gv, plural): kind for kind, (gv, plural, _) in RESOURCES.items()}
 _LIST = re.compile(r"^/(?:api/(v1)|apis/([a-z0-9.]+/v1))(?:/namespaces/([^/]+))?/([a-z]+)$")
 
@@ -59,9 +65,11 @@ class ApiDouble:
     """Start with `with ApiDouble(objects) as api:`; `api.url`, `api.write_kubeconfig(path)`."""
 
     def __init__(self, objects: Iterable[dict[str, Any]] = (), version: str = "1.33", token: str | None = "t0ken",
-                 tls: bool = True) -> None:
+                 tls: bool = True, crds: bool = False) -> None:
         """HTTPS with a bearer token by default, as a real API server; `tls=False` serves plain HTTP, where
-        `token=None` lets anonymous requests in (a client must never send its token over plain HTTP)."""
+        `token=None` lets anonymous requests in (a client must never send its token over plain HTTP).
+        `crds=True` serves Karpenter's NodePools and NodeClaims (karpenter.sh/v1); without it they are 404."""
+        self.crds = crds
         self.git_version = f"v{version}.2-eks-4a5b6c7" if version.count(".") == 1 else f"v{version}"
         self.token = token
         self.faults: list[Fault] = []
@@ -237,13 +245,16 @@ def _status(code: int, reason: str, message: str) -> bytes:
                          "message": message, "reason": reason, "code": code})
 
 
-def _discovery(path: str, host: str) -> dict[str, Any] | None:
+def _discovery(path: str, host: str, crds: bool = False) -> dict[str, Any] | None:
     def resources(gv: str) -> list[dict[str, Any]]:
         return [{"name": plural, "singularName": kind.lower(), "namespaced": namespaced, "kind": kind,
                  "verbs": ["get", "list", "watch"]}
                 for kind, (g, plural, namespaced) in RESOURCES.items() if g == gv]
 
-    groups = {"discovery.k8s.io": "v1", "authorization.k8s.io": "v1"}
+    groups = {"discovery.k8s.io": "v1", "authorization.k8s.io": "v1", "policy": "v1", "apps": "v1"}
+    if crds:
+        groups["karpenter.sh"] = "v1"
+    served = {f"{g}/{v}" for g, v in groups.items() if g != "authorization.k8s.io"}
     if path == "/api":
         return {"kind": "APIVersions", "versions": ["v1"],
                 "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": host}]}
@@ -253,9 +264,9 @@ def _discovery(path: str, host: str) -> dict[str, Any] | None:
              "preferredVersion": {"groupVersion": f"{g}/{v}", "version": v}} for g, v in groups.items()]}
     if path == "/api/v1":
         return {"kind": "APIResourceList", "groupVersion": "v1", "resources": resources("v1")}
-    if path == "/apis/discovery.k8s.io/v1":
-        return {"kind": "APIResourceList", "groupVersion": "discovery.k8s.io/v1",
-                "resources": resources("discovery.k8s.io/v1")}
+    if path.startswith("/apis/") and path[len("/apis/"):] in served:
+        gv = path[len("/apis/"):]
+        return {"kind": "APIResourceList", "groupVersion": gv, "resources": resources(gv)}
     if path == "/apis/authorization.k8s.io/v1":
         return {"kind": "APIResourceList", "groupVersion": "authorization.k8s.io/v1", "resources": [
             {"name": "selfsubjectaccessreviews", "namespaced": False, "kind": "SelfSubjectAccessReview",
@@ -349,13 +360,14 @@ class _Handler(BaseHTTPRequestHandler):
             review["status"] = {"allowed": allowed} if allowed else {"allowed": False, "reason": ""}
             self._send(201, orjson.dumps(review))
             return
-        doc = _discovery(path, self.headers.get("Host", ""))
+        doc = _discovery(path, self.headers.get("Host", ""), api.crds)
         if doc is not None and method == "GET":
             self._send(200, orjson.dumps(doc))
             return
         m = _LIST.match(path)
         kind = _BY_PATH.get((m.group(1) or m.group(2), m.group(4))) if m else None
-        if m is None or kind is None or method != "GET" or (m.group(3) and not RESOURCES[kind][2]):
+        if m is None or kind is None or method != "GET" or (m.group(3) and not RESOURCES[kind][2]) \
+                or (kind in CUSTOM and not api.crds):
             self._send(404, _status(404, "NotFound", f"the server could not find the requested resource ({path})"))
             return
         ns, plural = m.group(3), m.group(4)

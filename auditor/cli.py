@@ -308,6 +308,9 @@ def snapshot(output: str, label: str, kubeconfig: str | None, context: str | Non
         opts = build_cluster_options(kubeconfig, context, namespaces, request_timeout)
         outcome = take_snapshot(opts, Path(output), label, eks=eks_reader(eks_cluster, region, profile))
         click.echo(outcome.summary())
+        if outcome.optional_gaps():
+            click.echo(f"note: optional kinds not read (the rules that need them will say they did not run): "
+                       f"{outcome.optional_gaps()}", err=True)
         if not outcome.complete:
             where = (f"; written to {outcome.path}, the complete snapshot at {output} is left as it was"
                      if outcome.beside else "")

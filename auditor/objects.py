@@ -271,10 +271,10 @@ class KubeObject(_S):
         return self.metadata.annotations or {}
 
 
-#: Kinds the live collector lists today (group/version, plural), from the registry in `auditor.kinds`.
+#: Kinds the live collector lists (group/version, plural), from the registry in `auditor.kinds`: every kind,
+#: Namespace first; the optional ones never make a snapshot incomplete.
 KINDS: dict[str, tuple[str, str]] = {
-    k.name: (k.api_version, k.plural)
-    for k in sorted(_kinds.REGISTRY, key=lambda k: k.name != "Namespace") if k.required or k.name == "Namespace"}
+    k.name: (k.api_version, k.plural) for k in sorted(_kinds.REGISTRY, key=lambda k: k.name != "Namespace")}
 NAMESPACED = {k for k in KINDS if k in _kinds.NAMESPACED}
 
 

@@ -51,6 +51,8 @@ class SnapshotMeta(msgspec.Struct, rename="camel", omit_defaults=True):
     resource_version: str = ""
     kind_reads: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
     inconsistency: str = ""
+    # Optional kinds the cluster does not serve (a CRD not installed): {kind: why}; not in `kinds`, never missing.
+    not_served: dict[str, str] = msgspec.field(default_factory=dict)
 
 
 class _Envelope(msgspec.Struct, rename="camel"):

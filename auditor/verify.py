@@ -20,12 +20,12 @@ from typing import Any, Callable, Optional
 
 import click
 
-from auditor import app, snapshot
+from auditor import app, kinds, snapshot
 from auditor.collect.options import ClusterOptions
 from auditor.errors import AuditorError, CollectionError, ConfigError
 from auditor.interrupts import terminate_as_interrupt
 from auditor.model import AuditResult, Severity
-from auditor.objects import ANN_TRIGGER_TIME, KINDS
+from auditor.objects import ANN_TRIGGER_TIME
 from auditor.reconcile import pod_changed_at
 from auditor.rotation import RECONVERGENCE_RULES
 from auditor.settings import Config, ReportSettings
@@ -34,6 +34,8 @@ from auditor.terminal import present
 
 LOG = logging.getLogger(__name__)
 
+#: What endpoints depend on: the kinds verify reads (the optional workload kinds only refine pre-flight rules).
+FOLLOWED_KINDS = ("Namespace", "Node", "Pod", "Service", "Endpoints", "EndpointSlice")
 SNAPSHOT_NAME = "after-snapshot.json.gz"  # the last usable snapshot, next to the reports
 _POLL_NAME = ".after-snapshot.poll.json.gz"  # each poll's snapshot, promoted only when usable
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -104,8 +106,8 @@ def verify(settings: VerifySettings, *, clock: Callable[[], float] = time.monoto
                 try:
                     # A poll ends by the deadline too, mid-request included (a floor so the first poll can run).
                     cluster = replace(settings.cluster, time_limit=max(2.0, deadline - clock()))
-                    outcome = take(cluster, poll_path, "after", eks=settings.eks)
-                    partial = any(m.get("kind") in KINDS for m in outcome.missing)
+                    outcome = take(cluster, poll_path, "after", eks=settings.eks, kinds=FOLLOWED_KINDS)
+                    partial = any(kinds.is_required(str(m.get("kind"))) for m in outcome.missing)
                     if partial:  # rules would run on a part of the cluster: never a verdict
                         raise _PollFailed(f"snapshot incomplete: {outcome.cause()}")
                     os.replace(poll_path, final)

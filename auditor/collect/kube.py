@@ -51,6 +51,10 @@ class Gone(Exception):
     """410: the continue token (or the resourceVersion asked for) expired; the list must start again."""
 
 
+class NotFound(Exception):
+    """404 on a list: the cluster does not serve that resource (a CustomResourceDefinition not installed)."""
+
+
 class Refused(Exception):
     """400 on a list at an exact resourceVersion: the server does not serve that kind of read."""
 
@@ -233,6 +237,8 @@ class Cluster:
                     raise Forbidden(_status_message(exc)) from None
                 if status == 410:
                     raise Gone(_status_message(exc)) from None
+                if status == 404 and method == "GET":
+                    raise NotFound(_status_message(exc)) from None
                 if status == 400 and query and any(k == "resourceVersionMatch" for k, _ in query):
                     raise Refused(_status_message(exc)) from None
                 if status != 429 and not 500 <= status <= 599:
@@ -317,7 +323,7 @@ class Cluster:
         """GET /version: proves the cluster answers and records what it runs."""
         try:
             data = self.request("GET", "/version", probe=True)
-        except (RequestFailed, Forbidden, Gone) as exc:
+        except (RequestFailed, Forbidden, Gone, NotFound) as exc:
             raise CollectionError(f"context {self.context!r}: {self.server} did not answer /version: "
                                   f"{one_line(exc)}") from None
         try:

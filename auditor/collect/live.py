@@ -19,7 +19,8 @@ from typing import IO, Any
 
 import msgspec
 
-from auditor.collect.kube import Cluster, Forbidden, Gone, Refused, RequestFailed, Stopped
+from auditor import kinds as _kinds
+from auditor.collect.kube import Cluster, Forbidden, Gone, NotFound, Refused, RequestFailed, Stopped
 from auditor.collect.options import ClusterOptions
 from auditor.collect.project import project
 from auditor.errors import CollectionError, InputError
@@ -58,10 +59,18 @@ class SnapshotOutcome:
         return self.requested is not None and self.path != self.requested
 
     def cause(self) -> str:
-        """One line naming what could not be read, and why."""
-        parts = [f"{m['kind']}: {m['reason']}" + (f" (needs {m['permission']})" if m.get("permission") else "")
-                 for m in self.missing]
-        return "; ".join(parts)
+        """One line naming what could not be read, and why (the gaps that make the snapshot incomplete)."""
+        return _describe(blocking(self.missing))
+
+    def optional_gaps(self) -> str:
+        """One line naming the optional kinds that could not be read (never incomplete), or ""."""
+        return _describe([m for m in self.missing if m not in blocking(self.missing)])
+
+
+def _describe(missing: list[dict[str, Any]]) -> str:
+    parts = [f"{m['kind']}: {m['reason']}" + (f" (needs {m['permission']})" if m.get("permission") else "")
+             for m in missing]
+    return "; ".join(parts)
 
 
 def permission(kind: str, namespace: str | None) -> str:
@@ -127,6 +136,7 @@ class _KindResult:
     resource_version: str = ""
     exact: bool = True  # every scope was read at the snapshot's resourceVersion
     fallback: str = ""  # why not, when not
+    not_served: str = ""  # the cluster does not serve this (optional) kind: why
     started: str = ""
     finished: str = ""
 
@@ -189,6 +199,14 @@ def _collect_kind(cluster: Cluster, kind: str, spool: _Spool, progress: dict[str
                     unpaginated = True
                 else:
                     LOG.info("%s: continue token expired, listing again (%d)", kind, restarts)
+            except NotFound as exc:
+                spool.rollback()
+                result.count = progress[kind] = start
+                spec = _kinds.BY_NAME[kind]
+                reason = (f"not served by this cluster ({spec.api_version} not installed)" if spec.custom
+                          else f"not served by this cluster: {exc}")
+                result.not_served = reason
+                break
             except (Forbidden, RequestFailed) as exc:
                 spool.rollback()
                 result.count = progress[kind] = start
@@ -211,7 +229,7 @@ def _anchor(cluster: Cluster) -> tuple[str, str]:
             pages = cluster.pages(list_path(kind, ns), limit=1)
             first = next(pages)
             pages.close()
-        except Forbidden:
+        except (Forbidden, NotFound):
             continue
         except (RequestFailed, Gone, Refused) as exc:
             return "", f"the first list failed: {exc}"
@@ -279,6 +297,11 @@ def _read_eks(eks: Callable[[], dict[str, Any] | None], missing: list[dict[str, 
     return data
 
 
+def blocking(missing: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What makes a snapshot incomplete: every gap but those of optional kinds (forbidden or not served)."""
+    return [m for m in missing if _kinds.is_required(str(m.get("kind"))) or not _kinds.known(str(m.get("kind")))]
+
+
 def _missing(kind: str, reason: str, need: str, namespace: str | None) -> dict[str, Any]:
     entry: dict[str, Any] = {"kind": kind, "reason": reason}
     if need:
@@ -290,10 +313,12 @@ def _missing(kind: str, reason: str, need: str, namespace: str | None) -> dict[s
 
 def take_snapshot(opts: ClusterOptions, output: str | Path, label: str = "",
                   progress: bool | None = None,
-                  eks: Callable[[], dict[str, Any] | None] | None = None) -> SnapshotOutcome:
+                  eks: Callable[[], dict[str, Any] | None] | None = None,
+                  kinds: tuple[str, ...] | None = None) -> SnapshotOutcome:
     """Read the cluster and write `output` atomically; raise CollectionError when it cannot be read at all.
 
-    `eks`, when given, is called once and its result written as the snapshot's `eks` section.
+    `eks`, when given, is called once and its result written as the snapshot's `eks` section. `kinds`
+    limits the read to these kinds (verify's polls: the ones endpoints depend on); default every kind.
     The outcome says whether the snapshot is complete; an incomplete one is still written, beside a
     complete file already at `output` rather than over it (`SnapshotOutcome.path` says where).
     """
@@ -304,7 +329,8 @@ def take_snapshot(opts: ClusterOptions, output: str | Path, label: str = "",
     started = now_utc()
     cluster = Cluster(opts)
     show = sys.stderr.isatty() if progress is None else progress
-    counts: dict[str, int] = {k: 0 for k in KINDS}
+    wanted = tuple(k for k in KINDS if kinds is None or k in kinds)
+    counts: dict[str, int] = {k: 0 for k in wanted}
     missing: list[dict[str, Any]] = []
     with terminate_as_interrupt():
         version = cluster.server_version()
@@ -313,10 +339,10 @@ def take_snapshot(opts: ClusterOptions, output: str | Path, label: str = "",
             futures: dict[str, Future[_KindResult]] = {}
             results: dict[str, _KindResult] = {}
             try:
-                for kind in KINDS:
+                for kind in wanted:
                     spool = _Spool(directory, f".{path.name}.{kind}.", writer.compress)
                     futures[kind] = _in_thread(f"list-{kind}", partial(_guarded, cluster, kind, spool, counts, rv))
-                for kind in COPY_ORDER:  # a fixed order, so snapshots of the same state are identical
+                for kind in (k for k in COPY_ORDER if k in futures):  # a fixed order: same state, same file
                     try:
                         result = futures[kind].result()
                     except Stopped:
@@ -337,10 +363,12 @@ def take_snapshot(opts: ClusterOptions, output: str | Path, label: str = "",
             eks_data = _read_eks(eks, missing) if eks is not None else None
             consistent = bool(rv) and all(r.exact for r in results.values())
             meta: dict[str, Any] = {
-                "label": label, "takenAt": taken, "startedAt": started, "complete": not missing,
+                "label": label, "takenAt": taken, "startedAt": started, "complete": not blocking(missing),
                 "consistent": consistent, "resourceVersion": rv if consistent else "",
-                "kindReads": {k: _read_record(r) for k, r in results.items() if r.started},
-                "kinds": list(KINDS), "missing": missing, "warnings": list(cluster.warnings),
+                "kindReads": {k: _read_record(r) for k, r in results.items() if r.started and not r.not_served},
+                "kinds": [k for k in wanted if not results[k].not_served], "missing": missing,
+                "warnings": list(cluster.warnings),
+                "notServed": {k: r.not_served for k, r in results.items() if r.not_served},
                 "source": {"context": cluster.context, "server": cluster.server, "serverVersion": version,
                            "namespaces": list(opts.namespaces), "inCluster": cluster.in_cluster},
             }
@@ -349,9 +377,9 @@ def take_snapshot(opts: ClusterOptions, output: str | Path, label: str = "",
                 meta["inconsistency"] = no_rv or "; ".join(dict.fromkeys(reasons))
             writer.finish(meta, eks=eks_data)
     cluster.close()
-    final = {k: writer.counts.get(k, 0) for k in KINDS}
+    final = {k: writer.counts.get(k, 0) for k in wanted if not results[k].not_served}
     LOG.info("snapshot %s: %s", writer.written, final)
-    return SnapshotOutcome(path=writer.written, complete=not missing, counts=final, missing=missing,
+    return SnapshotOutcome(path=writer.written, complete=not blocking(missing), counts=final, missing=missing,
                            warnings=list(cluster.warnings), taken_at=taken, consistent=consistent,
                            requested=path)
 
@@ -384,7 +412,7 @@ def _progress(counts: dict[str, int], show: bool) -> Iterator[None]:
     done = threading.Event()
 
     def draw() -> None:
-        line = "  ".join(f"{k} {n}" for k, n in counts.items())
+        line = "  ".join(f"{k} {n}" for k, n in counts.items() if n or _kinds.is_required(k))
         sys.stderr.write(f"\rreading: {line}\x1b[K")
         sys.stderr.flush()
 

@@ -18,7 +18,8 @@ from tests import clusterfactory
 from tests.apidouble import ApiDouble
 
 Snap = Callable[..., Result]
-KINDS = ["Namespace", "Node", "Pod", "Service", "Endpoints", "EndpointSlice"]
+KINDS = ["Namespace", "Node", "Pod", "Service", "Endpoints", "EndpointSlice",  # served by the double (no CRDs)
+         "PodDisruptionBudget", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet"]
 
 
 def _doc(path: Path) -> dict[str, Any]:

@@ -147,7 +147,7 @@ def _fake_take(fake: FakeTime, objects: Callable[[int], list[dict[str, Any]]], s
     """Writes snapshot files of objects(poll) taken at start + fake time; each poll takes `poll_seconds`."""
     polls = [0]
 
-    def take(opts: ClusterOptions, output: Path, label: str, eks: Any = None) -> Any:
+    def take(opts: ClusterOptions, output: Path, label: str, eks: Any = None, kinds: Any = None) -> Any:
         polls[0] += 1
         fake.now += poll_seconds
         doc = b.snapshot_doc(objects(polls[0]), start + timedelta(seconds=fake.now), label=label)

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-KUBECTL_KINDS = "nodes,namespaces,pods,services,endpoints,endpointslices"
+KUBECTL_KINDS = ("nodes,namespaces,pods,services,endpoints,endpointslices,poddisruptionbudgets,deployments,"
+                 "statefulsets,daemonsets,replicasets")
 
 
 @dataclass
@@ -84,7 +85,7 @@ def _serve(args: argparse.Namespace) -> None:
 
     api = ApiDouble(tls=not args.http)
     objects = clusterfactory.cluster(pods=args.pods, services=args.services, nodes=args.nodes,
-                                     namespaces=args.namespaces)
+                                     namespaces=args.namespaces, with_workloads=args.workloads)
     api.set_state((_rich(o) for o in objects) if args.rich else objects, keep=False)
     with api:
         api.write_kubeconfig(args.serve)
@@ -122,7 +123,8 @@ def _compare_model(kubeconfig: Path, pods: int) -> dict[str, float]:
 
 
 def run_bench(pods: int = 100_000, services: int | None = None, nodes: int | None = None, kubectl: bool = True,
-              model: bool = False, http: bool = False, rich: bool = False, gz: bool = False) -> dict[str, Any]:
+              model: bool = False, http: bool = False, rich: bool = False, gz: bool = False,
+              workloads: bool = True) -> dict[str, Any]:
     services = services if services is not None else max(1, pods // 10)
     nodes = nodes if nodes is not None else max(3, pods // 100)
     results: dict[str, Any] = {"pods": pods, "services": services, "nodes": nodes}
@@ -132,14 +134,16 @@ def run_bench(pods: int = 100_000, services: int | None = None, nodes: int | Non
         t0 = time.monotonic()
         server = subprocess.Popen(
             [sys.executable, __file__, "--serve", str(kubeconfig), "--pods", str(pods), "--services", str(services),
-             "--nodes", str(nodes)] + (["--http"] if http else []) + (["--rich"] if rich else []),
+             "--nodes", str(nodes)] + (["--http"] if http else []) + (["--rich"] if rich else [])
+            + ([] if workloads else ["--no-workloads"]),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         try:
             assert server.stdout is not None
             url = server.stdout.readline().decode().strip()
             if not url:
                 raise SystemExit("the API double did not start")
-            print(f"API double at {url}: {pods} Pods, {services} Services (+Endpoints, slices), {nodes} Nodes "
+            extra = " (+Deployments, ReplicaSets, PDBs for half)" if workloads else ""
+            print(f"API double at {url}: {pods} Pods, {services} Services (+Endpoints, slices){extra}, {nodes} Nodes "
                   f"(built in {time.monotonic() - t0:.1f}s)")
             env = {**os.environ, "PYTHONPATH": str(ROOT)}
             out = work / ("snapshot.json.gz" if gz else "snapshot.json")
@@ -192,13 +196,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rich", action="store_true",
                         help="Pods shaped like a typical Deployment's (env, args, probes, token volume, annotations)")
     parser.add_argument("--gz", action="store_true", help="write the snapshot gzip-compressed")
+    parser.add_argument("--no-workloads", dest="workloads", action="store_false",
+                        help="serve no Deployments, ReplicaSets or PodDisruptionBudgets (the optional kinds)")
     parser.add_argument("--serve", metavar="KUBECONFIG", help=argparse.SUPPRESS)  # internal: the server child
     args = parser.parse_args(argv)
     if args.serve:
         _serve(args)
         return 0
     results = run_bench(args.pods, args.services, args.nodes, kubectl=not args.no_kubectl,
-                        model=args.compare_model, http=args.http, rich=args.rich, gz=args.gz)
+                        model=args.compare_model, http=args.http, rich=args.rich, gz=args.gz,
+                        workloads=args.workloads)
     return 0 if results["snapshot"]["exit_code"] == 0 else 1
 
 

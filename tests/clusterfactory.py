@@ -139,8 +139,53 @@ def endpointslice(svc: dict[str, Any], pods: list[dict[str, Any]], zones: dict[s
             "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]}
 
 
-def cluster(pods: int = 20, services: int = 4, nodes: int = 3, namespaces: int = 2) -> Iterator[dict[str, Any]]:
-    """A consistent cluster: each Service selects its share of Pods, with its Endpoints and one slice."""
+def workloads(ns: str, app: str, n: int, replicas: int, pdb: bool) -> list[dict[str, Any]]:
+    """The Deployment and ReplicaSet behind `pod(ns, app, ...)` Pods, and a PodDisruptionBudget when `pdb`."""
+    rs = f"{app}-7d9f8c6b5"
+    labels = {"app": app}
+    template = {"metadata": {"labels": {**labels, "pod-template-hash": "7d9f8c6b5"}},
+                "spec": {"containers": [{"name": app, "image": f"registry.example/{app}:1.4.2",
+                                         "ports": [{"name": "http", "containerPort": 8080, "protocol": "TCP"}],
+                                         "readinessProbe": {"httpGet": {"path": "/ready", "port": 8080},
+                                                            "periodSeconds": 5}}]}}
+    deploy_uid = uid("deploy", n)
+    out = [{"kind": "Deployment", "apiVersion": "apps/v1",
+            "metadata": {"name": app, "namespace": ns, "uid": deploy_uid, "resourceVersion": str(8000 + n),
+                         "generation": 1, "creationTimestamp": T0, "labels": labels,
+                         "managedFields": _managed("kubectl-client-side-apply", "apps/v1")},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": labels}, "template": template,
+                     "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%",
+                                                                            "maxUnavailable": "25%"}}},
+            "status": {"replicas": replicas, "readyReplicas": replicas, "availableReplicas": replicas,
+                       "updatedReplicas": replicas, "observedGeneration": 1}},
+           {"kind": "ReplicaSet", "apiVersion": "apps/v1",
+            "metadata": {"name": rs, "namespace": ns, "uid": uid("rs", _h(rs)), "resourceVersion": str(9000 + n),
+                         "generation": 1, "creationTimestamp": T0, "labels": template["metadata"]["labels"],
+                         "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": app,
+                                              "uid": deploy_uid, "controller": True, "blockOwnerDeletion": True}],
+                         "managedFields": _managed("kube-controller-manager", "apps/v1")},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": template["metadata"]["labels"]},
+                     "template": template},
+            "status": {"replicas": replicas, "readyReplicas": replicas, "availableReplicas": replicas,
+                       "observedGeneration": 1}}]
+    if pdb:
+        out.append({"kind": "PodDisruptionBudget", "apiVersion": "policy/v1",
+                    "metadata": {"name": app, "namespace": ns, "uid": uid("pdb", n),
+                                 "resourceVersion": str(9500 + n), "generation": 1, "creationTimestamp": T0,
+                                 "managedFields": _managed("kubectl-client-side-apply", "policy/v1")},
+                    "spec": {"maxUnavailable": 1, "selector": {"matchLabels": labels}},
+                    "status": {"currentHealthy": replicas, "desiredHealthy": max(0, replicas - 1),
+                               "disruptionsAllowed": 1 if replicas else 0, "expectedPods": replicas,
+                               "observedGeneration": 1}})
+    return out
+
+
+def cluster(pods: int = 20, services: int = 4, nodes: int = 3, namespaces: int = 2,
+            with_workloads: bool = False) -> Iterator[dict[str, Any]]:
+    """A consistent cluster: each Service selects its share of Pods, with its Endpoints and one slice.
+
+    `with_workloads` adds each Service's Deployment and ReplicaSet, and a PodDisruptionBudget for every
+    other Service."""
     names = [f"team-{i}" for i in range(namespaces)]
     yield from (namespace(n, i) for i, n in enumerate(["default", "kube-system", *names]))
     node_objs = [node(i) for i in range(nodes)]
@@ -162,3 +207,5 @@ def cluster(pods: int = 20, services: int = 4, nodes: int = 3, namespaces: int =
         yield from members
         yield endpoints(svc, members)
         yield endpointslice(svc, members, zones)
+        if with_workloads:
+            yield from workloads(ns, f"app-{s}", s, len(members), pdb=s % 2 == 0)

@@ -185,6 +185,8 @@ class AuditResult:
     runs: tuple[RuleRun, ...] = ()
     baseline: BaselineInfo | None = None
     warnings: tuple[str, ...] = ()  # about the user's settings (expired excludes, unknown ignored rules); in notices
+    timeline: dict[str, Any] | None = None  # verify/replay: each Service's ready endpoints over the run
+    fail_on_outage: bool = False  # verify --fail-on-outage: a service-outage finding fails the run too
 
     def is_known(self, f: Finding) -> bool:
         """In the baseline: reported apart, never counted against the gate."""
@@ -223,8 +225,9 @@ class AuditResult:
 
     @property
     def passed(self) -> bool:
-        if self.mode == "verify":  # verify's verdict is convergence alone (CONTRACT.md exit codes)
-            return self.converged is True
+        if self.mode == "verify":  # verify's verdict is convergence (CONTRACT.md exit codes)
+            outage = self.fail_on_outage and any(f.rule == "service-outage" for f in self.new_findings)
+            return self.converged is True and not outage
         # audit and compare: findings at or above --fail-on decide (CONTRACT.md); `converged` is reported
         # beside the verdict, and slices that did not reconverge are error findings in their own right
         return not self.failed

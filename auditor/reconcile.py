@@ -30,6 +30,7 @@ from auditor.objects import (
     LABEL_SERVICE_NAME,
     LABEL_SKIP_MIRROR,
     MIRRORING_CONTROLLER,
+    Condition,
     EndpointAddress,
     KubeObject,
     ServicePort,
@@ -72,7 +73,7 @@ def pod_ips(pod: KubeObject) -> list[str]:
     return [canonical_ip(st.pod_ip)] if st.pod_ip else []
 
 
-def condition(obj: KubeObject, ctype: str) -> object | None:
+def condition(obj: KubeObject, ctype: str) -> Condition | None:
     st = obj.status
     if st is None or not st.conditions:
         return None
@@ -84,7 +85,7 @@ def condition(obj: KubeObject, ctype: str) -> object | None:
 
 def pod_ready(pod: KubeObject) -> bool:
     c = condition(pod, "Ready")
-    return c is not None and getattr(c, "status", "") == "True"
+    return c is not None and c.status == "True"
 
 
 def pod_terminal(pod: KubeObject) -> bool:
@@ -116,7 +117,7 @@ def pod_changed_at(pod: KubeObject) -> datetime | None:
     times = [parse_time(pod.metadata.creation_timestamp)]
     c = condition(pod, "Ready")
     if c is not None:
-        times.append(parse_time(getattr(c, "last_transition_time", None)))
+        times.append(parse_time(c.last_transition_time))
     times.append(deletion_started(pod))
     known = [t for t in times if t is not None]
     return max(known) if known else None
@@ -137,7 +138,7 @@ def node_changed_at(node: KubeObject | None) -> datetime | None:
     times = [parse_time(node.metadata.creation_timestamp)]
     c = condition(node, "Ready")
     if c is not None:
-        times.append(parse_time(getattr(c, "last_transition_time", None)))
+        times.append(parse_time(c.last_transition_time))
     known = [t for t in times if t is not None]
     return max(known) if known else None
 
@@ -287,10 +288,14 @@ def mirrored_slices(index: ClusterIndex, ep: KubeObject) -> list[KubeObject]:
 def routed_slices(index: ClusterIndex, svc: KubeObject) -> list[KubeObject]:
     """The slices kube-proxy merges for a Service that should describe it: its controller slices, mirrored
     slices, and for a selectorless Service its own (hand-made) slices."""
-    ns, name = svc.metadata.namespace, svc.metadata.name
+    return routed_among(svc, index.slices_by_service.get((svc.metadata.namespace, svc.metadata.name), ()))
+
+
+def routed_among(svc: KubeObject, labelled: Iterable[KubeObject]) -> list[KubeObject]:
+    """`routed_slices` from the slices labelled with the Service's name (verify keeps those incrementally)."""
     selector = has_selector(svc)
     out = []
-    for s in index.slices_by_service.get((ns, name), ()):
+    for s in labelled:
         if s.metadata.deletion_timestamp is not None:
             continue
         manager = slice_manager(s)
@@ -391,21 +396,26 @@ def service_ready_endpoints(index: ClusterIndex, ns: str, name: str) -> dict[str
     hit = memo.get((ns, name))
     if hit is not None:
         return hit
-    out: dict[str, ReadyEndpoint] = {}
     svc = index.services.get((ns, name))
-    if svc is not None:
-        for s in routed_slices(index, svc):
-            for ep in s.endpoints or ():
-                if not ep.addresses:
-                    continue
-                cond = ep.conditions
-                if cond is not None and cond.ready is False:
-                    continue
-                addr = canonical_ip(ep.addresses[0])
-                tr = ep.target_ref
-                out[addr] = ReadyEndpoint(addr, ep.node_name or "", ep.zone or "", tr.uid if tr is not None else "",
-                                          tr.name if tr is not None else "")
+    out = ready_endpoints_in(routed_slices(index, svc)) if svc is not None else {}
     memo[(ns, name)] = out
+    return out
+
+
+def ready_endpoints_in(slices: Iterable[KubeObject]) -> dict[str, ReadyEndpoint]:
+    """The ready endpoints of these (routed) slices, de-duplicated by address: what kube-proxy programs."""
+    out: dict[str, ReadyEndpoint] = {}
+    for s in slices:
+        for ep in s.endpoints or ():
+            if not ep.addresses:
+                continue
+            cond = ep.conditions
+            if cond is not None and cond.ready is False:
+                continue
+            addr = canonical_ip(ep.addresses[0])
+            tr = ep.target_ref
+            out[addr] = ReadyEndpoint(addr, ep.node_name or "", ep.zone or "", tr.uid if tr is not None else "",
+                                      tr.name if tr is not None else "")
     return out
 
 

@@ -55,6 +55,8 @@ def to_dict(result: AuditResult) -> dict[str, Any]:
         out["rotation"] = result.rotation
     if result.eks is not None:
         out["eks"] = result.eks
+    if result.timeline is not None:
+        out["timeline"] = result.timeline
     return out
 
 

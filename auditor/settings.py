@@ -158,7 +158,8 @@ def _read_yaml(p: Path) -> Any:
 
 
 #: top-level keys of .upgrade-auditor.yaml
-CONFIG_KEYS = {"fail-on", "grace-seconds", "rules", "exclude", "third-party-managers", "target-version"}
+CONFIG_KEYS = {"fail-on", "grace-seconds", "rules", "exclude", "third-party-managers", "target-version",
+               "outage-tolerance-seconds"}
 
 
 def load_config(path: str | None, known_rules: set[str], *, explicit: bool = False) -> Config:
@@ -179,7 +180,8 @@ def load_config(path: str | None, known_rules: set[str], *, explicit: bool = Fal
                           f"(allowed: {', '.join(sorted(CONFIG_KEYS))})")
     overrides, (tol, ratio) = _rule_overrides(p, raw.get("rules") or {}, known_rules)
     options = Options(grace_seconds=_grace(p, raw), capacity_tolerance=tol, capacity_tolerance_is_ratio=ratio,
-                      third_party_managers=_managers(p, raw), target_version=_config_target(p, raw))
+                      third_party_managers=_managers(p, raw), target_version=_config_target(p, raw),
+                      outage_tolerance_seconds=_outage_tolerance(p, raw))
     fail_on = _fail_on(p, raw)
     return Config(path=str(p), fail_on=fail_on, rules=overrides,
                   excludes=_excludes(p, raw.get("exclude") or [], known_rules), options=options)
@@ -201,6 +203,13 @@ def _grace(p: Path, raw: dict[str, Any]) -> int:
     if not isinstance(grace, int) or isinstance(grace, bool) or grace < 0:
         raise ConfigError(f"{p}: grace-seconds must be a whole number of seconds >= 0")
     return grace
+
+
+def _outage_tolerance(p: Path, raw: dict[str, Any]) -> float:
+    value = raw.get("outage-tolerance-seconds", 0)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or value != value:
+        raise ConfigError(f"{p}: outage-tolerance-seconds must be a number of seconds >= 0")
+    return float(value)
 
 
 def _rule_overrides(p: Path, rules: Any, known_rules: set[str]

@@ -77,6 +77,8 @@ class ClusterState:
     # when each kind was read: {kind: (start, end)}. A discrepancy between kinds read apart may be in flight.
     consistent: bool = True
     kind_reads: dict[str, tuple[datetime, datetime]] = field(default_factory=dict)
+    #: what verify observed while it followed the cluster (auditor.timeline.Timeline); None for a snapshot
+    timeline: Any = None
 
     @property
     def eks_data(self) -> EksData | None:

@@ -1,46 +1,47 @@
-"""The polling loop of `verify`: snapshot the live cluster until it has reconverged or the deadline passes.
+"""`verify`: list the live cluster once, then watch it; evaluate what changed; end at convergence or follow on.
 
-Exit codes (CONTRACT.md): 0 converged, 1 not converged when the timeout passed, 3 the cluster could
-never be read (no usable poll at all), 2 a bad BEFORE/config. `--fail-on` does not change the exit
-code of `verify`: the contract defines it by convergence alone, so a converged cluster exits 0 even
-with warnings (or non-reconvergence errors) left; `--fail-on` still decides which findings the JUnit
-report marks as failures. Ctrl-C / SIGTERM writes the last snapshot and the reports, then exits 130
-like every other command (the run was stopped, no verdict was reached).
+Exit codes (CONTRACT.md): 0 converged, 1 not converged when the run ended (the timeout, or the end of a
+`--follow` run), 3 the cluster could never be read, 2 a bad BEFORE/config/recording. `--fail-on-outage`
+also exits 1 when a `service-outage` finding is left. `--fail-on` does not change the exit code of
+`verify`: it decides which findings the JUnit report marks as failures. Without `--follow`, Ctrl-C /
+SIGTERM writes the last state and the reports, then exits 130 (no verdict was reached); with `--follow`
+a signal is how the run is meant to end, and it exits by the final verdict.
+
+The loop (`_Run`) is driven by the changes the collector delivers (auditor.collect.watch.LiveCluster) and
+the `Follower` model (auditor.follow): the timeline is updated change by change, the touched Services are
+re-evaluated after each batch, and only when they are all converged and settled does the whole state get
+the full comparison that decides the verdict. `replay` feeds a recording to the same conclusion.
 """
 from __future__ import annotations
 
 import logging
-import os
 import re
 import time
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterable, Optional, Protocol
 
 import click
 
-from auditor import app, kinds, snapshot
+from auditor import app, snapshot
 from auditor.collect.options import ClusterOptions
-from auditor.errors import AuditorError, CollectionError, ConfigError
+from auditor.errors import CollectionError, ConfigError
+from auditor.follow import FOLLOWED_KINDS, Follower
 from auditor.interrupts import terminate_as_interrupt
-from auditor.model import AuditResult, Severity
+from auditor.model import AuditResult, InputInfo
 from auditor.objects import ANN_TRIGGER_TIME
 from auditor.reconcile import pod_changed_at
-from auditor.rotation import RECONVERGENCE_RULES
+from auditor.recording import Recorder, Recording
 from auditor.settings import Config, ReportSettings
-from auditor.state import ClusterState, parse_time
+from auditor.state import ClusterState, format_time, parse_time
 from auditor.terminal import present
 
 LOG = logging.getLogger(__name__)
 
-#: What endpoints depend on: the kinds verify reads (the optional workload kinds only refine pre-flight rules).
-FOLLOWED_KINDS = ("Namespace", "Node", "Pod", "Service", "Endpoints", "EndpointSlice")
-SNAPSHOT_NAME = "after-snapshot.json.gz"  # the last usable snapshot, next to the reports
-_POLL_NAME = ".after-snapshot.poll.json.gz"  # each poll's snapshot, promoted only when usable
+SNAPSHOT_NAME = "after-snapshot.json.gz"  # the last state, next to the reports
+OUTAGE_RULE = "service-outage"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-Snapshotter = Callable[..., Any]  # take_snapshot(opts, output, label, eks=...) -> SnapshotOutcome
 
 
 @dataclass(frozen=True)
@@ -51,146 +52,305 @@ class VerifySettings:
     report: ReportSettings
     target: Optional[str] = None
     timeout: float = 600.0
-    interval: float = 15.0
+    interval: float = 15.0  # how often a kind whose watch RBAC denies is listed instead
     eks: Optional[Callable[[], dict[str, Any] | None]] = None
+    follow: bool = False
+    fail_on_outage: bool = False
+    record: Optional[Path] = None
+
+
+class Source(Protocol):
+    """What verify follows: auditor.collect.watch.LiveCluster (tests may pass another)."""
+
+    listed_at: float
+    server_version: dict[str, Any]
+
+    def start(self) -> None: ...
+    def snapshot(self) -> dict[str, list[bytes]]: ...
+    def changes(self, timeout: float) -> list[Any]: ...
+    def notices(self) -> list[str]: ...
+    def close(self) -> None: ...
 
 
 @dataclass
-class _Good:
-    """A usable poll: its state's comparison with BEFORE."""
+class Ending:
+    """How a run ended: what the report and the recording say about it."""
 
-    result: AuditResult
-    taken_at: datetime
+    at: float
+    reason: str  # converged | timeout | interrupted | stopped
     settled: bool
+    notices: tuple[str, ...] = ()
+    eks: dict[str, Any] | None = None
 
 
-def verify(settings: VerifySettings, *, clock: Callable[[], float] = time.monotonic,
-           sleep: Callable[[float], None] = time.sleep, take: Optional[Snapshotter] = None,
+def verify(settings: VerifySettings, *, source: Optional[Source] = None, clock: Callable[[], float] = time.time,
            echo: Optional[Callable[[str], None]] = None) -> int:
-    """Poll until converged (0), the deadline (1) or, with no usable poll at all, raise CollectionError (3).
-
-    `clock`, `sleep` and `take` are injectable so tests run without real waits or a cluster.
-    """
+    """Follow the cluster until converged (0), the end of the run (1 when not converged) or, when it cannot be
+    read at all, raise CollectionError (3)."""
     app.baseline_of(settings.report)  # a bad --baseline: exit 2 before touching the cluster
     before = snapshot.load_inputs([str(settings.before)])  # InputError: exit 2 before touching the cluster
     app.check_target([before], settings.target, settings.config)  # a downgrade target: exit 2 as well
-    out_dir = settings.report.output_dir
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(f"--output-dir {out_dir}: cannot create it ({exc.strerror or exc})") from None
-    if take is None:
-        from auditor.collect.kube import Cluster
-        from auditor.collect.live import take_snapshot
-
-        Cluster(settings.cluster).close()  # a missing kubeconfig or unknown context will not fix itself
-        take = take_snapshot
+    _output_dir(settings.report.output_dir)
     say = echo or (lambda line: click.echo(line, err=True))
-    final, poll_path = out_dir / SNAPSHOT_NAME, out_dir / _POLL_NAME
-    grace = settings.config.options.grace_seconds
-    start = clock()
-    deadline = start + settings.timeout
-    good: _Good | None = None
-    streak: datetime | None = None  # taken_at of the first poll of the current converged run
-    partial = False  # the last poll read the cluster only in part
-    last_error = ""
-    polls = failures = 0
+    context = server = ""
+    if source is None:
+        from auditor.collect.kube import Cluster
+        from auditor.collect.watch import LiveCluster
+
+        cluster = Cluster(replace(settings.cluster, time_limit=None))  # a bad kubeconfig will not fix itself
+        context, server = cluster.context, cluster.server
+        source = LiveCluster(cluster, FOLLOWED_KINDS, poll_interval=settings.interval, say=lambda t: say(_line(t)))
+    recorder = Recorder(settings.record) if settings.record is not None else None
+    run = _Run(settings, before, source, clock, say, recorder)
     interrupted = False
     try:
         with terminate_as_interrupt():
-            while True:
-                polls += 1
-                began = clock()
-                partial = False
-                prefix = f"verify {_clock(began - start)} poll {polls}:"
-                try:
-                    # A poll ends by the deadline too, mid-request included (a floor so the first poll can run).
-                    cluster = replace(settings.cluster, time_limit=max(2.0, deadline - clock()))
-                    outcome = take(cluster, poll_path, "after", eks=settings.eks, kinds=FOLLOWED_KINDS)
-                    partial = any(kinds.is_required(str(m.get("kind"))) for m in outcome.missing)
-                    if partial:  # rules would run on a part of the cluster: never a verdict
-                        raise _PollFailed(f"snapshot incomplete: {outcome.cause()}")
-                    os.replace(poll_path, final)
-                    state = snapshot.load(final)
-                except (CollectionError, _PollFailed) as exc:
-                    failures += 1
-                    last_error = str(exc)
-                    say(_line(f"{prefix} {exc} (not used)" if partial else f"{prefix} API error: {exc}"))
-                except Exception as exc:  # noqa: BLE001 - e.g. a request that spent its retries
-                    if not _is_request_failure(exc):
-                        raise
-                    failures += 1
-                    last_error = str(exc)
-                    say(_line(f"{prefix} API error: {exc}"))
-                else:
-                    result = _compare(before, state, settings)
-                    streak = (streak or state.taken_at) if result.converged else None
-                    window = timedelta(seconds=grace)
-                    settled = streak is not None and (state.taken_at - streak >= window
-                                                      or _latest_change(state) <= state.taken_at - window)
-                    good = _Good(result, state.taken_at, settled)
-                    say(_line(f"{prefix} {_progress(result, settled, grace)}"))
-                    if settled:
-                        break
-                now = clock()
-                if now >= deadline:
-                    break
-                wake = min(began + settings.interval, deadline)
-                if wake > now:
-                    sleep(wake - now)
-    except KeyboardInterrupt:
-        interrupted = True
+            try:
+                run.begin(context, server)
+                run.loop()
+            except KeyboardInterrupt:
+                interrupted = True
     finally:
-        if good is None and partial and poll_path.exists():
-            os.replace(poll_path, final)  # no usable poll: keep the partial one (marked incomplete)
-        _unlink(poll_path)
-
-    elapsed = clock() - start
-    if good is None:
+        source.close()
+    if run.follower is None:  # never read the cluster
+        if recorder is not None:
+            recorder.close()
         if interrupted:
             raise KeyboardInterrupt()
-        kept = f" (partial snapshot: {final})" if partial else ""
-        raise CollectionError(f"could not read the cluster in {polls} poll(s) over {elapsed:.0f}s: "
-                              f"{last_error}{kept}")
-    result = good.result
-    notes: list[str] = []
-    if not good.settled:
-        how = "was interrupted" if interrupted else "timed out"
-        notes.append(f"verify {how} after {polls} poll(s) in {elapsed:.0f}s without converging")
-        if good.result.converged:  # converged, but not for long enough to rule out changes in flight
-            notes.append(f"the last poll showed no reconvergence finding, but changes within the "
-                         f"{grace}s grace period were still in flight")
-            result = replace(result, converged=False, rotation={**(result.rotation or {}), "converged": False})
-    if failures:
-        notes.append(f"{failures} of {polls} poll(s) could not read the cluster; last error: {last_error}")
-    result = replace(result, notices=result.notices + tuple(notes))
+        raise CollectionError("could not read the cluster")
+    ending = run.ending(interrupted)
+    if settings.eks is not None:
+        ending.eks = _read_eks(settings.eks, say)
+    result = conclude(before, run.follower, settings, ending, source_info=run.source_info)
+    if recorder is not None:
+        recorder.end(ending.at, ending.reason, ending.settled, ending.notices, ending.eks)
+        recorder.close()
+    final = settings.report.output_dir / SNAPSHOT_NAME
+    write_last_state(run.follower, final, ending, run.source_info)
     code = present(app.finish(result, settings.report), quiet=settings.report.quiet,
                    verbose=settings.report.verbose)
-    click.echo(f"last snapshot: {final}")
-    if interrupted:
+    click.echo(f"last state: {final}" + (f"; events recorded in {settings.record}" if settings.record else ""))
+    if interrupted and not settings.follow:
         raise KeyboardInterrupt()
     return code
 
 
-class _PollFailed(AuditorError):
-    """A poll that read the cluster only in part: reported, and polling goes on."""
+class _Run:
+    """One verify run: the follower, the loop and its decisions."""
+
+    def __init__(self, settings: VerifySettings, before: ClusterState, source: Source, clock: Callable[[], float],
+                 say: Callable[[str], None], recorder: Recorder | None) -> None:
+        self.settings = settings
+        self.before = before
+        self.source = source
+        self.clock = clock
+        self.say = say
+        self.recorder = recorder
+        self.follower: Follower | None = None
+        self.source_info: dict[str, Any] = {}
+        self.start = clock()
+        self.deadline = self.start + settings.timeout
+        self.grace = settings.config.options.grace_seconds
+        self.streak: float | None = None  # since when the touched Services have all been converged
+        self.full_after = 0.0  # no full check before this time (one that failed sets it later)
+        self.full_ok = False
+        self.reason = "timeout"
+        self._said = ""
+        self._said_at = 0.0
+        self._full_cost = 0.0
+        self.notes: list[str] = []
+
+    def begin(self, context: str, server: str) -> None:
+        self.source.start()  # CollectionError: exit 3
+        listed = self.source.listed_at or self.clock()
+        version = self.source.server_version or {}
+        self.source_info = {"context": context, "server": server, "serverVersion": version,
+                            "namespaces": list(self.settings.cluster.namespaces)}
+        config = _with_target(self.settings.config, self.settings.target)
+        follower = Follower(self.before, config, started=listed)
+        lists = self.source.snapshot()
+        if self.recorder is not None:
+            self.recorder.begin(listed, self.source_info, FOLLOWED_KINDS)
+        for kind, lines in lists.items():
+            follower.load(kind, lines, listed)
+            if self.recorder is not None:
+                self.recorder.listed(kind, lines, listed)
+        follower.start(listed)
+        follower.last_change = latest_change(follower.state(listed))
+        if self.recorder is not None:
+            self.recorder.start(listed)
+        self.follower = follower
+        follower.evaluate(listed)
+        self._progress(listed, force=True)
+
+    def loop(self) -> None:
+        follower = self.follower
+        assert follower is not None
+        while True:
+            now = self.clock()
+            if now >= self.deadline:
+                self.reason = "timeout"
+                return
+            batch = self.source.changes(timeout=max(0.01, min(0.5, self.deadline - now)))
+            for text in self.source.notices():
+                self._note(text)
+            now = self.clock()
+            if batch:
+                follower.apply(batch)
+                if self.recorder is not None:
+                    self.recorder.changes(batch)
+            verdict = follower.evaluate(now)
+            if verdict.converged:
+                self.streak = self.streak if self.streak is not None else now
+            else:
+                self.streak = None
+                self.full_ok = False
+            self._progress(now)
+            if not self.settled(now):
+                continue
+            if not self.full_ok and now >= self.full_after:
+                self.full_ok = self._full_check(now)
+            if self.full_ok and not self.settings.follow:
+                self.reason = "converged"
+                return
+
+    def settled(self, now: float) -> bool:
+        """Converged, and either for longer than the grace period or with no change within it."""
+        if self.streak is None or self.follower is None:
+            return False
+        return now - self.streak >= self.grace or self.follower.last_change <= now - self.grace
+
+    def _full_check(self, now: float) -> bool:
+        """The whole state's comparison: the verdict the report will carry. Costly at scale: not repeated
+        more often than every few seconds while it disagrees with the touched-Services view."""
+        assert self.follower is not None
+        t0 = time.monotonic()
+        result = conclude(self.before, self.follower, self.settings, Ending(now, "converged", True),
+                          source_info=self.source_info, quick=True)
+        self._full_cost = time.monotonic() - t0
+        if not result.converged:
+            left = [n for n in (result.rotation or {}).get("servicesNotConverged") or []][:3]
+            self._note("the whole state is not converged yet" + (f" ({', '.join(left)})" if left else ""))
+            self.full_after = now + max(5.0, 3 * self._full_cost)
+        return bool(result.converged)
+
+    def ending(self, interrupted: bool) -> Ending:
+        now = self.clock()
+        assert self.follower is not None
+        reason = ("stopped" if self.settings.follow else "interrupted") if interrupted else self.reason
+        if reason in ("stopped", "timeout") and self.settings.follow and self.settled(now):
+            settled = self.full_ok or self._full_check(now)
+        else:
+            settled = reason == "converged" or (self.settled(now) and self.full_ok)
+        notes = list(self.notes)
+        elapsed = now - self.start
+        if reason == "timeout" and not self.settings.follow:
+            notes.append(f"verify timed out after {elapsed:.0f}s without converging")
+        elif reason == "interrupted":
+            notes.append(f"verify was interrupted after {elapsed:.0f}s" + ("" if settled else " without converging"))
+        elif self.settings.follow:
+            how = "stopped by a signal" if reason == "stopped" else "reached --timeout"
+            notes.append(f"verify --follow {how} after {elapsed:.0f}s")
+        if not settled and self.streak is not None:
+            notes.append(f"no reconvergence finding was left, but changes within the {self.grace}s grace period "
+                         f"were still in flight")
+        return Ending(now, reason, settled, tuple(notes))
+
+    # -- output --------------------------------------------------------------------------------
+    def _progress(self, now: float, force: bool = False) -> None:
+        """Services not converged and Services at zero ready endpoints now: a line when it changes, at most
+        once a second."""
+        follower = self.follower
+        assert follower is not None
+        left = sorted(f"{ns}/{name}" for ns, name in follower.verdict.not_converged)
+        down = sorted(f"{ns}/{name}" for ns, name in follower.timeline.down_now())
+        if left:
+            text = f"{len(left)} Service(s) not converged: " + _names(left)
+        elif self.streak is not None and not self.settled(now):
+            text = f"converged; waiting out changes in flight (grace {self.grace}s)"
+        else:
+            text = "converged"
+        if down:
+            text += f"; {len(down)} at zero ready endpoints: " + _names(down)
+        if text == self._said or (not force and now - self._said_at < 1.0):
+            return
+        self._said, self._said_at = text, now
+        self.say(_line(f"verify {_clock(now - self.start)}: {text}"))
+
+    def _note(self, text: str) -> None:
+        if text not in self.notes:
+            self.notes.append(text)
+            self.say(_line(f"verify: {text}"))
 
 
-def _is_request_failure(exc: Exception) -> bool:
-    from auditor.collect.kube import RequestFailed, Stopped
-
-    return isinstance(exc, (RequestFailed, Stopped))
-
-
-def _compare(before: ClusterState, after: ClusterState, settings: VerifySettings) -> AuditResult:
+def conclude(before: ClusterState, follower: Follower, settings: VerifySettings, ending: Ending, *,
+             source_info: dict[str, Any], quick: bool = False) -> AuditResult:
+    """The report's result: the whole followed state compared with BEFORE, with the timeline and the ending."""
+    info = InputInfo(path="(live cluster, followed)", label="after", taken_at=_iso(ending.at), complete=True,
+                     source=source_info)
+    version = (source_info.get("serverVersion") or {}).get("gitVersion")
+    after = follower.state(ending.at, info, server_version=version if isinstance(version, str) else None,
+                           context=str(source_info.get("context", "")), server=str(source_info.get("server", "")),
+                           eks=ending.eks)
     target = app.resolve_target(after, settings.target, settings.config, planning=False)
-    config = replace(settings.config, options=replace(settings.config.options, target_version=target))
-    return app.compare_states(before, after, config, settings.report, mode="verify")
+    config = _with_target(settings.config, target)
+    result = app.compare_states(before, after, config, settings.report, mode="verify")
+    if quick:
+        return result
+    converged = bool(result.converged) and ending.settled
+    rotation = {**(result.rotation or {}), "converged": converged}
+    outage_gate = settings.fail_on_outage
+    return replace(result, converged=converged, rotation=rotation, timeline=follower.timeline.to_json(),
+                   notices=result.notices + ending.notices, fail_on_outage=outage_gate)
 
 
-def _latest_change(state: ClusterState) -> datetime:
-    """The latest endpoint-relevant change the state shows (Pods, slices, Services): what may be in flight."""
-    latest = datetime.min.replace(tzinfo=state.taken_at.tzinfo)
+def write_last_state(follower: Follower, path: Path, ending: Ending, source: dict[str, Any]) -> None:
+    """The last state as a snapshot file next to the reports (replaced atomically)."""
+    from auditor.snapshot import SnapshotWriter
+
+    taken = _iso(ending.at)
+    try:
+        with SnapshotWriter(path) as writer:
+            for kind in FOLLOWED_KINDS:
+                for line in follower.lines[kind].values():
+                    writer.add_raw(kind, line)
+            writer.finish({"label": "after", "takenAt": taken, "startedAt": _iso(follower.timeline.start),
+                           "complete": True, "consistent": False, "kinds": list(FOLLOWED_KINDS), "missing": [],
+                           "source": source, "inconsistency": "followed by watches: each object as last observed"},
+                          eks=ending.eks)
+    except OSError as exc:
+        click.echo(f"warning: could not write the last state to {path}: {exc.strerror or exc}", err=True)
+
+
+def replay(before_path: Path, recording: Recording, settings: VerifySettings) -> int:
+    """`upgrade-auditor replay`: the recorded run through the same follower and conclusion, offline."""
+    app.baseline_of(settings.report)
+    before = snapshot.load_inputs([str(before_path)])
+    app.check_target([before], settings.target, settings.config)
+    _output_dir(settings.report.output_dir)
+    assert recording.started is not None
+    follower = Follower(before, _with_target(settings.config, settings.target), started=recording.listed_at)
+    for kind, lines in recording.lists.items():
+        follower.load(kind, lines, recording.listed_at)
+    follower.start(recording.started)
+    follower.last_change = latest_change(follower.state(recording.started))
+    follower.apply(recording.changes)
+    notes = list(recording.notices)
+    if recording.end is None:
+        end = max([recording.started] + [c.at for c in recording.changes])
+        notes.append("the recording has no END record (the run was killed): replayed up to its last event")
+        ending = Ending(end, "interrupted", False, tuple(notes))
+    else:
+        ending = Ending(recording.end, recording.reason, recording.settled, tuple(notes), recording.eks)
+    result = conclude(before, follower, settings, ending, source_info=recording.source)
+    result = replace(result, inputs=result.inputs + (InputInfo(path=str(recording.path), label="events",
+                                                                taken_at=_iso(ending.at), complete=True),))
+    return present(app.finish(result, settings.report), quiet=settings.report.quiet, verbose=settings.report.verbose)
+
+
+def latest_change(state: ClusterState) -> float:
+    """The latest endpoint-relevant change the objects show (Pods, slices, Services): what may be in flight."""
+    latest = datetime.min.replace(tzinfo=timezone.utc)
     for pod in state.of("Pod"):
         t = pod_changed_at(pod)
         if t is not None and t > latest:
@@ -200,20 +360,37 @@ def _latest_change(state: ClusterState) -> datetime:
             t = parse_time(raw)
             if t is not None and t > latest:
                 latest = t
-    return latest
+    if latest.year == 1:
+        return 0.0
+    return min(latest, state.taken_at).timestamp()  # a clock running ahead never puts changes in the future
 
 
-def _progress(result: AuditResult, settled: bool, grace: int) -> str:
-    left = [f for f in result.findings if f.rule in RECONVERGENCE_RULES and f.severity >= Severity.ERROR]
-    if result.converged:
-        if settled:
-            return "converged (0 findings left)"
-        return f"0 findings left; waiting out changes in flight (grace {grace}s)"
-    services = list((result.rotation or {}).get("servicesNotConverged") or [])
-    text = f"{len(left)} finding(s) left, {len(services)} Service(s) not converged"
-    if services:
-        text += ": " + ", ".join(services[:3]) + (f" and {len(services) - 3} more" if len(services) > 3 else "")
-    return text
+def _with_target(config: Config, target: str | None) -> Config:
+    return replace(config, options=replace(config.options, target_version=target))
+
+
+def _read_eks(reader: Callable[[], dict[str, Any] | None], say: Callable[[str], None]) -> dict[str, Any] | None:
+    try:
+        return reader()
+    except CollectionError as exc:
+        say(_line(f"verify: EKS data not read: {exc}"))
+        return None
+
+
+def _output_dir(out_dir: Path) -> None:
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"--output-dir {out_dir}: cannot create it ({exc.strerror or exc})") from None
+
+
+def _names(names: Iterable[str]) -> str:
+    items = list(names)
+    return ", ".join(items[:3]) + (f" and {len(items) - 3} more" if len(items) > 3 else "")
+
+
+def _iso(t: float) -> str:
+    return format_time(datetime.fromtimestamp(t, timezone.utc))
 
 
 def _line(text: str) -> str:
@@ -222,16 +399,8 @@ def _line(text: str) -> str:
 
 
 def _clock(seconds: float) -> str:
-    s = int(seconds)
+    s = int(max(0.0, seconds))
     return f"{s // 60}:{s % 60:02d}"
 
 
-def _unlink(path: Path) -> None:
-    try:
-        path.unlink()
-    except FileNotFoundError:
-        pass
-    except OSError as exc:
-        LOG.info("cannot remove %s: %s", path, exc)
-
-
+__all__ = ["VerifySettings", "verify", "replay", "conclude", "SNAPSHOT_NAME", "FOLLOWED_KINDS"]

@@ -12,6 +12,7 @@ from auditor.rules.endpointslices import (
     service_missing_endpointslices,
     stale_endpointslice,
 )
+from auditor.rules.outage import service_outage
 from auditor.rules.pair import PAIR_RULES
 from auditor.rules.target import target_version_jump
 
@@ -28,7 +29,7 @@ ALL_RULES: tuple[Rule, ...] = (
     control_plane_version_mismatch,
     target_version_jump,
     incomplete_snapshot,
-) + PAIR_RULES + EKS_RULES
+) + PAIR_RULES + (service_outage,) + EKS_RULES
 
 
 def convergence_rules() -> frozenset[str]:

@@ -24,6 +24,7 @@ class Options:
     capacity_tolerance: float = 0.0  # absolute endpoints, or a fraction when capacity_tolerance_is_ratio
     capacity_tolerance_is_ratio: bool = False
     third_party_managers: tuple[str, ...] = ()
+    outage_tolerance_seconds: float = 0.0  # service-outage: seconds at zero ready endpoints that are tolerated
 
 
 @dataclass

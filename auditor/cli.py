@@ -343,24 +343,36 @@ def compare(before: str, after: str, output_dir: str, formats: tuple[str, ...], 
     run(body)
 
 
-@main.command(short_help="Poll the live cluster until it reconverges with BEFORE.")
+@main.command(short_help="Follow the live cluster (list, then watch) until it reconverges with BEFORE.")
 @click.option("--before", "before", required=True, type=click.Path(), metavar="FILE",
               help="The BEFORE state (snapshot file or kubectl dump).")
 @click.option("--timeout", default=600.0, show_default=True, metavar="S",
-              type=click.FloatRange(min=0), help="Give up (exit 1) when not converged after this many seconds.")
+              type=click.FloatRange(min=0), help="End (exit 1 when not converged) after this many seconds.")
 @click.option("--interval", default=15.0, show_default=True, metavar="S",
-              type=click.FloatRange(min=0, min_open=True), help="Seconds between polls.")
+              type=click.FloatRange(min=0, min_open=True),
+              help="Seconds between lists of a kind whose watch RBAC forbids (watched kinds need no polling).")
+@click.option("--follow", is_flag=True, default=False,
+              help="Do not stop at convergence: follow the whole upgrade until --timeout or SIGINT/SIGTERM, then "
+                   "write the reports and exit by the final verdict (0 converged, 1 not).")
+@click.option("--fail-on-outage", is_flag=True, default=False,
+              help="Also exit 1 when a Service was at zero ready endpoints during the run (service-outage).")
+@click.option("--record", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="Write the observed events (JSON lines; gzip when FILE ends in .gz) for `replay`.")
 @cluster_options
 @eks_options
 @verify_report_options
 @click.option("--target-version", default=None, metavar="1.N",
               help="Kubernetes version of the upgrade (default: the live control plane's with EKS data).")
-def verify(before: str, timeout: float, interval: float, kubeconfig: str | None, context: str | None,
+def verify(before: str, timeout: float, interval: float, follow: bool, fail_on_outage: bool, record: str | None,
+           kubeconfig: str | None, context: str | None,
            namespaces: tuple[str, ...], request_timeout: str | None, eks_cluster: str | None, region: str | None,
            profile: str | None,
            output_dir: str, formats: tuple[str, ...], fail_on: str | None, config: str | None,
            target_version: str | None) -> None:
-    """Poll the live cluster until it has reconverged with BEFORE (exit 0) or the timeout passes (exit 1)."""
+    """Follow the live cluster until it has reconverged with BEFORE (exit 0) or the run ends (exit 1).
+
+    Lists the cluster once, then watches it, recording each Service's ready endpoints over time: the
+    report's timeline shows which Services went down during the upgrade, and for how long."""
 
     def body() -> int:
         from auditor import verify as verifier  # the kubernetes client loads only when needed
@@ -371,8 +383,38 @@ def verify(before: str, timeout: float, interval: float, kubeconfig: str | None,
             config=cfg,
             report=build_report_settings(output_dir, formats, fail_on, cfg.fail_on),
             target=_target(target_version),
-            timeout=timeout, interval=interval, eks=eks_reader(eks_cluster, region, profile))
+            timeout=timeout, interval=interval, eks=eks_reader(eks_cluster, region, profile),
+            follow=follow, fail_on_outage=fail_on_outage, record=Path(record) if record else None)
         return verifier.verify(settings)
+
+    run(body)
+
+
+@main.command(short_help="Replay a recorded verify run offline (verify --record).")
+@click.option("--before", "before", required=True, type=click.Path(), metavar="FILE",
+              help="The BEFORE state the run was verified against.")
+@click.option("--events", "events", required=True, type=click.Path(), metavar="FILE",
+              help="The events `verify --record FILE` wrote.")
+@click.option("--fail-on-outage", is_flag=True, default=False,
+              help="Also exit 1 when a Service was at zero ready endpoints during the run (service-outage).")
+@verify_report_options
+@click.option("--target-version", default=None, metavar="1.N",
+              help="Kubernetes version of the upgrade (default: the recorded control plane's).")
+def replay(before: str, events: str, fail_on_outage: bool, output_dir: str, formats: tuple[str, ...],
+           fail_on: str | None, config: str | None, target_version: str | None) -> None:
+    """Reproduce a verify run's report from its recording: the same timeline, findings and verdict."""
+
+    def body() -> int:
+        from auditor import recording
+        from auditor import verify as verifier
+
+        cfg = app.load_config(config)
+        rec = recording.read(Path(events))
+        settings = verifier.VerifySettings(
+            before=Path(before), cluster=ClusterOptions(), config=cfg,
+            report=build_report_settings(output_dir, formats, fail_on, cfg.fail_on),
+            target=_target(target_version), fail_on_outage=fail_on_outage)
+        return verifier.replay(Path(before), rec, settings)
 
     run(body)
 

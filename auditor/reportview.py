@@ -1,6 +1,7 @@
 """What the report templates see: groupings and derived numbers from an AuditResult, no formatting."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
 
 from auditor import __version__, reportgroups
@@ -143,6 +144,69 @@ def rotation_view(rot: dict[str, Any] | None) -> dict[str, Any] | None:
     }
 
 
+TIMELINE_MAX_SERVICES = 24
+
+
+def _epoch(text: Any) -> float | None:
+    """An ISO time of report.json (`...Z`) as epoch seconds; None when it is not one."""
+    if not isinstance(text, str):
+        return None
+    try:
+        t = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (t if t.tzinfo else t.replace(tzinfo=timezone.utc)).timestamp()
+
+
+def timeline_view(tl: dict[str, Any] | None) -> dict[str, Any] | None:
+    """verify's timeline with the chart's geometry: one row per Service (those that went down first), its
+    ready count as a step line over the run, its outages as marked spans."""
+    if not tl:
+        return None
+    start, end = _epoch(tl.get("from")), _epoch(tl.get("to"))
+    if start is None or end is None:
+        return None
+    span = max(end - start, 1e-3)
+    services = [dict(s) for s in tl.get("services") or []]
+    down = [s for s in services if s.get("outages")]
+    label_w, plot_w, row_h, plot_h = 270, 520, 44, 30
+    rows = []
+    for i, s in enumerate(services[:TIMELINE_MAX_SERVICES]):
+        samples = [(t, _ints(p.get("ready"))) for p in s.get("samples") or [] if (t := _epoch(p.get("at"))) is not None]
+        top = max([1, _ints(s.get("readyBefore"))] + [c for _, c in samples])
+        y0 = 20 + i * row_h
+
+        def x(t: float) -> float:
+            return round(label_w + plot_w * min(max((t - start) / span, 0.0), 1.0), 1)
+
+        def y(c: int) -> float:
+            return round(y0 + plot_h - plot_h * c / top, 1)  # noqa: B023 - used within this iteration only
+
+        points: list[str] = []
+        for j, (t, c) in enumerate(samples):
+            if j:
+                points.append(f"{x(t)},{y(samples[j - 1][1])}")
+            points.append(f"{x(t)},{y(c)}")
+        if samples:
+            points.append(f"{x(end)},{y(samples[-1][1])}")
+        spans = []
+        for o in s.get("outages") or []:
+            a = _epoch(o.get("from"))
+            b = _epoch(o.get("to")) if o.get("to") else end
+            if a is not None and b is not None:
+                spans.append({"x": x(a), "w": max(1.5, round(x(b) - x(a), 1)), "from": o.get("from"),
+                              "to": o.get("to")})
+        name = f"{s.get('namespace', '')}/{s.get('name', '')}"
+        rows.append({"name": name, "label": name if len(name) <= 32 else name[:31] + "…", "y": y0,
+                     "points": " ".join(points), "spans": spans, "top": top,
+                     "down": float(s.get("downSeconds") or 0), "before": _ints(s.get("readyBefore")),
+                     "min": _ints(s.get("minReady")), "end": _ints(s.get("readyAtEnd"))})
+    return {"from": tl.get("from"), "to": tl.get("to"), "seconds": round(span, 1), "services": services,
+            "down": down, "rows": rows, "left": len(services) - len(rows),
+            "chart": {"width": label_w + plot_w + 70, "height": 20 + len(rows) * row_h + 10, "labelW": label_w,
+                      "plotW": plot_w, "plotH": plot_h}}
+
+
 def eks_view(eks: dict[str, Any] | None, rotation: dict[str, Any] | None,
              cluster: dict[str, Any]) -> dict[str, Any] | None:
     """The EKS section as the engine built it (auditor.eksview), with node counts from the rotation."""
@@ -165,8 +229,12 @@ def _issue(i: Any) -> str:
 
 def verdict_detail(result: AuditResult) -> str:
     """Why the verdict is what it is: the threshold, and convergence for compare/verify."""
-    if result.mode == "verify":  # verify passes or fails on convergence alone
-        return "converged" if result.converged else "not converged"
+    if result.mode == "verify":  # verify passes or fails on convergence (and outages with --fail-on-outage)
+        text = "converged" if result.converged else "not converged"
+        if result.fail_on_outage:
+            outages = sum(1 for f in result.new_findings if f.rule == "service-outage")
+            text += f" · {outages} outage{'s' if outages != 1 else ''} (--fail-on-outage)"
+        return text
     if result.fail_on is None:
         parts = ["fail-on never"]
     elif result.failed:
@@ -213,6 +281,7 @@ def build_view(result: AuditResult) -> dict[str, Any]:
         "severities": [s.label for s in sorted(Severity, reverse=True)],
         "namespaces": namespaces, "cluster": result.cluster or {},
         "rotation": rotation, "eks": eks, "header": header(result.cluster or {}, eks),
+        "timeline": timeline_view(result.timeline),
         "services": services, "focus": focus, "focus_left": len(services) + len(others) - len(focus),
         "focus_findings": reportgroups.FOCUS_FINDINGS, "service_limit": SERVICE_LIMIT,
     }

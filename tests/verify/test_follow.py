@@ -16,6 +16,7 @@ from auditor.collect.project import project
 from auditor.settings import Config, ReportSettings
 from auditor.timeline import ServiceLine, Timeline
 from auditor.verify import SNAPSHOT_NAME, VerifySettings, verify
+from tests.test_report_schema import validate
 from tests.verify import verify_states
 
 Obj = dict[str, Any]
@@ -132,6 +133,7 @@ def test_outage_is_measured_and_reported(tmp_path: Path, before_path: Path, caps
     assert code == 0, lines
     assert src.closed
     report = json.loads((tmp_path / "out" / "report.json").read_text())
+    validate(report)  # the schema in the repo knows the timeline
     assert report["summary"]["converged"] is True
     services = {s["name"]: s for s in report["timeline"]["services"]}
     cart = services["cart"]

@@ -271,3 +271,39 @@ def test_evidence_opens_and_service_link_opens_its_group(browser: Any, tmp_path:
         assert p.errors == []
     finally:
         p.ctx.close()
+
+
+def _timeline() -> dict[str, Any]:
+    hostile = '<img src=x onerror="alert(1)">'
+    return {"from": "2026-11-20T10:00:00.000Z", "to": "2026-11-20T10:05:00.000Z", "services": [
+        {"namespace": "search", "name": "query-api", "readyBefore": 2, "minReady": 0, "readyAtEnd": 2,
+         "downSeconds": 38.0, "outages": [{"from": "2026-11-20T10:02:11.000Z", "to": "2026-11-20T10:02:49.000Z"}],
+         "samples": [{"at": "2026-11-20T10:00:00.000Z", "ready": 2}, {"at": "2026-11-20T10:01:30.000Z", "ready": 1},
+                     {"at": "2026-11-20T10:02:11.000Z", "ready": 0}, {"at": "2026-11-20T10:02:49.000Z", "ready": 2}]},
+        {"namespace": "shop", "name": hostile, "readyBefore": 3, "minReady": 0, "readyAtEnd": 0,
+         "downSeconds": 60.0, "outages": [{"from": "2026-11-20T10:04:00.000Z", "to": None}],
+         "samples": [{"at": "2026-11-20T10:00:00.000Z", "ready": 3}, {"at": "2026-11-20T10:04:00.000Z", "ready": 0}]},
+        {"namespace": "shop", "name": "web", "readyBefore": 3, "minReady": 2, "readyAtEnd": 3, "downSeconds": 0,
+         "outages": [], "samples": [{"at": "2026-11-20T10:00:00.000Z", "ready": 3},
+                                    {"at": "2026-11-20T10:03:00.000Z", "ready": 2},
+                                    {"at": "2026-11-20T10:03:20.000Z", "ready": 3}]}]}
+
+
+def test_timeline_chart_marks_outages_and_keeps_names_as_text(browser: Any, tmp_path: Path) -> None:
+    result = F.result(mode="verify", converged=False, timeline=_timeline())
+    p = Page(browser, render.render_html(result), tmp_path)
+    try:
+        assert p.errors == [] and p.dialogs == []
+        pg = p.page
+        assert pg.is_visible("#timeline svg.timeline")
+        assert pg.locator("#timeline .tl-row").count() == 3
+        assert pg.locator("#timeline rect.tl-out").count() == 2  # one closed outage, one still open
+        box = _box(pg, "#timeline rect.tl-out >> nth=0")
+        assert box["width"] > 5  # 38 s of a 5-minute run is a visible span, not a hairline
+        rows = pg.locator("#timeline-table tbody tr").all_inner_texts()
+        assert rows[0].startswith("search/query-api") and "38" in rows[0]
+        assert any('<img src=x onerror="alert(1)">' in r and "still down" in r for r in rows)
+        assert pg.locator("#timeline img").count() == 0
+        assert pg.is_visible('nav.toc a[href="#timeline"]')
+    finally:
+        p.ctx.close()

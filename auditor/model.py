@@ -185,6 +185,8 @@ class AuditResult:
     runs: tuple[RuleRun, ...] = ()
     baseline: BaselineInfo | None = None
     warnings: tuple[str, ...] = ()  # about the user's settings (expired excludes, unknown ignored rules); in notices
+    #: the rotation plan (`auditor.plan.RotationPlan.to_json()`): audit's state, compare's BEFORE state
+    plan: dict[str, Any] | None = None
 
     def is_known(self, f: Finding) -> bool:
         """In the baseline: reported apart, never counted against the gate."""

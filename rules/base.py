@@ -24,6 +24,8 @@ class Options:
     capacity_tolerance: float = 0.0  # absolute endpoints, or a fraction when capacity_tolerance_is_ratio
     capacity_tolerance_is_ratio: bool = False
     third_party_managers: tuple[str, ...] = ()
+    #: --rotating / `rotating:`: node groups (`karpenter:POOL` for Karpenter node pools) the upgrade replaces
+    rotating: tuple[str, ...] = ()
 
 
 @dataclass

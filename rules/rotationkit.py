@@ -1,0 +1,193 @@
+"""What the rotation rules share: the plan for a rule's options, each Service's ready backends (one per Pod),
+and the fix commands built from the real names. Pure; memoised per index."""
+from __future__ import annotations
+
+from typing import Any, Iterable, Iterator, NamedTuple
+
+from auditor.rules.base import Context, RuleNotRun
+
+from auditor import fixcmd
+from auditor.index import ClusterIndex
+from auditor.objects import LABEL_ZONE, KubeObject, service_selector
+from auditor.plan import PlanGroup, RotationPlan, plan_of
+from auditor.reconcile import (
+    find_port,
+    is_external_name,
+    pod_node,
+    pod_terminal,
+    pod_terminating,
+    service_ready_endpoints,
+)
+from auditor.workloads import Workload, follows_node, workload_of
+
+NO_PLAN = "no rotation plan: pass --target-version or --rotating"
+PROBE_DOCS = "https://kubernetes.io/docs/tasks/configure-pod-container/configure-liveness-readiness-startup-probes/"
+MAX_LISTED = 20
+
+
+def plan_for(ctx: Context, *, required: bool = True) -> RotationPlan:
+    """The rotation plan of the rule's options (one per index); RuleNotRun when nothing says what rotates."""
+    plan = plan_of(ctx.index, ctx.options.target_version, ctx.options.rotating)
+    if required and not plan.decided:
+        raise RuleNotRun(NO_PLAN)
+    return plan
+
+
+class Backend(NamedTuple):
+    """One Pod behind a Service's ready endpoints (a dual-stack Pod has one endpoint per family)."""
+
+    pod: KubeObject
+    node: str
+    zone: str
+    addresses: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        return f"{self.pod.namespace}/{self.pod.name}"
+
+
+class Backends(NamedTuple):
+    service: KubeObject
+    pods: tuple[Backend, ...]
+    #: ready endpoints whose Pod is not in the state (stale, or not a Pod): the rules cannot judge the Service
+    unknown: int
+
+    @property
+    def judged(self) -> bool:
+        return self.unknown == 0 and bool(self.pods)
+
+
+def _zone(index: ClusterIndex, node: str, slice_zone: str) -> str:
+    if slice_zone:
+        return slice_zone
+    n = index.nodes.get(node)
+    return n.labels.get(LABEL_ZONE, "") if n is not None else ""
+
+
+def backends(index: ClusterIndex, svc: KubeObject) -> Backends:
+    memo: dict[tuple[str, str], Backends] = index.cache.setdefault("rotation-backends", {})
+    key = (svc.namespace, svc.name)
+    hit = memo.get(key)
+    if hit is not None:
+        return hit
+    by_pod: dict[tuple[str, str], list[Any]] = {}
+    unknown = 0
+    for ep in service_ready_endpoints(index, svc.namespace, svc.name).values():
+        pod = index.pods.get((svc.namespace, ep.pod)) if ep.pod else None
+        if pod is None or (ep.pod_uid and pod.metadata.uid and ep.pod_uid != pod.metadata.uid) \
+                or pod_terminal(pod):
+            unknown += 1
+            continue
+        by_pod.setdefault((pod.namespace, pod.name), [pod, ep.node, ep.zone, []])[3].append(ep.address)
+    pods = []
+    for (_, _), (pod, ep_node, ep_zone, addrs) in sorted(by_pod.items()):
+        node = pod_node(pod) or ep_node
+        pods.append(Backend(pod, node, _zone(index, node, ep_zone), tuple(sorted(addrs))))
+    hit = memo[key] = Backends(svc, tuple(pods), unknown)
+    return hit
+
+
+def services(index: ClusterIndex) -> Iterator[Backends]:
+    """Every Service with ready Pod endpoints, but the apiserver's `default/kubernetes` and ExternalName ones."""
+    for (ns, name), svc in sorted(index.services.items()):
+        if (ns, name) == ("default", "kubernetes") or is_external_name(svc):
+            continue
+        b = backends(index, svc)
+        if b.pods:
+            yield b
+
+
+def movable(b: Backend) -> bool:
+    """Evicted by a drain: not a DaemonSet or static Pod (they follow the node), not already terminating."""
+    return not follows_node(b.pod) and not pod_terminating(b.pod)
+
+
+def rotating(plan: RotationPlan, b: Backend) -> PlanGroup | None:
+    return plan.group_of(b.node)
+
+
+# -- evidence and messages ------------------------------------------------------------------------------
+
+def names(items: Iterable[str]) -> list[str]:
+    return sorted(set(items))[:MAX_LISTED]
+
+
+def groups_text(groups: Iterable[PlanGroup]) -> str:
+    return ", ".join(sorted({g.label for g in groups}))
+
+
+def workloads_of(index: ClusterIndex, pods: Iterable[KubeObject]) -> list[Workload]:
+    seen: dict[tuple[str, str], Workload] = {}
+    for p in pods:
+        w = workload_of(index, p)
+        seen.setdefault((w.kind, w.name), w)
+    return [seen[k] for k in sorted(seen)]
+
+
+def workload_text(ws: list[Workload]) -> str:
+    if not ws:
+        return ""
+    shown = [f"{w.kind} {w.name}" + (f" (replicas {w.replicas})" if w.replicas is not None else "") for w in ws[:3]]
+    return ", ".join(shown) + (f" and {len(ws) - 3} more" if len(ws) > 3 else "")
+
+
+def drain_consequence(groups: Iterable[PlanGroup]) -> str:
+    """What each kind of rotation does when an eviction is refused (K8S-FACTS 5.3-5.5)."""
+    kinds = {g.kind for g in groups}
+    parts = []
+    if "eks-nodegroup" in kinds:
+        parts.append("the managed node group update retries the eviction for 15 minutes per node and then fails "
+                     "with PodEvictionFailure (unless forced, which ignores PDBs)")
+    if "karpenter-nodepool" in kinds:
+        parts.append("Karpenter leaves the node draining indefinitely (its termination evicts through the "
+                     "Eviction API, which respects PDBs)")
+    if "unmanaged" in kinds:
+        parts.append("kubectl drain retries the eviction until its --timeout (forever by default)")
+    return "; ".join(parts)
+
+
+def pdb_selector(index: ClusterIndex, svc: KubeObject, ws: list[Workload]) -> dict[str, str]:
+    """Labels a new PDB should select: the one workload's matchLabels, else the Service's selector."""
+    if len(ws) == 1 and ws[0].match_labels:
+        return ws[0].match_labels
+    return service_selector(svc)
+
+
+def scale_fix(ws: list[Workload], replicas: int) -> list[str]:
+    """Scale each scalable workload to at least `replicas` (never down)."""
+    return [fixcmd.scale(w.kind, w.name, w.namespace, max(replicas, w.replicas or 0)) for w in ws if w.scalable]
+
+
+def readiness_probe_fix(index: ClusterIndex, svc: KubeObject, w: Workload, pod: KubeObject) -> list[str]:
+    """A tcpSocket readiness probe on the container that serves the Service's first port (the least a probe
+    can check), as a JSON patch of the workload's Pod template; the docs for a real one."""
+    if not w.scalable or pod.spec is None or not pod.spec.containers or svc.spec is None or not svc.spec.ports:
+        return []
+    port = find_port(pod, svc.spec.ports[0])
+    if port is None:
+        return []
+    for i, c in enumerate(pod.spec.containers):
+        if any(cp.container_port == port for cp in c.ports or ()):
+            path = f"/spec/template/spec/containers/{i}/readinessProbe"
+            return [fixcmd.patch_json(w.kind, w.name, w.namespace, [
+                {"op": "add", "path": path, "value": {"tcpSocket": {"port": port}, "periodSeconds": 5}}])]
+    return []
+
+
+def spread_fix(w: Workload) -> list[str]:
+    if not w.scalable or not w.match_labels:
+        return []
+    constraint = {"maxSkew": 1, "topologyKey": LABEL_ZONE, "whenUnsatisfiable": "ScheduleAnyway",
+                  "labelSelector": {"matchLabels": w.match_labels}}
+    return [fixcmd.patch_merge(w.kind, w.name, w.namespace,
+                               {"spec": {"template": {"spec": {"topologySpreadConstraints": [constraint]}}}})]
+
+
+def readiness_checked(pod: KubeObject) -> bool:
+    """A readiness or startup probe on any container or sidecar (restartable init container): the Pod's Ready
+    waits for it when it starts. Without one, a started container is ready at once."""
+    spec = pod.spec
+    if spec is None:
+        return False
+    containers = list(spec.containers or ()) + [c for c in spec.init_containers or () if c.restart_policy == "Always"]
+    return any(c.readiness_probe is not None or c.startup_probe is not None for c in containers)

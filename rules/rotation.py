@@ -15,6 +15,7 @@ from auditor.rules.rotationkit import (
     names,
     pdb_selector,
     plan_for,
+    plural,
     readiness_checked,
     readiness_probe_fix,
     rotating,
@@ -83,14 +84,17 @@ def service_single_replica(ctx: Context) -> Iterator[Finding]:
         ws = workloads_of(idx, [only.pod])
         w = ws[0]
         extra = " (a StatefulSet recreates it only after the old Pod is gone)" if w.kind == "StatefulSet" else ""
-        wants = f"; {w.kind} {w.name} wants {w.replicas}" if w.replicas is not None and w.kind != "Pod" else ""
+        wants = ""
+        if w.replicas is not None and w.kind != "Pod":
+            wants = (f"; {w.kind} {w.name} runs 1 replica" if w.replicas == 1
+                     else f"; {w.kind} {w.name} wants {w.replicas} replicas but only this one is ready")
         fix = scale_fix(ws, 2)
         if idx.has("PodDisruptionBudget") and not pdbs_selecting(idx, only.pod) and w.match_labels:
             fix.append(fixcmd.create_pdb(f"{w.name}-pdb", svc.namespace, w.match_labels))
         fix.append(fixcmd.pods_by_selector(svc.namespace, w.match_labels) if w.match_labels
                    else fixcmd.kubectl("get", "pod", only.pod.name, svc.namespace, "-o", "wide"))
         yield ctx.finding(
-            ref_of(svc), f"all {len(only.addresses)} ready endpoint(s) belong to one Pod, {only.pod.name}, on "
+            ref_of(svc), f"its {plural(len(only.addresses), 'ready endpoint')} belong to one Pod, {only.pod.name}, on "
             f"rotating node {only.node} ({group.label}){wants}: the Service has no endpoint while it is "
             f"rescheduled{extra}",
             pod=only.name, node=only.node, nodegroup=group.label, groupKind=group.kind, planReason=group.reason,
@@ -245,7 +249,8 @@ def pdb_blocks_drain(ctx: Context) -> Iterator[Finding]:
                 fix += scale_fix(ws, b.desired_healthy + 1)
         nodes = names(pod_node(p) for p, _ in held)
         yield ctx.finding(
-            ref_of(pdb), f"{reason}; {len(held)} of its Pods run on rotating nodes ({groups_text(groups)}: "
+            ref_of(pdb), f"{reason}; {len(held)} of its Pods {'runs' if len(held) == 1 else 'run'} on rotating "
+            f"nodes ({groups_text(groups)}: "
             f"{', '.join(nodes[:3])}{' …' if len(nodes) > 3 else ''}): {drain_consequence(groups)}",
             budget=b.to_json(), unhealthyPodEvictionPolicy=(spec.unhealthy_pod_eviction_policy or None)
             if spec is not None else None,
@@ -307,9 +312,9 @@ def endpoints_without_readiness_probe(ctx: Context) -> Iterator[Finding]:
         groups = [g for _, g in risky]
         behind = workload_text(ws)
         yield ctx.finding(
-            ref_of(svc), f"{len(risky)} of its {len(b.pods)} ready Pod(s) on rotating nodes ({groups_text(groups)}) "
-            f"declare no readiness probe" + (f" ({behind})" if behind else "") + ": their replacements turn ready "
-            "as soon as the container starts",
+            ref_of(svc), f"{len(risky)} of its {plural(len(b.pods), 'ready Pod')} on rotating nodes "
+            f"({groups_text(groups)}) {'declares' if len(risky) == 1 else 'declare'} no readiness probe"
+            + (f" ({behind})" if behind else "") + ": their replacements turn ready as soon as the container starts",
             pods=names(x.name for x, _ in risky), nodes=names(x.node for x, _ in risky),
             nodegroups=sorted({g.label for g in groups}), workloads=[w.to_json() for w in ws if w.kind != "Pod"],
             fix=fix)

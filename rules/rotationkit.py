@@ -127,8 +127,13 @@ def workloads_of(index: ClusterIndex, pods: Iterable[KubeObject]) -> list[Worklo
 def workload_text(ws: list[Workload]) -> str:
     if not ws:
         return ""
-    shown = [f"{w.kind} {w.name}" + (f" (replicas {w.replicas})" if w.replicas is not None else "") for w in ws[:3]]
-    return ", ".join(shown) + (f" and {len(ws) - 3} more" if len(ws) > 3 else "")
+    shown = [f"{w.kind} {w.name}" + (f", {plural(w.replicas, 'replica')}" if w.replicas is not None else "")
+             for w in ws[:3]]
+    return "; ".join(shown) + (f" and {len(ws) - 3} more" if len(ws) > 3 else "")
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
 
 
 def drain_consequence(groups: Iterable[PlanGroup]) -> str:
@@ -154,8 +159,9 @@ def pdb_selector(index: ClusterIndex, svc: KubeObject, ws: list[Workload]) -> di
 
 
 def scale_fix(ws: list[Workload], replicas: int) -> list[str]:
-    """Scale each scalable workload to at least `replicas` (never down)."""
-    return [fixcmd.scale(w.kind, w.name, w.namespace, max(replicas, w.replicas or 0)) for w in ws if w.scalable]
+    """Scale each scalable workload that wants fewer than `replicas` (or an unknown number) up to `replicas`."""
+    return [fixcmd.scale(w.kind, w.name, w.namespace, replicas) for w in ws
+            if w.scalable and (w.replicas is None or w.replicas < replicas)]
 
 
 def readiness_probe_fix(index: ClusterIndex, svc: KubeObject, w: Workload, pod: KubeObject) -> list[str]:

@@ -139,7 +139,10 @@ def _target(value: str | None) -> str | None:
 
 
 def _rotating(values: tuple[str, ...]) -> tuple[str, ...]:
-    return _flag_value("--rotating", parse_rotating, values) if values else ()
+    try:
+        return parse_rotating(values)
+    except ConfigError as exc:
+        raise ConfigError(f"--rotating: {exc}") from None
 
 
 ROTATING_HELP = ("A node group the upgrade replaces (repeatable; karpenter:POOL for a Karpenter node pool). "

@@ -140,13 +140,20 @@ def pdbs_selecting(index: ClusterIndex, pod: KubeObject) -> list[KubeObject]:
 
 def pods_selected(index: ClusterIndex, pdb: KubeObject) -> list[KubeObject]:
     """The Pods of the PDB's namespace its selector matches (through the label index: no scan of every Pod)."""
+    memo: dict[tuple[str, str], list[KubeObject]] = index.cache.setdefault("pdb-pods", {})
+    key = (pdb.namespace, pdb.name)
+    hit = memo.get(key)
+    if hit is not None:
+        return hit
     sel = label_selector(pdb)
     if sel is None:
-        return []
-    candidates = index.pods_with_labels(pdb.namespace, sel.match_labels or {})
-    if not sel.match_expressions:
-        return candidates
-    return [p for p in candidates if selector_matches(sel, p.labels)]
+        hit = []
+    else:
+        hit = index.pods_with_labels(pdb.namespace, sel.match_labels or {})
+        if sel.match_expressions:
+            hit = [p for p in hit if selector_matches(sel, p.labels)]
+    memo[key] = hit
+    return hit
 
 
 def scaled(value: int | str | None, total: int) -> int | None:

@@ -34,9 +34,12 @@ from auditor.plan import PlanGroup, is_fargate
 from auditor.reconcile import pod_node, pod_ready, pod_terminal, pod_terminating, publishes_not_ready
 from auditor.workloads import budget, follows_node, pdbs_selecting, pods_selected, workload_of
 
+#: what every rotation rule reads; a state without one of them is incomplete and the rule does not run
+_SERVICE_KINDS = ("Node", "Pod", "Service", "EndpointSlice")
+
 
 @rule("service-single-replica", Severity.WARNING, "Service served by one Pod on a rotating node",
-      options=("target-version", "rotating"))
+      needs=_SERVICE_KINDS, options=("target-version", "rotating"))
 def service_single_replica(ctx: Context) -> Iterator[Finding]:
     """
     ## What it does
@@ -103,7 +106,7 @@ def service_single_replica(ctx: Context) -> Iterator[Finding]:
 
 @rule("service-rotation-unprotected", Severity.ERROR,
       "Service whose endpoints all rotate without a protecting PodDisruptionBudget",
-      needs=("PodDisruptionBudget",), options=("target-version", "rotating"))
+      needs=(*_SERVICE_KINDS, "PodDisruptionBudget"), options=("target-version", "rotating"))
 def service_rotation_unprotected(ctx: Context) -> Iterator[Finding]:
     """
     ## What it does
@@ -117,8 +120,9 @@ def service_rotation_unprotected(ctx: Context) -> Iterator[Finding]:
     Not counted: DaemonSet Pods and static Pods (hostNetwork system Pods of `kube-system` that a
     DaemonSet owns included) are not evicted by a drain, so a Service backed by one of them keeps an
     endpoint; Fargate Pods are never on rotating nodes; the `default/kubernetes` Service is skipped.
-    `publishNotReadyAddresses` Services are judged like any other: an evicted Pod leaves them too.
-    Needs PodDisruptionBudgets in the state (does not run without them) and a rotation plan.
+    `publishNotReadyAddresses` Services are judged like any other: an evicted Pod leaves them too. A
+    Service with a ready endpoint whose Pod is not in the state is skipped (`stale-endpointslice`
+    reports it). Needs PodDisruptionBudgets in the state (does not run without them) and a rotation plan.
 
     ## Why it matters
     Without a budget the drain evicts as fast as it can: the EKS managed node group update drains
@@ -178,7 +182,7 @@ def service_rotation_unprotected(ctx: Context) -> Iterator[Finding]:
 
 
 @rule("pdb-blocks-drain", Severity.ERROR, "PodDisruptionBudget that will stall the drain of rotating nodes",
-      needs=("PodDisruptionBudget",), options=("target-version", "rotating"))
+      needs=("Node", "Pod", "PodDisruptionBudget"), options=("target-version", "rotating"))
 def pdb_blocks_drain(ctx: Context) -> Iterator[Finding]:
     """
     ## What it does
@@ -259,7 +263,8 @@ def pdb_blocks_drain(ctx: Context) -> Iterator[Finding]:
 
 
 @rule("endpoints-without-readiness-probe", Severity.WARNING,
-      "Pods behind a Service on rotating nodes without a readiness probe", options=("target-version", "rotating"))
+      "Pods behind a Service on rotating nodes without a readiness probe", needs=_SERVICE_KINDS,
+      options=("target-version", "rotating"))
 def endpoints_without_readiness_probe(ctx: Context) -> Iterator[Finding]:
     """
     ## What it does
@@ -312,7 +317,7 @@ def endpoints_without_readiness_probe(ctx: Context) -> Iterator[Finding]:
         groups = [g for _, g in risky]
         behind = workload_text(ws)
         yield ctx.finding(
-            ref_of(svc), f"{len(risky)} of its {plural(len(b.pods), 'ready Pod')} on rotating nodes "
+            ref_of(svc), f"{_share(len(risky), len(b.pods))} on rotating nodes "
             f"({groups_text(groups)}) {'declares' if len(risky) == 1 else 'declare'} no readiness probe"
             + (f" ({behind})" if behind else "") + ": their replacements turn ready as soon as the container starts",
             pods=names(x.name for x, _ in risky), nodes=names(x.node for x, _ in risky),
@@ -320,14 +325,23 @@ def endpoints_without_readiness_probe(ctx: Context) -> Iterator[Finding]:
             fix=fix)
 
 
-@rule("service-single-zone", Severity.INFO, "Service whose ready endpoints are all in one zone")
+def _share(part: int, whole: int) -> str:
+    """'its only ready Pod', 'all 3 of its ready Pods', '2 of its 3 ready Pods'."""
+    if whole == 1:
+        return "its only ready Pod"
+    if part == whole:
+        return f"all {whole} of its ready Pods"
+    return f"{part} of its {plural(whole, 'ready Pod')}"
+
+
+@rule("service-single-zone", Severity.INFO, "Service whose ready endpoints are all in one zone", needs=_SERVICE_KINDS)
 def service_single_zone(ctx: Context) -> Iterator[Finding]:
     """
     ## What it does
     Reports each Service whose ready endpoints belong to at least two distinct Pods that are all in the
     same availability zone (the slice endpoint's `zone`, else the Node's `topology.kubernetes.io/zone`
     label), in a cluster whose Nodes span more than one zone. It needs no rotation plan. A Service with
-    an endpoint of unknown zone is not judged.
+    an endpoint of unknown zone, or whose Pod is not in the state, is not judged.
 
     Not counted: Services backed only by DaemonSet or static Pods (hostNetwork system Pods of
     `kube-system` included): they follow the nodes, and spreading them means spreading nodes; the

@@ -410,7 +410,7 @@ def blocks_drain() -> list[Obj]:
 def readiness() -> list[Obj]:
     return [
         case("two Deployment Pods on ng-blue without a readiness probe", state(BASE, RECOMMENDATIONS), [
-            exp("Service", "shop", "recommendations", "warning", "2 of its 2 ready Pods",
+            exp("Service", "shop", "recommendations", "warning", "all 2 of its ready Pods",
                 nodegroups=["ng-blue"], workloads=[{"kind": "Deployment", "name": "recommendations"}])]),
         case("StatefulSet Pods without a readiness probe behind a plain Service",
              state(BASE, REDIS[1:3], REDIS_STS, REDIS_RO), [

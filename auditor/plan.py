@@ -14,7 +14,7 @@ One plan per index and options (`plan_of`): the rules and the report share it.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from auditor import versions
@@ -69,23 +69,17 @@ class RotationPlan:
     target: str | None
     #: False when nothing said what rotates (no target, no --rotating, no drift): rules needing a plan do not run
     decided: bool = True
+    _by_node: dict[str, PlanGroup] = field(init=False, repr=False, compare=False, default_factory=dict)
 
     @property
     def nodes(self) -> frozenset[str]:
         return frozenset(n for g in self.groups for n in g.nodes)
 
-    def group_of(self, node_name: str | None) -> PlanGroup | None:
-        if not node_name:
-            return None
-        return self._by_node.get(node_name)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_node", {n: g for g in self.groups for n in g.nodes})
 
-    @property
-    def _by_node(self) -> dict[str, PlanGroup]:
-        memo = self.__dict__.get("_memo")
-        if memo is None:
-            memo = {n: g for g in self.groups for n in g.nodes}
-            object.__setattr__(self, "_memo", memo)
-        return memo
+    def group_of(self, node_name: str | None) -> PlanGroup | None:
+        return self._by_node.get(node_name) if node_name else None
 
     def to_json(self) -> dict[str, Any]:
         return {"how": self.how, "target": self.target, "decided": self.decided,

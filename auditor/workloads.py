@@ -11,6 +11,7 @@ import math
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from auditor.objects import KubeObject, OwnerReference, label_selector, selector_matches
+from auditor.reconcile import pod_terminal
 
 if TYPE_CHECKING:
     from auditor.index import ClusterIndex
@@ -39,7 +40,13 @@ def is_static_pod(pod: KubeObject) -> bool:
 def follows_node(pod: KubeObject) -> bool:
     """DaemonSet and static Pods: a drain does not evict them (`kubectl drain --ignore-daemonsets`, the EKS
     node group update, Karpenter), and each new node runs its own before the old node goes."""
-    return is_daemonset_pod(pod) or is_static_pod(pod)
+    ann = pod.metadata.annotations
+    if ann and ANN_MIRROR in ann:
+        return True
+    for ref in pod.metadata.owner_references or ():
+        if ref.controller:
+            return ref.kind in ("DaemonSet", "Node")
+    return False
 
 
 class Workload(NamedTuple):
@@ -85,13 +92,14 @@ def _match_labels(obj: KubeObject | None, fallback: dict[str, str]) -> dict[str,
     return fallback
 
 
+_POD_ONLY_LABELS = frozenset({"pod-template-hash", "controller-revision-hash", "statefulset.kubernetes.io/pod-name",
+                              "apps.kubernetes.io/pod-index", "pod-template-generation"})
+
+
 def workload_of(index: ClusterIndex, pod: KubeObject) -> Workload:
     """The workload a Pod belongs to (its top controller); the Pod itself when it has no controller."""
     ns = pod.namespace
     ref = controller_of(pod)
-    labels = {k: v for k, v in pod.labels.items() if k not in ("pod-template-hash", "controller-revision-hash",
-                                                               "statefulset.kubernetes.io/pod-name",
-                                                               "apps.kubernetes.io/pod-index")}
     if ref is None:
         return Workload("Pod", ns, pod.name, None, {})
     memo: dict[tuple[str, str, str], Workload] = index.cache.setdefault("workload-of", {})
@@ -99,6 +107,7 @@ def workload_of(index: ClusterIndex, pod: KubeObject) -> Workload:
     hit = memo.get(key)
     if hit is not None:
         return hit
+    labels = {k: v for k, v in pod.labels.items() if k not in _POD_ONLY_LABELS}  # the workload's, for fixes
     if ref.kind == "ReplicaSet":
         rs = _objects(index, "ReplicaSet").get((ns, ref.name))
         deploy_name = None
@@ -129,13 +138,14 @@ def workload_of(index: ClusterIndex, pod: KubeObject) -> Workload:
 
 def pdbs_selecting(index: ClusterIndex, pod: KubeObject) -> list[KubeObject]:
     """PodDisruptionBudgets in the Pod's namespace whose selector matches it (policy/v1: an empty selector
-    matches every Pod of the namespace, an absent one none)."""
-    by_ns: dict[str, list[tuple[KubeObject, Any]]] | None = index.cache.get("pdbs-by-namespace")
-    if by_ns is None:
-        by_ns = index.cache["pdbs-by-namespace"] = {}
-        for pdb in index.of("PodDisruptionBudget"):
-            by_ns.setdefault(pdb.namespace, []).append((pdb, label_selector(pdb)))
-    return [pdb for pdb, sel in by_ns.get(pod.namespace, ()) if selector_matches(sel, pod.labels)]
+    matches every Pod of the namespace, an absent one none). One pass over the PDBs' Pods per index."""
+    by_pod: dict[tuple[str, str], list[KubeObject]] | None = index.cache.get("pdbs-by-pod")
+    if by_pod is None:
+        by_pod = index.cache["pdbs-by-pod"] = {}
+        for pdb in sorted(index.of("PodDisruptionBudget"), key=lambda p: (p.namespace, p.name)):
+            for p in pods_selected(index, pdb):
+                by_pod.setdefault((p.namespace, p.name), []).append(pdb)
+    return by_pod.get((pod.namespace, pod.name), [])
 
 
 def pods_selected(index: ClusterIndex, pdb: KubeObject) -> list[KubeObject]:
@@ -217,3 +227,17 @@ def budget(pdb: KubeObject, count: int) -> Budget:
         text = "neither minAvailable nor maxUnavailable"
     return Budget(expected, desired, st.disruptions_allowed if st is not None else None,
                   st.current_healthy if st is not None else None, text)
+
+
+def budget_of(index: ClusterIndex, pdb: KubeObject) -> Budget:
+    """`budget` against the PDB's non-terminal Pods (counted only without status.expectedPods); memoised."""
+    memo: dict[tuple[str, str], Budget] = index.cache.setdefault("pdb-budget", {})
+    key = (pdb.namespace, pdb.name)
+    hit = memo.get(key)
+    if hit is None:
+        st = pdb.status
+        count = 0
+        if st is None or st.expected_pods is None:
+            count = sum(1 for p in pods_selected(index, pdb) if not pod_terminal(p))
+        hit = memo[key] = budget(pdb, count)
+    return hit

@@ -11,7 +11,6 @@ from auditor.rules.rotationkit import (
     Backend,
     drain_consequence,
     groups_text,
-    movable,
     names,
     pdb_selector,
     plan_for,
@@ -32,7 +31,7 @@ from auditor.model import Finding, Severity
 from auditor.objects import LABEL_ZONE, label_selector
 from auditor.plan import PlanGroup, is_fargate
 from auditor.reconcile import pod_node, pod_ready, pod_terminal, pod_terminating, publishes_not_ready
-from auditor.workloads import budget, follows_node, pdbs_selecting, pods_selected, workload_of
+from auditor.workloads import budget, budget_of, follows_node, pdbs_selecting, pods_selected, workload_of
 
 #: what every rotation rule reads; a state without one of them is incomplete and the rule does not run
 _SERVICE_KINDS = ("Node", "Pod", "Service", "EndpointSlice")
@@ -81,7 +80,7 @@ def service_single_replica(ctx: Context) -> Iterator[Finding]:
             continue
         only = b.pods[0]
         group = rotating(plan, only)
-        if group is None or not movable(only):
+        if group is None or not only.movable:
             continue
         svc = b.service
         ws = workloads_of(idx, [only.pod])
@@ -144,22 +143,22 @@ def service_rotation_unprotected(ctx: Context) -> Iterator[Finding]:
         if len(b.pods) < 2 or b.unknown:
             continue
         groups = [rotating(plan, x) for x in b.pods]
-        if any(g is None for g in groups) or not all(movable(x) for x in b.pods):
+        if any(g is None for g in groups) or not all(x.movable for x in b.pods):
             continue
         pods = [x.pod for x in b.pods]
         pdbs = {(p.namespace, p.name): p for pod in pods for p in pdbs_selecting(idx, pod)}
         svc = b.service
-        ws = workloads_of(idx, pods)
         count = len(pods)
         views = []
         protected = False
         for pdb in pdbs.values():
-            budg = budget(pdb, len([p for p in pods_selected(idx, pdb) if not pod_terminal(p)]))
+            budg = budget_of(idx, pdb)
             views.append({"name": pdb.name, **budg.to_json()})
             if not budg.allows_losing_all:
                 protected = True
         if protected:
             continue
+        ws = workloads_of(idx, pods)
         planned = [g for g in groups if g is not None]
         where = f"all on rotating nodes ({groups_text(planned)})"
         if pdbs:
@@ -304,7 +303,7 @@ def endpoints_without_readiness_probe(ctx: Context) -> Iterator[Finding]:
         risky: list[tuple[Backend, PlanGroup]] = []
         for x in b.pods:
             g = rotating(plan, x)
-            if g is not None and movable(x) and not readiness_checked(x.pod):
+            if x.movable and g is not None and not readiness_checked(x.pod):
                 risky.append((x, g))
         if not risky:
             continue

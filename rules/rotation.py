@@ -191,13 +191,15 @@ def pdb_blocks_drain(ctx: Context) -> Iterator[Finding]:
     finding per PDB, naming the Pods, nodes and node groups it will hold up and its numbers
     (expected, desired and current healthy, disruptions allowed).
 
-    With `unhealthyPodEvictionPolicy: AlwaysAllow` Pods that are not Ready can be evicted whatever the
-    budget, so only its Ready Pods on rotating nodes count; with the default (`IfHealthyBudget`) every
-    Pod does. Not counted: DaemonSet Pods and static Pods (hostNetwork system Pods of `kube-system` that
-    a DaemonSet owns included), which a drain does not evict; Pods already terminating or finished;
-    Pods on Fargate, never on rotating nodes. Services play no part here (`publishNotReadyAddresses` and
-    the `default/kubernetes` Service do not matter). A PDB with no Pod on rotating nodes does not fire.
-    Needs PodDisruptionBudgets in the state and a rotation plan.
+    Only Pods the Eviction API would refuse count: Running and Ready ones; Running ones that are not
+    Ready too, unless `unhealthyPodEvictionPolicy: AlwaysAllow` lets them go, or the default
+    `IfHealthyBudget` does because the budget is not disrupted (`currentHealthy` at least
+    `desiredHealthy`); Pending Pods are always evictable. Not counted either: DaemonSet Pods and static
+    Pods (hostNetwork system Pods of `kube-system` that a DaemonSet owns included), which a drain does
+    not evict; Pods already terminating or finished; Pods on Fargate, never on rotating nodes.
+    Services play no part here (`publishNotReadyAddresses` and the `default/kubernetes` Service do not
+    matter). A PDB with no Pod on rotating nodes does not fire. Needs PodDisruptionBudgets in the state
+    and a rotation plan.
 
     ## Why it matters
     Every drain goes through the Eviction API, which refuses to evict a Pod its PDB protects. The EKS
@@ -220,13 +222,17 @@ def pdb_blocks_drain(ctx: Context) -> Iterator[Finding]:
     idx = ctx.index
     for pdb in sorted(idx.of("PodDisruptionBudget"), key=lambda p: (p.namespace, p.name)):
         live = [p for p in pods_selected(idx, pdb) if not pod_terminal(p) and not pod_terminating(p)]
-        always = (pdb.spec is not None and pdb.spec.unhealthy_pod_eviction_policy == "AlwaysAllow")
-        held = [(p, g) for p in live if not follows_node(p) and (g := plan.group_of(pod_node(p))) is not None
-                and (pod_ready(p) or not always)]
-        if not held:
-            continue
         b = budget(pdb, len(live))
         spec = pdb.spec
+        # The Eviction API lets some Pods go whatever the budget: Pending ones always; Running ones that are not
+        # Ready with AlwaysAllow, or with IfHealthyBudget (the default) while the PDB is not disrupted.
+        policy = (spec.unhealthy_pod_eviction_policy if spec is not None else "") or "IfHealthyBudget"
+        healthy = b.current_healthy if b.current_healthy is not None else sum(1 for p in live if pod_ready(p))
+        unhealthy_held = policy != "AlwaysAllow" and (policy != "IfHealthyBudget" or healthy < b.desired_healthy)
+        held = [(p, g) for p in live if not follows_node(p) and (g := plan.group_of(pod_node(p))) is not None
+                and p.status is not None and p.status.phase == "Running" and (pod_ready(p) or unhealthy_held)]
+        if not held:
+            continue
         reason = ""
         if b.expected > 0 and b.desired_healthy >= b.expected:
             if spec is not None and spec.max_unavailable is not None:

@@ -205,6 +205,8 @@ PDB_REDIS = pdb("redis", "search", "redis", max_unavailable=0, expected=2, healt
 PDB_NE = pdb("node-exporter", "monitoring", "node-exporter", max_unavailable=0, expected=2, healthy=2, desired=2,
              allowed=0)
 PDB_CHECKOUT = pdb("checkout", "shop", "checkout", min_available=1, expected=2, healthy=1, desired=1, allowed=0)
+PDB_CHECKOUT_STRICT = pdb("checkout-strict", "shop", "checkout", min_available=2, expected=2, healthy=1, desired=2,
+                          allowed=0)
 PDB_LEDGER = pdb("ledger", "payments", "ledger", min_available=2, expected=2, healthy=2, desired=2, allowed=0)
 PDB_SUGGEST = pdb("suggest", "search", "suggest", max_unavailable=0, expected=1, healthy=1, desired=1, allowed=0)
 
@@ -366,6 +368,9 @@ def blocks_drain() -> list[Obj]:
     co_unready = unready(X["pod-checkout-2"])
     checkout = [X["svc-checkout"], X["pod-checkout-1"], co_unready,
                 *variant_slices(X["svc-checkout"], [X["pod-checkout-1"], co_unready]), CO_DEP, CO_RS]
+    blue_unready = unready(X["pod-checkout-1"])
+    checkout_blue_unready = [X["svc-checkout"], blue_unready, X["pod-checkout-2"],
+                             *variant_slices(X["svc-checkout"], [blue_unready, X["pod-checkout-2"]]), CO_DEP, CO_RS]
     cat_unready = [unready(X["pod-catalog-1"]), unready(X["pod-catalog-2"])]
     always = copy.deepcopy(PDB_CAT_MIN2)
     always["spec"]["unhealthyPodEvictionPolicy"] = "AlwaysAllow"
@@ -400,6 +405,12 @@ def blocks_drain() -> list[Obj]:
         case("guard: a Pod on Fargate is never on a rotating node", state(BASE, SUGGEST, PDB_SUGGEST)),
         case("guard: unhealthyPodEvictionPolicy AlwaysAllow and only unready Pods on rotating nodes",
              state(BASE, catalog_unready, always)),
+        case("guard: IfHealthyBudget lets the unready Pod on ng-blue go: the budget is not disrupted",
+             state(BASE, checkout_blue_unready, PDB_CHECKOUT)),
+        case("IfHealthyBudget holds an unready Pod too while the budget is disrupted (1 healthy, 2 required)",
+             state(BASE, checkout_blue_unready, PDB_CHECKOUT_STRICT), [
+            exp("PodDisruptionBudget", "shop", "checkout-strict", "error", "minAvailable 2 keeps all 2",
+                pods=["shop/" + X["pod-checkout-1"]["metadata"]["name"]], budget={"currentHealthy": 1})]),
         case("not run: the state has no PodDisruptionBudgets", state(BASE, CATALOG, kinds=NO_PDB_KINDS),
              not_run=NO_PDB),
         case("not run: no target version and no --rotating", state(BASE, CATALOG, PDB_CAT_MIN2), options=None,

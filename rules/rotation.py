@@ -85,7 +85,10 @@ def service_single_replica(ctx: Context) -> Iterator[Finding]:
         svc = b.service
         ws = workloads_of(idx, [only.pod])
         w = ws[0]
-        extra = " (a StatefulSet recreates it only after the old Pod is gone)" if w.kind == "StatefulSet" else ""
+        outcome = {"StatefulSet": "the Service has no endpoint until the StatefulSet recreates it, which it does "
+                                  "only once the old Pod is gone",
+                   "Pod": "the Service loses its only endpoint for good: no controller recreates a bare Pod",
+                   }.get(w.kind, "the Service has no endpoint while it is rescheduled")
         wants = ""
         if w.replicas is not None and w.kind != "Pod":
             wants = (f"; {w.kind} {w.name} runs 1 replica" if w.replicas == 1
@@ -96,10 +99,11 @@ def service_single_replica(ctx: Context) -> Iterator[Finding]:
         fix.append(fixcmd.pods_by_selector(svc.namespace, w.match_labels) if w.match_labels
                    else fixcmd.kubectl("get", "pod", only.pod.name, svc.namespace, "-o", "wide"))
         yield ctx.finding(
-            ref_of(svc), f"its {plural(len(only.addresses), 'ready endpoint')} belong to one Pod, {only.pod.name}, on "
-            f"rotating node {only.node} ({group.label}){wants}: the Service has no endpoint while it is "
-            f"rescheduled{extra}",
-            pod=only.name, node=only.node, nodegroup=group.label, groupKind=group.kind, planReason=group.reason,
+            ref_of(svc), f"its {plural(len(only.addresses), 'ready endpoint')} "
+            f"{'belongs' if len(only.addresses) == 1 else 'belong'} to one Pod, {only.pod.name}, on rotating node "
+            f"{only.node} ({group.label}){wants}: {outcome}",
+            pod=only.name, node=only.node, nodegroup=group.label, nodegroups=[group.label], groupKind=group.kind,
+            planReason=group.reason,
             readyEndpoints=len(only.addresses), workload=w.to_json() if w.kind != "Pod" else None, fix=fix)
 
 

@@ -152,6 +152,10 @@ NODE_EXPORTER = app("node-exporter", b.service("node-exporter", "monitoring", T 
 SG_DEP, SG_RS = w.deployment("suggest", "search", T - 30 * DAYS, replicas=1, labels={"app": "suggest"}, probe=False)
 SUGGEST = app("suggest", svc("suggest", "search", "172.20.12.8"),
               [dpod("suggest", "search", 0, FG, "10.0.3.9", probe=False)], SG_DEP, SG_RS)
+# search/debug: a bare Pod (no controller) on ng-blue
+BARE = app("debug", svc("debug", "search", "172.20.12.14"),
+           [_on(w.with_probe(b.pod("debug-shell", "search", T - DAYS, labels={"app": "debug"}, node_name=name_of(NB2),
+                                   ips=["10.0.2.191"])), NB2)])
 # search/redis: a StatefulSet of 2 on ng-blue behind a headless publishNotReadyAddresses Service, and redis-ro (a
 # plain Service on the same Pods)
 REDIS_STS = w.statefulset("redis", "search", T - 40 * DAYS, replicas=2, labels={"app": "redis"}, service="redis")
@@ -315,13 +319,15 @@ def single_replica() -> list[Obj]:
                 nodegroup="ng-blue", node=name_of(NB1), groupKind="eks-nodegroup",
                 workload={"kind": "Deployment", "name": "query-api", "replicas": 1})]),
         case("a StatefulSet of one: the replacement comes only once the old Pod is gone", state(BASE, RANKER), [
-            exp("Service", "search", "ranker", "warning", "StatefulSet recreates it",
+            exp("Service", "search", "ranker", "warning", "only once the old Pod is gone",
                 workload={"kind": "StatefulSet", "name": "ranker", "replicas": 1})]),
         case("--rotating names the group; no target version needed", state(BASE, QUERY_API), [
             exp("Service", "search", "query-api", "warning", "(ng-blue)", planReason="--rotating ng-blue")],
             options={"rotating": ["ng-blue"]}),
         case("a publishNotReadyAddresses Service with one Pod is judged like any other", state(BASE, redis_one), [
             exp("Service", "search", "redis", "warning", "one Pod, redis-0")]),
+        case("a bare Pod: nothing recreates it", state(BASE, BARE), [
+            exp("Service", "search", "debug", "warning", "no controller recreates a bare Pod", nodegroups=["ng-blue"])]),
         case("guard: two replicas", state(BASE, CATALOG)),
         case("guard: the Pod's node group is not rotating (--rotating ng-green)", state(BASE, QUERY_API),
              options={"rotating": ["ng-green"]}),

@@ -327,7 +327,8 @@ def single_replica() -> list[Obj]:
         case("a publishNotReadyAddresses Service with one Pod is judged like any other", state(BASE, redis_one), [
             exp("Service", "search", "redis", "warning", "one Pod, redis-0")]),
         case("a bare Pod: nothing recreates it", state(BASE, BARE), [
-            exp("Service", "search", "debug", "warning", "no controller recreates a bare Pod", nodegroups=["ng-blue"])]),
+            exp("Service", "search", "debug", "warning", "no controller recreates a bare Pod",
+                nodegroups=["ng-blue"])]),
         case("guard: two replicas", state(BASE, CATALOG)),
         case("guard: the Pod's node group is not rotating (--rotating ng-green)", state(BASE, QUERY_API),
              options={"rotating": ["ng-green"]}),

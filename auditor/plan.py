@@ -221,8 +221,8 @@ def rotation_plan(index: ClusterIndex, target: versions.Minor | str | None, rota
                                 decided=False)
         return RotationPlan(tuple(groups), "Karpenter NodeClaims marked Drifted (no target version given)", None)
     if index.eks_data is not None and index.eks_data.nodegroups:
-        how = (f"every EKS managed node group below the target {t}, and every other node (Karpenter, "
-               f"self-managed) whose kubelet is below it or whose NodeClaim drifted")
+        how = (f"every EKS managed node group below the target {t}, and every other node whose kubelet is below "
+               f"it or whose NodeClaim drifted")
     else:
         how = f"every node whose kubelet is below the target {t}, and Karpenter nodes whose NodeClaim drifted"
     return RotationPlan(tuple(groups), how, target_text)

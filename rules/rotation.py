@@ -322,16 +322,15 @@ def endpoints_without_readiness_probe(ctx: Context) -> Iterator[Finding]:
         for w in ws:
             first = next(x.pod for x, _ in risky if workload_of(idx, x.pod) == w)
             fix += readiness_probe_fix(idx, svc, w, first)
-        fix.append(PROBE_DOCS)
         groups = [g for _, g in risky]
         behind = workload_text(ws)
         yield ctx.finding(
             ref_of(svc), f"{_share(len(risky), len(b.pods))} on rotating nodes "
             f"({groups_text(groups)}) {'declares' if len(risky) == 1 else 'declare'} no readiness probe"
-            + (f" ({behind})" if behind else "") + ": their replacements turn ready as soon as the container starts",
+            + (f" ({behind})" if behind else "") + ": the replacements turn ready as soon as the container starts",
             pods=names(x.name for x, _ in risky), nodes=names(x.node for x, _ in risky),
             nodegroups=sorted({g.label for g in groups}), workloads=[w.to_json() for w in ws if w.kind != "Pod"],
-            fix=fix)
+            probeDocs=PROBE_DOCS, fix=fix)
 
 
 def _share(part: int, whole: int) -> str:

@@ -9,9 +9,12 @@ from auditor.rules.base import Context, rule
 from auditor.rules.rotationkit import (
     PROBE_DOCS,
     Backend,
+    backends,
+    candidates,
     drain_consequence,
     groups_text,
     names,
+    one_zone,
     pdb_selector,
     plan_for,
     plural,
@@ -374,14 +377,16 @@ def service_single_zone(ctx: Context) -> Iterator[Finding]:
     cluster_zones = {n.labels.get(LABEL_ZONE) for n in idx.nodes.values() if not is_fargate(n)} - {None, ""}
     if len(cluster_zones) < 2:
         return
-    for b in services(idx):
+    for svc in candidates(idx):
+        if one_zone(idx, svc) is None:  # most Services: decided from the ready endpoints alone
+            continue
+        b = backends(idx, svc)
         if len(b.pods) < 2 or b.unknown or all(follows_node(x.pod) for x in b.pods):
             continue
-        zones = {x.zone for x in b.pods}
+        zones = {x.zone for x in b.pods}  # the Pods' own nodes (an endpoint's nodeName may lag)
         if len(zones) != 1 or "" in zones:
             continue
         zone = next(iter(zones))
-        svc = b.service
         ws = workloads_of(idx, [x.pod for x in b.pods])
         fix = [f for w in ws for f in spread_fix(w)]
         behind = workload_text(ws)

@@ -80,20 +80,49 @@ def _backends(index: ClusterIndex, svc: KubeObject) -> Backends:
     return Backends(svc, tuple(found[k] for k in sorted(found)), unknown)
 
 
+def candidates(index: ClusterIndex) -> list[KubeObject]:
+    """The Services the rotation rules judge, sorted: all but the apiserver's `default/kubernetes` (not a
+    workload) and ExternalName ones (no endpoints)."""
+    hit: list[KubeObject] | None = index.cache.get("rotation-candidates")
+    if hit is None:
+        hit = index.cache["rotation-candidates"] = [
+            svc for (ns, name), svc in sorted(index.services.items())
+            if (ns, name) != ("default", "kubernetes") and not is_external_name(svc)]
+    return hit
+
+
+def backends(index: ClusterIndex, svc: KubeObject) -> Backends:
+    memo: dict[tuple[str, str], Backends] = index.cache.setdefault("rotation-backends", {})
+    key = (svc.namespace, svc.name)
+    hit = memo.get(key)
+    if hit is None:
+        hit = memo[key] = _backends(index, svc)
+    return hit
+
+
 def services(index: ClusterIndex) -> list[Backends]:
-    """Every Service with ready Pod endpoints, but the apiserver's `default/kubernetes` and ExternalName ones,
-    sorted; computed once per index for all the rotation rules."""
+    """Every candidate Service with ready Pod endpoints and its backends; computed once per index for all the
+    rotation rules."""
     hit: list[Backends] | None = index.cache.get("rotation-services")
     if hit is None:
-        hit = []
-        for (ns, name), svc in sorted(index.services.items()):
-            if (ns, name) == ("default", "kubernetes") or is_external_name(svc):
-                continue
-            b = _backends(index, svc)
-            if b.pods:
-                hit.append(b)
-        index.cache["rotation-services"] = hit
+        hit = index.cache["rotation-services"] = [b for svc in candidates(index) if (b := backends(index, svc)).pods]
     return hit
+
+
+def one_zone(index: ClusterIndex, svc: KubeObject) -> str | None:
+    """The one zone all of a Service's ready endpoints are in (slice zone, else the Node's label); None when
+    they span several, or one has no known zone. Cheap: reads the ready endpoints only."""
+    zone = None
+    nodes = index.nodes
+    for ep in service_ready_endpoints(index, svc.namespace, svc.name).values():
+        z = ep.zone
+        if not z:
+            n = nodes.get(ep.node)
+            z = n.labels.get(LABEL_ZONE, "") if n is not None else ""
+        if not z or (zone is not None and z != zone):
+            return None
+        zone = z
+    return zone
 
 
 def rotating(plan: RotationPlan, b: Backend) -> PlanGroup | None:

@@ -23,6 +23,7 @@ from auditor.rules.rotationkit import (
     rotating,
     scale_fix,
     services,
+    services_of_pod,
     spread_fix,
     workload_text,
     workloads_of,
@@ -271,6 +272,7 @@ def pdb_blocks_drain(ctx: Context) -> Iterator[Finding]:
             budget=b.to_json(), unhealthyPodEvictionPolicy=(spec.unhealthy_pod_eviction_policy or None)
             if spec is not None else None,
             pods=names(f"{p.namespace}/{p.name}" for p, _ in held), nodes=nodes,
+            services=names(sid for p, _ in held for sid in services_of_pod(idx, p)),
             nodegroups=[g.label for g in groups], workloads=[w.to_json() for w in ws if w.kind != "Pod"], fix=fix)
 
 

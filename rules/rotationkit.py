@@ -109,6 +109,18 @@ def services(index: ClusterIndex) -> list[Backends]:
     return hit
 
 
+def services_of_pod(index: ClusterIndex, pod: KubeObject) -> list[str]:
+    """`ns/name` of the Services whose ready endpoints include this Pod (one pass over `services`)."""
+    by_pod: dict[tuple[str, str], list[str]] | None = index.cache.get("rotation-services-by-pod")
+    if by_pod is None:
+        by_pod = index.cache["rotation-services-by-pod"] = {}
+        for b in services(index):
+            sid = f"{b.service.namespace}/{b.service.name}"
+            for x in b.pods:
+                by_pod.setdefault((x.pod.namespace, x.pod.name), []).append(sid)
+    return by_pod.get((pod.namespace, pod.name), [])
+
+
 def one_zone(index: ClusterIndex, svc: KubeObject) -> str | None:
     """The one zone all of a Service's ready endpoints are in (slice zone, else the Node's label); None when
     they span several, or one has no known zone. Cheap: reads the ready endpoints only."""

@@ -387,7 +387,7 @@ def blocks_drain() -> list[Obj]:
         case("minAvailable equal to the replicas (2 of 2), both on ng-blue", state(BASE, CATALOG, PDB_CAT_MIN2), [
             exp("PodDisruptionBudget", "shop", "catalog-strict", "error", "PodEvictionFailure",
                 budget={"spec": "minAvailable 2", "expectedPods": 2, "desiredHealthy": 2, "disruptionsAllowed": 0},
-                nodegroups=["ng-blue"], nodes=[name_of(NB1), name_of(NB2)],
+                nodegroups=["ng-blue"], nodes=[name_of(NB1), name_of(NB2)], services=["shop/catalog"],
                 workloads=[{"kind": "Deployment", "name": "catalog", "replicas": 2}])]),
         case("maxUnavailable 0%", state(BASE, CATALOG, PDB_CAT_MAX0), [
             exp("PodDisruptionBudget", "shop", "catalog-max0", "error", "maxUnavailable 0%: no Pod may be evicted")]),

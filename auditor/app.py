@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from auditor import snapshot, versions
+from auditor import plan, snapshot, versions
 from auditor.baseline import Baseline, load_baseline
 from auditor.baseline import apply as apply_baseline
 from auditor.eksview import eks_view
@@ -115,9 +115,30 @@ def check_order(before: ClusterState, after: ClusterState, allow_reversed: bool)
     return (f"BEFORE ({b}) is not older than AFTER ({a}): are the arguments swapped?",)
 
 
-def _options(config: Config, target: str | None) -> Config:
+def _options(config: Config, target: str | None, rotating: tuple[str, ...] | None = None) -> Config:
     from dataclasses import replace
-    return replace(config, options=replace(config.options, target_version=target))
+    options = replace(config.options, target_version=target)
+    if rotating:  # the flag replaces the config's list
+        options = replace(options, rotating=tuple(rotating))
+    return replace(config, options=options)
+
+
+def check_rotating(state: ClusterState, flag: tuple[str, ...], config: Config) -> None:
+    """A --rotating (or config `rotating:`) name that is no node group of the state is a usage error (exit 2)
+    naming the known groups, checked before any rule runs."""
+    names = flag or config.options.rotating
+    if not names:
+        return
+    where = "--rotating" if flag else f"{config.path}: rotating"
+    try:
+        plan.check_rotating(ClusterIndex(state), names)
+    except plan.UnknownGroupError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def plan_json(index: ClusterIndex, config: Config) -> dict[str, Any]:
+    """The rotation plan for the report, the same object the rotation rules read (memoised on the index)."""
+    return plan.plan_of(index, config.options.target_version, config.options.rotating).to_json()
 
 
 def baseline_of(report: ReportSettings) -> Baseline | None:
@@ -125,11 +146,13 @@ def baseline_of(report: ReportSettings) -> Baseline | None:
     return load_baseline(report.baseline) if report.baseline is not None else None
 
 
-def audit(paths: list[str] | list[Path], config: Config, report: ReportSettings, target: str | None) -> Written:
+def audit(paths: list[str] | list[Path], config: Config, report: ReportSettings, target: str | None,
+          rotating: tuple[str, ...] = ()) -> Written:
     baseline_of(report)  # a bad baseline fails before the inputs are read
     state = load_states(paths)
     check_target([state], target, config)
-    config = _options(config, resolve_target(state, target, config, planning=True))
+    check_rotating(state, rotating, config)
+    config = _options(config, resolve_target(state, target, config, planning=True), rotating)
     result = audit_state(state, config, report, mode="audit")
     return finish(result, report)
 
@@ -137,18 +160,20 @@ def audit(paths: list[str] | list[Path], config: Config, report: ReportSettings,
 def audit_state(state: ClusterState, config: Config, report: ReportSettings, *, mode: str) -> AuditResult:
     index = ClusterIndex(state)
     rules = tuple(r for r in ALL_RULES if r.mode in ("single", "eks"))
+    rotation_plan = plan_json(index, config)
     run = run_rules(rules, index, config, command=mode)
     result = AuditResult(
         mode=mode, inputs=tuple(state.inputs), findings=tuple(run.findings), suppressed=tuple(run.suppressed),
         fail_on=report.fail_on, rules=tuple(r.info() for r in rules),
         cluster=cluster_facts(state, config.options.target_version),
         eks=eks_view(index, config.options.target_version), notices=tuple(state.warnings) + tuple(run.notices),
-        generated_at=format_time(datetime.now(timezone.utc)), runs=tuple(run.runs), warnings=tuple(run.warnings))
+        generated_at=format_time(datetime.now(timezone.utc)), runs=tuple(run.runs), warnings=tuple(run.warnings),
+        plan=rotation_plan)
     return apply_baseline(result, baseline_of(report))
 
 
 def compare(before_path: Path, after_path: Path, config: Config, report: ReportSettings,
-            target: str | None, *, allow_reversed: bool = False) -> Written:
+            target: str | None, *, allow_reversed: bool = False, rotating: tuple[str, ...] = ()) -> Written:
     baseline_of(report)
     if str(before_path) == str(after_path) == "-":
         raise InputError("-", "standard input can be read only once (BEFORE and AFTER are both '-')")
@@ -156,7 +181,8 @@ def compare(before_path: Path, after_path: Path, config: Config, report: ReportS
     after = load_states([after_path])
     check_order(before, after, allow_reversed)
     check_target([before, after], target, config)
-    config = _options(config, resolve_target(after, target, config, planning=False))
+    check_rotating(before, rotating, config)  # the plan is BEFORE's: the groups the upgrade was to replace
+    config = _options(config, resolve_target(after, target, config, planning=False), rotating)
     result = compare_states(before, after, config, report, mode="compare")
     return finish(result, report)
 
@@ -167,6 +193,7 @@ def compare_states(before: ClusterState, after: ClusterState, config: Config, re
     from auditor.rotation import RECONVERGENCE_RULES, summarise
     a_index, b_index = ClusterIndex(after), ClusterIndex(before)
     rules = tuple(r for r in ALL_RULES if r.mode in ("single", "eks", "pair"))
+    rotation_plan = plan_json(b_index, config)
     run = run_rules(rules, a_index, config, before=b_index, command=mode)
     baseline = baseline_of(report)
     known = baseline.fingerprints if baseline is not None else frozenset()
@@ -189,7 +216,7 @@ def compare_states(before: ClusterState, after: ClusterState, config: Config, re
         cluster=cluster_facts(after, config.options.target_version), converged=rotation["converged"],
         rotation=rotation, eks=eks_view(a_index, config.options.target_version),
         notices=notices, generated_at=format_time(datetime.now(timezone.utc)), runs=tuple(run.runs),
-        warnings=tuple(run.warnings))
+        warnings=tuple(run.warnings), plan=rotation_plan)
     return apply_baseline(result, baseline)
 
 

@@ -15,7 +15,7 @@ from auditor import __version__, app
 from auditor.collect.options import ClusterOptions
 from auditor.errors import AuditorError, ConfigError, ExitCode
 from auditor.inputs import DEFAULT_MAX_INPUT_SIZE, MAX_INPUT_SIZE_ENV, human_size, parse_size, set_max_input_size
-from auditor.settings import ReportSettings, normalise_version, parse_fail_on, parse_formats
+from auditor.settings import ReportSettings, normalise_version, parse_fail_on, parse_formats, parse_rotating
 from auditor.terminal import present, summary
 
 FAIL_ON_HELP = "Exit 1 when a finding is at or above this severity (default: error)."
@@ -138,6 +138,17 @@ def _target(value: str | None) -> str | None:
     return _flag_value("--target-version", normalise_version, value) if value else None
 
 
+def _rotating(values: tuple[str, ...]) -> tuple[str, ...]:
+    try:
+        return parse_rotating(values)
+    except ConfigError as exc:
+        raise ConfigError(f"--rotating: {exc}") from None
+
+
+ROTATING_HELP = ("A node group the upgrade replaces (repeatable; karpenter:POOL for a Karpenter node pool). "
+                 "Default: every node group or node below the target version.")
+
+
 def run(action: Callable[[], int]) -> None:
     """Run a command body: expected failures become one line on stderr and their exit code."""
     try:
@@ -206,15 +217,17 @@ def main(verbose: bool) -> None:
 @report_options
 @click.option("--target-version", default=None, metavar="1.N",
               help="Kubernetes version you are upgrading to; checks skew against it too.")
+@click.option("--rotating", "rotating", multiple=True, metavar="NODEGROUP|karpenter:POOL", help=ROTATING_HELP)
 def audit(inputs: tuple[str, ...], output_dir: str, formats: tuple[str, ...], fail_on: str | None,
-          config: str | None, target_version: str | None) -> None:
+          config: str | None, target_version: str | None, rotating: tuple[str, ...]) -> None:
     """Run the single-state rules on one cluster state (snapshot files or kubectl dumps, merged)."""
 
     def body() -> int:
         cfg = app.load_config(config)
         report = build_report_settings(output_dir, formats, fail_on, cfg.fail_on)
         target = _target(target_version)
-        return present(app.audit(list(inputs), cfg, report, target), quiet=report.quiet, verbose=report.verbose)
+        return present(app.audit(list(inputs), cfg, report, target, _rotating(rotating)), quiet=report.quiet,
+                       verbose=report.verbose)
 
     run(body)
 
@@ -329,16 +342,18 @@ def snapshot(output: str, label: str, kubeconfig: str | None, context: str | Non
               help="Kubernetes version of the upgrade (default: AFTER's control-plane version with EKS data).")
 @click.option("--allow-reversed", is_flag=True,
               help="Compare even when BEFORE was taken after AFTER (otherwise exit 2: swapped arguments).")
+@click.option("--rotating", "rotating", multiple=True, metavar="NODEGROUP|karpenter:POOL",
+              help="A node group the upgrade replaced (repeatable); names BEFORE's groups for the plan.")
 def compare(before: str, after: str, output_dir: str, formats: tuple[str, ...], fail_on: str | None,
-            config: str | None, target_version: str | None, allow_reversed: bool) -> None:
+            config: str | None, target_version: str | None, allow_reversed: bool, rotating: tuple[str, ...]) -> None:
     """Compare BEFORE and AFTER states: single-state rules on AFTER plus the before/after rules."""
 
     def body() -> int:
         cfg = app.load_config(config)
         report = build_report_settings(output_dir, formats, fail_on, cfg.fail_on)
         target = _target(target_version)
-        return present(app.compare(Path(before), Path(after), cfg, report, target, allow_reversed=allow_reversed),
-                       quiet=report.quiet, verbose=report.verbose)
+        return present(app.compare(Path(before), Path(after), cfg, report, target, allow_reversed=allow_reversed,
+                                   rotating=_rotating(rotating)), quiet=report.quiet, verbose=report.verbose)
 
     run(body)
 

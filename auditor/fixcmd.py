@@ -1,6 +1,7 @@
 """Ready-to-paste commands for a finding's fix, with the real names filled in and shell-quoted. Pure."""
 from __future__ import annotations
 
+import json
 import shlex
 from typing import Mapping
 
@@ -66,3 +67,28 @@ def controller_logs(region: str | None, cluster: str | None) -> str:
     where = f" --region {q(region)}" if region else ""
     return (f"aws logs filter-log-events{where} --log-group-name {group} "
             f"--log-stream-name-prefix kube-controller-manager --filter-pattern EndpointSlice")
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+def scale(kind: str, name: str, namespace: str, replicas: int) -> str:
+    """`kubectl -n NS scale deployment/NAME --replicas=N`."""
+    return f"kubectl -n {q(namespace)} scale {q(kind.lower() + '/' + name)} --replicas={int(replicas)}"
+
+
+def create_pdb(name: str, namespace: str, selector: Mapping[str, str], *, max_unavailable: int = 1) -> str:
+    """`kubectl create poddisruptionbudget` for Pods matching `selector`."""
+    return (f"kubectl -n {q(namespace)} create poddisruptionbudget {q(name)} "
+            f"--selector={q(selector_text(selector))} --max-unavailable={int(max_unavailable)}")
+
+
+def patch_merge(kind: str, name: str, namespace: str, patch: object) -> str:
+    """`kubectl -n NS patch KIND NAME --type merge -p '{...}'` (null deletes a field)."""
+    return f"kubectl -n {q(namespace)} patch {kind.lower()} {q(name)} --type merge -p {q(_json(patch))}"
+
+
+def patch_json(kind: str, name: str, namespace: str, ops: list[dict[str, object]]) -> str:
+    """`kubectl -n NS patch KIND NAME --type json -p '[...]'` (RFC 6902 operations)."""
+    return f"kubectl -n {q(namespace)} patch {kind.lower()} {q(name)} --type json -p {q(_json(ops))}"

@@ -159,17 +159,25 @@ class ClusterIndex:
         if hit is not None:
             return hit
         sel = service_selector(svc)
-        if not sel:
-            self._selected[key] = []
-            return []
-        ns = svc.metadata.namespace
-        lists = [self._label_index.get((ns, k, v), []) for k, v in sel.items()]
-        lists.sort(key=len)
-        if not lists[0]:
-            out: list[KubeObject] = []
-        elif len(lists) == 1:
-            out = list(lists[0])
-        else:
-            out = [p for p in lists[0] if all((p.metadata.labels or {}).get(k) == v for k, v in sel.items())]
+        out = self.pods_with_labels(svc.metadata.namespace, sel) if sel else []
         self._selected[key] = out
         return out
+
+    @cached_property
+    def _pods_by_namespace(self) -> dict[str, list[KubeObject]]:
+        out: dict[str, list[KubeObject]] = {}
+        for (ns, _), p in self.pods.items():
+            out.setdefault(ns, []).append(p)
+        return out
+
+    def pods_with_labels(self, ns: str, labels: dict[str, str]) -> list[KubeObject]:
+        """Pods of a namespace carrying all these labels (every Pod of it for {}), through the label index."""
+        if not labels:
+            return list(self._pods_by_namespace.get(ns, ()))
+        lists = [self._label_index.get((ns, k, v), []) for k, v in labels.items()]
+        lists.sort(key=len)
+        if not lists[0]:
+            return []
+        if len(lists) == 1:
+            return list(lists[0])
+        return [p for p in lists[0] if all((p.metadata.labels or {}).get(k) == v for k, v in labels.items())]

@@ -6,24 +6,14 @@ from typing import Any, Iterable
 
 from auditor.index import ClusterIndex
 from auditor.model import Finding, Severity
-from auditor.objects import LABEL_NODEGROUP, LABEL_NODEPOOL, KubeObject
+from auditor.objects import KubeObject
+from auditor.plan import node_group
 from auditor.reconcile import ready_count, service_ready_endpoints
 from auditor.rules import convergence_rules
 
 #: Rules whose error findings mean "slices did not follow the Pods" (verify polls until none is left):
 #: the `convergence` metadata on each rule.
 RECONVERGENCE_RULES = convergence_rules()
-
-
-def node_group(node: KubeObject) -> tuple[str, str]:
-    labels = node.labels
-    if LABEL_NODEGROUP in labels:
-        return "eks-nodegroup", labels[LABEL_NODEGROUP]
-    if LABEL_NODEPOOL in labels:
-        return "karpenter-nodepool", labels[LABEL_NODEPOOL]
-    if node.metadata.name.startswith("fargate-"):
-        return "fargate", "fargate"
-    return "unmanaged", "unmanaged"
 
 
 def kubelet(node: KubeObject) -> str:

@@ -159,7 +159,7 @@ def _read_yaml(p: Path) -> Any:
 
 #: top-level keys of .upgrade-auditor.yaml
 CONFIG_KEYS = {"fail-on", "grace-seconds", "rules", "exclude", "third-party-managers", "target-version",
-               "outage-tolerance-seconds"}
+               "outage-tolerance-seconds", "rotating"}
 
 
 def load_config(path: str | None, known_rules: set[str], *, explicit: bool = False) -> Config:
@@ -181,7 +181,7 @@ def load_config(path: str | None, known_rules: set[str], *, explicit: bool = Fal
     overrides, (tol, ratio) = _rule_overrides(p, raw.get("rules") or {}, known_rules)
     options = Options(grace_seconds=_grace(p, raw), capacity_tolerance=tol, capacity_tolerance_is_ratio=ratio,
                       third_party_managers=_managers(p, raw), target_version=_config_target(p, raw),
-                      outage_tolerance_seconds=_outage_tolerance(p, raw))
+                      outage_tolerance_seconds=_outage_tolerance(p, raw), rotating=_rotating(p, raw))
     fail_on = _fail_on(p, raw)
     return Config(path=str(p), fail_on=fail_on, rules=overrides,
                   excludes=_excludes(p, raw.get("exclude") or [], known_rules), options=options)
@@ -285,6 +285,37 @@ def _managers(p: Path, raw: dict[str, Any]) -> tuple[str, ...]:
     if not isinstance(managers, list) or not all(isinstance(m, str) for m in managers):
         raise ConfigError(f"{p}: third-party-managers must be a list of managed-by values")
     return tuple(managers)
+
+
+def _rotating(p: Path, raw: dict[str, Any]) -> tuple[str, ...]:
+    """`rotating: [ng-blue, "karpenter:default"]`: the node groups the upgrade replaces (names are checked
+    against the state once it is read)."""
+    value = raw.get("rotating")
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list):
+        raise ConfigError(f"{p}: rotating must be a list of node group names (karpenter:POOL for Karpenter)")
+    try:
+        return parse_rotating(value)
+    except ConfigError as exc:
+        raise ConfigError(f"{p}: rotating: {exc}") from None
+
+
+def parse_rotating(values: list[Any] | tuple[Any, ...]) -> tuple[str, ...]:
+    """Node group names as given (`ng-blue`, `karpenter:default`), de-duplicated; ConfigError for a bad one."""
+    out: list[str] = []
+    for v in values:
+        if not isinstance(v, str) or not v.strip():
+            raise ConfigError(f"{v!r} is not a node group name (write NODEGROUP or karpenter:NODEPOOL)")
+        for part in v.split(","):  # `--rotating ng-blue,ng-green` like --format
+            name = part.strip()
+            if not name or name == "karpenter:" or any(ch.isspace() for ch in name):
+                raise ConfigError(f"{v!r} is not a node group name (write NODEGROUP or karpenter:NODEPOOL)")
+            if name not in out:
+                out.append(name)
+    return tuple(out)
 
 
 def _config_target(p: Path, raw: dict[str, Any]) -> str | None:

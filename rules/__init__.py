@@ -14,6 +14,7 @@ from auditor.rules.endpointslices import (
 )
 from auditor.rules.outage import service_outage
 from auditor.rules.pair import PAIR_RULES
+from auditor.rules.rotation import ROTATION_RULES
 from auditor.rules.target import target_version_jump
 
 ALL_RULES: tuple[Rule, ...] = (
@@ -29,7 +30,7 @@ ALL_RULES: tuple[Rule, ...] = (
     control_plane_version_mismatch,
     target_version_jump,
     incomplete_snapshot,
-) + PAIR_RULES + (service_outage,) + EKS_RULES
+) + ROTATION_RULES + PAIR_RULES + (service_outage,) + EKS_RULES
 
 
 def convergence_rules() -> frozenset[str]:

@@ -5,6 +5,7 @@ import inspect
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from auditor.model import Finding, ObjectRef, RuleInfo, Severity
@@ -25,6 +26,8 @@ class Options:
     capacity_tolerance_is_ratio: bool = False
     third_party_managers: tuple[str, ...] = ()
     outage_tolerance_seconds: float = 0.0  # service-outage: seconds at zero ready endpoints that are tolerated
+    #: --rotating / `rotating:`: node groups (`karpenter:POOL` for Karpenter node pools) the upgrade replaces
+    rotating: tuple[str, ...] = ()
 
 
 @dataclass
@@ -85,11 +88,11 @@ class Rule:
     convergence: bool = False
     options: tuple[str, ...] = ()
 
-    @property
+    @cached_property
     def docs(self) -> dict[str, str]:
         return parse_doc(inspect.getdoc(self.check) or "")
 
-    @property
+    @cached_property  # read by every finding (Context.finding): parse the docstring once
     def remediation(self) -> str:
         """The first paragraph of 'How to fix': short enough for a finding."""
         fix = self.docs.get("How to fix", "")

@@ -18,10 +18,10 @@ FORBIDDEN_EVERYWHERE_PURE = ("boto3", "botocore", "kubernetes", "click", "audito
 IO_MODULES = ("os", "io", "pathlib", "shutil", "subprocess", "socket", "tempfile", "gzip", "urllib", "http",
               "threading", "time", "random")
 RULE_ALLOWED = ("auditor.model", "auditor.objects", "auditor.kinds", "auditor.state", "auditor.index",
-                "auditor.reconcile", "auditor.versions", "auditor.eksdata", "auditor.fixcmd", "auditor.rules",
-                "auditor.timeline", "auditor")
+                "auditor.reconcile", "auditor.versions", "auditor.eksdata", "auditor.fixcmd", "auditor.plan",
+                "auditor.workloads", "auditor.rules", "auditor.timeline", "auditor")
 PURE_CORE = ("index.py", "reconcile.py", "versions.py", "eksdata.py", "fixcmd.py", "kinds.py", "objects.py",
-             "model.py", "timeline.py")
+             "model.py", "plan.py", "workloads.py", "timeline.py")
 RENDERERS = ("render.py", "reportview.py", "reportgroups.py", "evidence.py", "terminal.py")
 RENDERER_ALLOWED = ("auditor.model", "auditor.reportview", "auditor.reportgroups", "auditor.evidence", "auditor.errors",
                     "auditor")

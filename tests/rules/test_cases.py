@@ -39,7 +39,8 @@ ALL_CASES = _load()
 def test_rule_case(rule_id: str, case: dict[str, Any]) -> None:
     rule = by_id(rule_id)
     assert rule is not None, f"unknown rule {rule_id}"
-    options = Options(**(case.get("options") or {}))
+    raw = case.get("options") or {}
+    options = Options(**{k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()})  # rotating: [...]
     index = ClusterIndex(state_from(case["state"], "after"))
     before = ClusterIndex(state_from(case["before"], "before")) if case.get("before") else None
     run = run_rules([rule], index, Config(options=options), before=before)

@@ -1,0 +1,205 @@
+"""verify against the API double with real watches, around a scripted blue/green rotation (tests/rotation_script):
+the outage of the Service that went down is measured within a second of the truth, the exit codes follow the
+verdict, the recording replays to the same report."""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from auditor.cli import main
+from tests import builders as b
+from tests import rotation_script as rs
+from tests.apidouble import ApiDouble
+
+Obj = dict[str, Any]
+
+
+def _before_file(tmp_path: Path, before: list[Obj]) -> Path:
+    path = tmp_path / "before.json"
+    taken = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 60))
+    path.write_text(json.dumps(b.snapshot_doc(before, taken, label="before", server_version="v1.33.1-eks-b9b5b5e")))
+    return path
+
+
+def _config(tmp_path: Path, grace: int = 0, **extra: Any) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(f"grace-seconds: {grace}\n" + "".join(f"{k}: {v}\n" for k, v in extra.items()))
+    return path
+
+
+def _run(args: list[str]) -> tuple[int, str, str, float]:
+    r = CliRunner().invoke(main, args, catch_exceptions=False)
+    return r.exit_code, r.stdout, r.stderr, time.time()
+
+
+def _report(out: Path) -> dict[str, Any]:
+    return json.loads((out / "report.json").read_text())
+
+
+def _started_after(api: ApiDouble, steps: list[tuple[float, list[Obj]]], before: list[Obj],
+                   lead: float = 1.5) -> rs.Playback:
+    """Play the steps once verify has listed (`lead` seconds in), the first step's delay included."""
+    return rs.play(api, [(lead + steps[0][0], steps[0][1])] + steps[1:], before)
+
+
+def test_follow_reports_the_outage_within_a_second_of_the_truth(tmp_path: Path) -> None:
+    rot = rs.rotation(services=3, replicas=2, pace=0.3, solo_gap=2.0)
+    with ApiDouble(rot.before, version="1.33") as api:
+        kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig")
+        before = _before_file(tmp_path, rot.before)
+        total = 1.5 + sum(d for d, _ in rot.steps)
+        out = tmp_path / "out"
+        playback = _started_after(api, rot.steps, rot.before)
+        code, stdout, stderr, _ = _run(["verify", "--before", str(before), "--kubeconfig", str(kubeconfig),
+                                        "--config", str(_config(tmp_path)), "--output-dir", str(out),
+                                        "--format", "json,md,html", "--follow", "--timeout", f"{total + 3:.1f}",
+                                        "--record", str(tmp_path / "events.jsonl.gz")])
+        assert playback.join(5)
+    assert code == 0, stdout + stderr
+    report = _report(out)
+    assert report["summary"]["converged"] is True
+    truth = playback.outages()
+    assert list(truth) == [rot.solo]
+    [real] = truth[rot.solo]
+    services = {(s["namespace"], s["name"]): s for s in report["timeline"]["services"]}
+    solo = services[rot.solo]
+    assert solo["readyBefore"] == 1 and solo["minReady"] == 0 and solo["readyAtEnd"] == 1
+    assert len(solo["outages"]) == 1
+    assert real.seconds is not None and abs(solo["downSeconds"] - real.seconds) < 1.0, (solo, real)
+    others = [s for k, s in services.items() if k != rot.solo]
+    assert all(s["downSeconds"] == 0 and s["minReady"] >= 1 for s in others)
+    findings = [f for f in report["findings"] if f["rule"] == "service-outage"]
+    assert [f["object"]["name"] for f in findings] == [rs.SOLO]
+    assert set(findings[0]["evidence"]["nodesLeft"]) <= set(rot.blue)
+    assert "verify --follow" in " ".join(report["notices"])
+    # the recording replays to the same report
+    code2, _, _, _ = _run(["replay", "--before", str(before), "--events", str(tmp_path / "events.jsonl.gz"),
+                           "--config", str(_config(tmp_path)), "--output-dir", str(tmp_path / "replayed"),
+                           "--format", "json"])
+    again = _report(tmp_path / "replayed")
+    assert code2 == code and again["timeline"] == report["timeline"]
+    assert [(f["rule"], f["object"]) for f in again["findings"]] == [(f["rule"], f["object"])
+                                                                     for f in report["findings"]]
+
+
+def test_fail_on_outage_exits_1(tmp_path: Path) -> None:
+    rot = rs.rotation(services=1, replicas=2, pace=0.2, solo_gap=1.0)
+    with ApiDouble(rot.before, version="1.33") as api:
+        kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig")
+        before = _before_file(tmp_path, rot.before)
+        total = 1.5 + sum(d for d, _ in rot.steps)
+        playback = _started_after(api, rot.steps, rot.before)
+        code, stdout, stderr, _ = _run(["verify", "--before", str(before), "--kubeconfig", str(kubeconfig),
+                                        "--config", str(_config(tmp_path)), "--output-dir", str(tmp_path / "out"),
+                                        "--format", "json", "--follow", "--fail-on-outage",
+                                        "--timeout", f"{total + 2:.1f}"])
+        playback.join(5)
+    assert code == 1, stdout + stderr
+    assert _report(tmp_path / "out")["summary"]["converged"] is True  # converged, but an outage: exit 1
+
+
+def test_without_follow_it_exits_within_seconds_of_converging(tmp_path: Path) -> None:
+    """Started mid-rotation (solo down), grace 0: it ends soon after the last step, exit 0."""
+    rot = rs.rotation(services=2, replicas=2, pace=0.3, solo_gap=1.5)
+    truth = rs.Playback(rot.before, rot.steps)
+    # the first state in which solo is at zero ready endpoints: start there
+    first_down = next(i for i, (_, objs) in enumerate(rot.steps) if rs.ready_endpoints(objs).get(rot.solo) == 0)
+    del truth
+    start_objs = rot.steps[first_down][1]
+    rest = rot.steps[first_down + 1:]
+    with ApiDouble(start_objs, version="1.33") as api:
+        kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig")
+        before = _before_file(tmp_path, rot.before)
+        playback = _started_after(api, rest, start_objs)
+        code, stdout, stderr, ended = _run(["verify", "--before", str(before), "--kubeconfig", str(kubeconfig),
+                                            "--config", str(_config(tmp_path)), "--output-dir", str(tmp_path / "out"),
+                                            "--format", "json", "--timeout", "60"])
+        assert playback.join(5)
+    assert code == 0, stdout + stderr
+    assert ended - playback.applied[-1] < 4.0, (ended, playback.applied)
+    report = _report(tmp_path / "out")
+    solo = next(s for s in report["timeline"]["services"] if s["name"] == rs.SOLO)
+    assert solo["outages"] and solo["outages"][0]["to"] is not None
+
+
+def test_a_slice_that_never_follows_is_not_converged_exit_1(tmp_path: Path) -> None:
+    rot = rs.rotation(services=2, replicas=2, pace=0.2, solo_gap=0.5, handmade=True)
+    with ApiDouble(rot.before, version="1.33") as api:
+        kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig")
+        before = _before_file(tmp_path, rot.before)
+        total = 1.5 + sum(d for d, _ in rot.steps)
+        playback = _started_after(api, rot.steps, rot.before)
+        code, stdout, stderr, _ = _run(["verify", "--before", str(before), "--kubeconfig", str(kubeconfig),
+                                        "--config", str(_config(tmp_path)), "--output-dir", str(tmp_path / "out"),
+                                        "--format", "json", "--follow", "--timeout", f"{total + 2:.1f}"])
+        playback.join(5)
+    assert code == 1, stdout + stderr
+    report = _report(tmp_path / "out")
+    assert report["summary"]["converged"] is False
+    assert any(f["rule"] == "handmade-endpointslice-stale" and f["object"]["name"] == "app-0-manual"
+               for f in report["findings"])
+
+
+def test_sigterm_with_follow_writes_reports_and_exits_by_the_verdict(tmp_path: Path) -> None:
+    """A pipeline stops a background `verify --follow` with SIGTERM: reports written, exit 0 (converged)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    rot = rs.rotation(services=1, replicas=2, pace=0.2, solo_gap=0.5)
+    with ApiDouble(rot.before, version="1.33") as api:
+        kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig")
+        before = _before_file(tmp_path, rot.before)
+        out = tmp_path / "out"
+        proc = subprocess.Popen([sys.executable, "-m", "auditor", "verify", "--before", str(before),
+                                 "--kubeconfig", str(kubeconfig), "--config", str(_config(tmp_path)),
+                                 "--output-dir", str(out), "--format", "json", "--follow", "--timeout", "120"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.time() + 30
+            assert proc.stderr is not None
+            listed = threading.Event()
+
+            def watch_stderr() -> None:
+                assert proc.stderr is not None
+                for line in proc.stderr:
+                    if line.startswith("verify 0:"):
+                        listed.set()
+
+            threading.Thread(target=watch_stderr, daemon=True).start()
+            assert listed.wait(deadline - time.time()), "verify never reported progress"
+            playback = rs.play(api, rot.steps, rot.before)
+            assert playback.join(10)
+            time.sleep(1.0)
+            os.kill(proc.pid, signal.SIGTERM)
+            code = proc.wait(timeout=15)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert code == 0
+    assert _report(out)["summary"]["converged"] is True
+
+
+@pytest.mark.parametrize("denied", ["pods"])
+def test_watch_denied_falls_back_to_polling_said_once(tmp_path: Path, denied: str) -> None:
+    rot = rs.rotation(services=1, replicas=2, pace=0.2, solo_gap=0.5)
+    with ApiDouble(rot.before, version="1.33") as api:
+        api.deny_watch(denied)
+        kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig")
+        before = _before_file(tmp_path, rot.before)
+        total = 1.5 + sum(d for d, _ in rot.steps)
+        playback = _started_after(api, rot.steps, rot.before)
+        code, stdout, stderr, _ = _run(["verify", "--before", str(before), "--kubeconfig", str(kubeconfig),
+                                        "--config", str(_config(tmp_path)), "--output-dir", str(tmp_path / "out"),
+                                        "--format", "json", "--follow", "--interval", "0.5",
+                                        "--timeout", f"{total + 2:.1f}"])
+        playback.join(5)
+    assert code == 0, stdout + stderr
+    assert stderr.count("polling") == 1, stderr

@@ -9,11 +9,13 @@ from auditor import kinds as registry
 from auditor.model import InputInfo
 from auditor.objects import KubeObject
 from auditor.state import ClusterState, MissingResource, parse_time
+from auditor.timeline import Timeline
 
 
 def state_from(spec: dict[str, Any], label: str = "") -> ClusterState:
     """spec: {takenAt, serverVersion?, eks?, objects: [...], missing?: [{kind, reason, permission}], kinds?,
-    consistent?, kindReads?: {kind: [start, end]}}"""
+    consistent?, kindReads?: {kind: [start, end]}, timeline?: {from, to, services: [{namespace, name, readyBefore,
+    samples: [[time, ready], ...], deletedAt?}]}} (what verify observed, for service-outage)"""
     objects: dict[str, list[KubeObject]] = {k: [] for k in registry.ALL}
     for raw in spec.get("objects") or []:
         obj = msgspec.convert(raw, KubeObject, str_keys=True)
@@ -33,4 +35,23 @@ def state_from(spec: dict[str, Any], label: str = "") -> ClusterState:
         reads[kind] = (t0, t1)
     return ClusterState(objects=objects, taken_at=taken, inputs=[info], present=present, missing=missing,
                         server_version=spec.get("serverVersion"), eks=spec.get("eks"), label=label,
-                        consistent=bool(spec.get("consistent", True)), kind_reads=reads)
+                        consistent=bool(spec.get("consistent", True)), kind_reads=reads,
+                        timeline=_timeline(spec["timeline"]) if spec.get("timeline") else None)
+
+
+def _epoch(text: Any) -> float:
+    t = parse_time(str(text))
+    assert t is not None, f"not a time: {text!r}"
+    return t.timestamp()
+
+
+def _timeline(spec: dict[str, Any]) -> Timeline:
+    tl = Timeline(start=_epoch(spec["from"]), end=_epoch(spec["to"]))
+    for s in spec.get("services") or []:
+        key = (s["namespace"], s["name"])
+        for at, ready in s["samples"]:
+            tl.observe(key, _epoch(at), int(ready), int(s["readyBefore"]))
+        if s.get("deletedAt"):
+            tl.deleted(key, _epoch(s["deletedAt"]))
+    tl.end = _epoch(spec["to"])
+    return tl

@@ -14,6 +14,7 @@ import bisect
 import datetime
 import ipaddress
 import re
+import select
 import socket
 import struct
 import tempfile
@@ -117,7 +118,7 @@ class ApiDouble:
         self._objects: dict[tuple[str, str, str], tuple[bytes, str]] = {}
         self._log: list[Event] = []
         self._horizon = 0  # history before this resourceVersion is forgotten: watches from before it get 410
-        self._forgotten = 0  # the newest forgotten event: an open watch that has not sent it gets 410
+        self._forgotten: dict[str, int] = {}  # kind -> its newest forgotten event (an open watch behind it: 410)
         self._drops = 0  # bumped by drop_watches(): open watches started under an older count are cut
         self._closing = False
         self._watch_socks: set[Any] = set()
@@ -247,9 +248,9 @@ class ApiDouble:
         if horizon > self._horizon:
             self._horizon = horizon
             cut = bisect.bisect_right(self._log, horizon, key=lambda e: e.rv)
-            if cut:
-                self._forgotten = self._log[cut - 1].rv
-                del self._log[:cut]
+            for e in self._log[:cut]:
+                self._forgotten[e.kind] = e.rv
+            del self._log[:cut]
 
     def compact(self) -> None:
         """Forget every resourceVersion but the current one: lists at older versions get 410, and so do watches
@@ -366,7 +367,7 @@ class ApiDouble:
     def _watch_next(self, kind: str, ns: str | None, cursor: int) -> tuple[list[bytes], int, bool]:
         """Under the lock: the event lines after `cursor` for this watch, the new cursor, and whether the watch
         must end with them (its next events were forgotten: an ERROR 410)."""
-        if cursor < self._forgotten:
+        if cursor < self._forgotten.get(kind, 0):
             return [_expired(str(cursor), self._states[self._current].rv)], cursor, True
         log = self._log
         i = bisect.bisect_right(log, cursor, key=lambda e: e.rv)
@@ -445,6 +446,15 @@ def _expired(rv: str, current: int) -> bytes:
     status = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
               "message": f"too old resource version: {rv} ({current})", "reason": "Expired", "code": 410}
     return orjson.dumps({"type": "ERROR", "object": status}) + b"\n"
+
+
+def _client_gone(sock: Any) -> bool:
+    """During a watch the client sends nothing: a readable socket means it closed (EOF, or a TLS alert)."""
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
 
 
 def _is_watch(query: dict[str, list[str]]) -> bool:
@@ -640,7 +650,7 @@ class _Handler(BaseHTTPRequestHandler):
                 end = cut = False
                 with api._cond:
                     while True:
-                        if api._closing or api._drops != drops:
+                        if api._closing or api._drops != drops or _client_gone(self.connection):
                             cut = True
                             break
                         out, cursor, end = api._watch_next(kind, ns, cursor)
@@ -654,7 +664,9 @@ class _Handler(BaseHTTPRequestHandler):
                                 out = [line]
                                 next_bookmark = now + api.bookmark_every
                             break
-                        api._cond.wait(min(deadline, next_bookmark) - now if bookmarks else deadline - now)
+                        # Short waits: a client that went away is noticed within 0.1 s, as a real server's
+                        # closed-connection notification would.
+                        api._cond.wait(min(0.1, (min(deadline, next_bookmark) if bookmarks else deadline) - now))
                 if cut:  # abruptly: no terminating chunk, the connection is gone
                     self.close_connection = True
                     return

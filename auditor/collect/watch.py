@@ -382,8 +382,9 @@ class LiveCluster:
                 continue
             except Forbidden as exc:
                 feed.polling = True
-                self._note(f"poll:{feed.kind}", f"watch on {feed.plural} forbidden ({exc}); polling the list "
-                                                f"every {self.poll_interval:g}s")
+                LOG.info("watch on %s: %s", feed.plural, exc)
+                self._note(f"poll:{feed.kind}", f"watch on {feed.plural} forbidden; polling the list every "
+                                                f"{self.poll_interval:g}s")
                 return
             except Stopped:
                 return

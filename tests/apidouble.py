@@ -167,7 +167,7 @@ class ApiDouble:
 
     # -- state -----------------------------------------------------------------------------
 
-    def set_state(self, objects: Iterable[dict[str, Any]], keep: bool = True) -> None:
+    def set_state(self, objects: Iterable[dict[str, Any]], keep: bool = True, compact: bool = False) -> None:
         """Serve these objects from now on; pages of lists already started still come from the old state.
 
         The difference from the previous state goes to the event log (and to open watches): an object new
@@ -175,12 +175,13 @@ class ApiDouble:
         each at the next resourceVersion, which it then carries in `metadata.resourceVersion` (an object's
         own resourceVersion is kept until the double first changes it). The state's resourceVersion is the
         next multiple of 1000 above its events. `keep=False` keeps only the encoded items (for large
-        benchmark clusters); `served()` is then empty.
+        benchmark clusters); `served()` is then empty. `compact=True` then forgets every older version at
+        once, as `compact()` does, before any open watch could send the new events (they get 410).
         """
         with self._set_lock:
-            self._set_state(objects, keep)
+            self._set_state(objects, keep, compact)
 
-    def _set_state(self, objects: Iterable[dict[str, Any]], keep: bool) -> None:
+    def _set_state(self, objects: Iterable[dict[str, Any]], keep: bool, compact: bool = False) -> None:
         first = not self._states
         previous = self._objects
         base = self._states[self._current].rv if self._states else 0
@@ -235,6 +236,8 @@ class ApiDouble:
             if first:
                 self._horizon = rv  # nothing before the first state is known
             self._compact()
+            if compact:
+                self._compact_all()
             self._served = served
             self._cond.notify_all()
 
@@ -256,10 +259,13 @@ class ApiDouble:
         """Forget every resourceVersion but the current one: lists at older versions get 410, and so do watches
         from them (an open watch that has not yet sent a forgotten event gets an ERROR 410 and ends)."""
         with self._cond:
-            for old in [v for v in self._states if v != self._current]:
-                del self._states[old]
-            self._forget(self._states[self._current].rv)
+            self._compact_all()
             self._cond.notify_all()
+
+    def _compact_all(self) -> None:
+        for old in [v for v in self._states if v != self._current]:
+            del self._states[old]
+        self._forget(self._states[self._current].rv)
 
     @property
     def resource_version(self) -> str:

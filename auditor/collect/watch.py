@@ -189,6 +189,7 @@ class LiveCluster:
         self.stats = WatchStats()
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
+        self.lock = self._lock  # hold it to read `objects` while the watches run (or take a snapshot())
         self._queue: list[Change] = []
         self._notices: list[str] = []
         self._said: set[str] = set()

@@ -181,56 +181,96 @@ class ApiDouble:
         with self._set_lock:
             self._set_state(objects, keep, compact)
 
+    def update(self, objects: Iterable[dict[str, Any]] = (), delete: Iterable[tuple[str, str, str]] = (),
+               keep: bool = True) -> None:
+        """Like `set_state`, for a part of the cluster: create or replace `objects`, delete the (kind, namespace,
+        name) keys in `delete` ("" as the namespace of cluster-scoped kinds), keep everything else. Costs what
+        changes, not the cluster's size (for rotations over large benchmark clusters)."""
+        with self._set_lock:
+            previous = self._objects
+            current = dict(previous)
+            next_rv = self._states[self._current].rv
+            events: list[Event] = []
+            upserted: dict[tuple[str, str, str], dict[str, Any]] = {}
+            for obj in objects:
+                key, entry, next_rv, event = self._diffed(obj, previous.get(_key(obj)), next_rv)
+                current[key] = entry
+                upserted[key] = obj
+                if event is not None:
+                    events.append(event)
+            gone = set()
+            for key in delete:
+                old = current.pop(key, None)
+                if old is not None:
+                    gone.add(key)
+                    next_rv += 1
+                    events.append(_deleted(next_rv, key, old[0]))
+            served = [o for o in self._served if _key(o) not in upserted and _key(o) not in gone] + \
+                list(upserted.values()) if keep else []
+            self._commit(current, events, next_rv, served, {e.kind for e in events}, compact=False)
+
     def _set_state(self, objects: Iterable[dict[str, Any]], keep: bool, compact: bool = False) -> None:
         first = not self._states
         previous = self._objects
-        base = self._states[self._current].rv if self._states else 0
-        next_rv = base
+        next_rv = self._states[self._current].rv if self._states else 0
         served: list[dict[str, Any]] = []
         current: dict[tuple[str, str, str], tuple[bytes, str]] = {}
         events: list[Event] = []
         for obj in objects:
-            kind = obj["kind"]
-            meta = obj["metadata"]
-            ns = (meta.get("namespace") or "") if RESOURCES[kind][2] else ""
-            key = (kind, ns, meta["name"])
-            item = {k: v for k, v in obj.items() if k not in ("kind", "apiVersion")}  # as a list item
             if keep:
                 served.append(obj)
-            old = previous.get(key)
             if first:
-                entry = (orjson.dumps(item), str(meta.get("resourceVersion", "")))
-            else:
-                if old is not None:  # compared at the version it is served with: only content counts
-                    item["metadata"] = ({**meta, "resourceVersion": old[1]} if old[1] else
-                                        {k: v for k, v in meta.items() if k != "resourceVersion"})
-                    data = orjson.dumps(item)
-                    if data == old[0]:
-                        current[key] = old
-                        continue
-                next_rv += 1
-                item["metadata"] = {**meta, "resourceVersion": str(next_rv)}
-                entry = (orjson.dumps(item), str(next_rv))
-                events.append(_event(next_rv, "MODIFIED" if old is not None else "ADDED", key, entry[0]))
+                item = {k: v for k, v in obj.items() if k not in ("kind", "apiVersion")}  # as a list item
+                current[_key(obj)] = (orjson.dumps(item), str(obj["metadata"].get("resourceVersion", "")))
+                continue
+            key, entry, next_rv, event = self._diffed(obj, previous.get(_key(obj)), next_rv)
             current[key] = entry
+            if event is not None:
+                events.append(event)
         if not first:
             for key, (data, _) in previous.items():
                 if key not in current:
                     next_rv += 1
-                    item = orjson.loads(data)
-                    item.setdefault("metadata", {})["resourceVersion"] = str(next_rv)
-                    events.append(_event(next_rv, "DELETED", key, orjson.dumps(item)))
+                    events.append(_deleted(next_rv, key, data))
+        self._commit(current, events, next_rv, served, None if first else {e.kind for e in events}, compact)
+
+    @staticmethod
+    def _diffed(obj: dict[str, Any], old: tuple[bytes, str] | None,
+                next_rv: int) -> tuple[tuple[str, str, str], tuple[bytes, str], int, Event | None]:
+        """One object of a new state against its previous entry: (key, entry, next_rv, its event or None)."""
+        key = _key(obj)
+        meta = obj["metadata"]
+        item = {k: v for k, v in obj.items() if k not in ("kind", "apiVersion")}  # as a list item
+        if old is not None:  # compared at the version it is served with: only content counts
+            item["metadata"] = ({**meta, "resourceVersion": old[1]} if old[1] else
+                                {k: v for k, v in meta.items() if k != "resourceVersion"})
+            if orjson.dumps(item) == old[0]:
+                return key, old, next_rv, None
+        next_rv += 1
+        item["metadata"] = {**meta, "resourceVersion": str(next_rv)}
+        entry = (orjson.dumps(item), str(next_rv))
+        return key, entry, next_rv, _event(next_rv, "MODIFIED" if old is not None else "ADDED", key, entry[0])
+
+    def _commit(self, current: dict[tuple[str, str, str], tuple[bytes, str]], events: list[Event], next_rv: int,
+                served: list[dict[str, Any]], changed: set[str] | None, compact: bool) -> None:
+        """Make `current` the served state. Lists of kinds not in `changed` (None: every kind) are the previous
+        state's (their items are the same)."""
+        first = not self._states
+        old_lists = self._states[self._current].lists if self._states else {}
         lists: dict[tuple[str, str | None], list[tuple[str, str, bytes]]] = {}
         for (kind, ns, name), (data, _) in current.items():
+            if changed is not None and kind not in changed:
+                continue
             lists.setdefault((kind, None), []).append((ns, name, data))
             if ns:
                 lists.setdefault((kind, ns), []).append((ns, name, data))
+        new_lists = {key: [e[2] for e in sorted(v, key=lambda e: e[:2])] for key, v in lists.items()}
+        if changed is not None:
+            new_lists.update({key: v for key, v in old_lists.items() if key[0] not in changed})
         rv = (next_rv // 1000 + 1) * 1000
         with self._cond:
             self._current += 1
-            state = _State(self._current, {key: [e[2] for e in sorted(v, key=lambda e: e[:2])]
-                                           for key, v in lists.items()}, rv)
-            self._states[state.version] = state
+            self._states[self._current] = _State(self._current, new_lists, rv)
             self._objects = current
             self._log.extend(events)
             if first:
@@ -461,6 +501,17 @@ def _client_gone(sock: Any) -> bool:
     except (OSError, ValueError):
         return True
     return bool(readable)
+
+
+def _key(obj: dict[str, Any]) -> tuple[str, str, str]:
+    meta = obj["metadata"]
+    return obj["kind"], (meta.get("namespace") or "") if RESOURCES[obj["kind"]][2] else "", meta["name"]
+
+
+def _deleted(rv: int, key: tuple[str, str, str], data: bytes) -> Event:
+    item = orjson.loads(data)
+    item.setdefault("metadata", {})["resourceVersion"] = str(rv)  # a deleted object carries the deletion's version
+    return _event(rv, "DELETED", key, orjson.dumps(item))
 
 
 def _is_watch(query: dict[str, list[str]]) -> bool:

@@ -200,3 +200,21 @@ def test_watch_over_tls_with_the_token(objects: list[Obj], tmp_path: Any) -> Non
                             headers={"Authorization": "Bearer t0ken"})
         assert [e["type"] for e in _events(resp)] == ["ADDED", "ADDED"]
         assert http.request("GET", api.url + "/api/v1/nodes?watch=1").status == 401
+
+
+def test_update_changes_a_part_and_keeps_the_rest(api: ApiDouble, objects: list[Obj]) -> None:
+    pods = [o for o in objects if o["kind"] == "Pod"]
+    extra = clusterfactory.pod("team-1", "app-1", 98, pods[0]["spec"]["nodeName"], "10.9.0.2")
+    nodes_before = orjson.loads(_get(api, "/api/v1/nodes").read())["items"]
+    api.update([_relabel(pods[0], "u"), extra, pods[2]], delete=[("Pod", "team-0", pods[1]["metadata"]["name"]),
+                                                                  ("Pod", "team-0", "no-such-pod")])
+    assert [(e.type, e.name) for e in api.events()] == [
+        ("MODIFIED", pods[0]["metadata"]["name"]), ("ADDED", extra["metadata"]["name"]),
+        ("DELETED", pods[1]["metadata"]["name"])]  # pods[2] was given unchanged: no event
+    names = sorted(i["metadata"]["name"] for i in orjson.loads(_get(api, "/api/v1/pods").read())["items"])
+    assert names == sorted({p["metadata"]["name"] for p in pods} - {pods[1]["metadata"]["name"]}
+                           | {extra["metadata"]["name"]})
+    assert orjson.loads(_get(api, "/api/v1/nodes").read())["items"] == nodes_before
+    assert {o["metadata"]["name"] for o in api.served("Pod")} == set(names)
+    team1 = orjson.loads(_get(api, "/api/v1/namespaces/team-1/pods").read())["items"]
+    assert extra["metadata"]["name"] in {i["metadata"]["name"] for i in team1}

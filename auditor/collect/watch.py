@@ -518,10 +518,9 @@ class LiveCluster:
         finally:
             with self._lock:
                 feed.conn = None
-            if clean:
-                resp.release_conn()
-            else:
-                resp.close()
+            if not clean:
+                resp.close()  # a cut or unread stream: the connection cannot carry another request
+            resp.release_conn()  # back to the pool (a closed one reconnects when next taken)
 
     def _open(self, path: str, query: list[tuple[str, Any]]) -> Any:
         """The watch request, with the Cluster's auth headers and TLS settings, streamed (not preloaded)."""

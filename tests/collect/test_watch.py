@@ -367,3 +367,13 @@ def test_changes_wait_for_the_first_then_return_the_batch(api: ApiDouble, make: 
     got = live.changes(5)
     assert time.monotonic() - began < 1.0 and 1 <= len(got) <= 3
     timer.join()
+
+
+def test_a_silent_watch_is_resumed_after_the_read_timeout(api: ApiDouble, make: Make, objects: list[Obj]) -> None:
+    api.bookmark_every = 30  # nothing at all on the wire
+    live = make(read_timeout=0.3)
+    assert _wait(lambda: live.stats.watches >= 12, 3)  # every kind timed out and resumed at least once
+    assert live.stats.failures == 0 and live.problems() == {}
+    pod = _pods(objects)[4]
+    api.set_state([_relabel(o, "s") if o is pod else o for o in objects])
+    assert [(c.type, c.name) for c in _collect(live, lambda g: len(g) >= 1)] == [("MODIFIED", pod["metadata"]["name"])]

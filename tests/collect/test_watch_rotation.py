@@ -97,8 +97,9 @@ def test_live_cluster_follows_the_rotation_and_measures_solos_outage(tmp_path: P
             api.keep_states = 100  # keep every event, to count them at the end
             playback = play(api, rot.steps, rot.before)
             while True:
-                batch = live.changes(0.1 if not playback.done.is_set() else 0.3)
-                if not batch and playback.done.is_set():
+                finished = playback.done.is_set()  # before waiting: the last step's events may still be on the way
+                batch = live.changes(0.3 if finished else 0.1)
+                if not batch and finished:
                     break
                 got += batch
                 for c in batch:

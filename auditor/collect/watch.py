@@ -19,22 +19,22 @@ settings; watch lines are decoded with msgspec.
 from __future__ import annotations
 
 import logging
-import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
 
 import msgspec
 import urllib3
 
 from auditor import kinds as registry
+from auditor.collect import stream
 from auditor.collect.kube import Cluster, Forbidden, Gone, Refused, RequestFailed, Stopped, one_line
 from auditor.collect.live import _anchor
 from auditor.collect.project import project
+from auditor.collect.stream import DECODE_ERRORS, HEAD, Expired, Failed
 from auditor.errors import CollectionError
 
 LOG = logging.getLogger(__name__)
@@ -76,44 +76,6 @@ class WatchStats:
     failures: int = 0  # watch or list attempts that failed (dropped, refused, 5xx...)
 
 
-class _Meta(msgspec.Struct, rename="camel"):
-    name: str = ""
-    namespace: str = ""
-    resource_version: str = ""
-
-
-class _Head(msgspec.Struct):
-    metadata: _Meta = msgspec.field(default_factory=_Meta)
-
-
-class _Event(msgspec.Struct):
-    type: str = ""
-    object: msgspec.Raw = msgspec.Raw(b"{}")
-
-
-class _Status(msgspec.Struct):
-    code: int = 0
-    reason: str = ""
-    message: str = ""
-
-
-_HEAD = msgspec.json.Decoder(_Head)
-_EVENT = msgspec.json.Decoder(_Event)
-_STATUS = msgspec.json.Decoder(_Status)
-
-
-class _Expired(Exception):
-    """The watch's resourceVersion is too old (410): list again."""
-
-
-class _Failed(Exception):
-    """A watch attempt failed; resume after a backoff (`retry_after` from the server when it said)."""
-
-    def __init__(self, text: str, retry_after: float | None = None) -> None:
-        super().__init__(text)
-        self.retry_after = retry_after
-
-
 @dataclass
 class _Feed:
     """One kind in one scope (a namespace, or the whole cluster) and where its watch stands."""
@@ -149,16 +111,6 @@ def _permission(kind: str, namespace: str | None) -> str:
     k = registry.BY_NAME[kind]
     resource = f"{k.plural}.{k.group}" if k.group else k.plural
     return f"list {resource}, " + (f"in namespace {namespace}" if namespace else "cluster-wide")
-
-
-def _shut(conn: Any) -> None:
-    sock = getattr(conn, "sock", None)
-    if sock is None:
-        return
-    try:  # the plain socket call: SSLSocket.shutdown would tear down TLS state under the reading thread
-        socket.socket.shutdown(sock, socket.SHUT_RDWR)
-    except OSError:
-        pass
 
 
 class LiveCluster:
@@ -289,9 +241,9 @@ class LiveCluster:
     def _project(self, feed: _Feed, raw: bytes | msgspec.Raw) -> tuple[tuple[str, str] | None, bytes, str]:
         """An object as served to ((namespace, name), its projected line, its resourceVersion)."""
         try:
-            meta = _HEAD.decode(raw).metadata
-        except (msgspec.DecodeError, msgspec.ValidationError):
-            meta = _Meta()
+            meta = HEAD.decode(raw).metadata
+        except DECODE_ERRORS:
+            meta = stream.Meta()
         if not meta.name:
             LOG.info("%s: an object without a readable metadata.name; skipped", feed.kind)
             return None, b"", ""
@@ -329,7 +281,7 @@ class LiveCluster:
             conns = [f.conn for f in self._feeds if f.conn is not None]
             self._cond.notify_all()
         for conn in conns:
-            _shut(conn)
+            stream.shut(conn)
         end = time.monotonic() + 1.0
         for feed in self._feeds:
             if feed.thread is not None:
@@ -378,7 +330,7 @@ class LiveCluster:
                 if delay and self._stop.wait(delay):
                     return
                 continue
-            except _Expired:
+            except Expired:
                 feed.relist = True
                 continue
             except Forbidden as exc:
@@ -389,7 +341,7 @@ class LiveCluster:
                 return
             except Stopped:
                 return
-            except (_Failed, Gone, Refused, RequestFailed, CollectionError, urllib3.exceptions.HTTPError,
+            except (Failed, Gone, Refused, RequestFailed, CollectionError, urllib3.exceptions.HTTPError,
                     OSError, msgspec.DecodeError, msgspec.ValidationError) as exc:
                 if self._stopped():
                     return
@@ -401,7 +353,7 @@ class LiveCluster:
                 LOG.info("watch on %s: %s (failure %d)", feed.plural, text, failures)
                 if failures == 3:
                     self._note(f"failing:{feed.kind}", f"watch on {feed.plural} keeps failing ({text}); retrying")
-                retry_after = exc.retry_after if isinstance(exc, _Failed) else None
+                retry_after = exc.retry_after if isinstance(exc, Failed) else None
                 # A watch that ran and then broke resumes at once; failing again backs off.
                 delay = 0.0 if failures == 1 and retry_after is None else \
                     max(retry_after or 0.0, policy.backoff(min(failures - 1, 20)))
@@ -415,7 +367,7 @@ class LiveCluster:
         try:
             lines, rv, _ = self._list(feed, "")
         except Forbidden as exc:  # the list, not the watch: polling would not help
-            raise _Failed(f"list forbidden: {exc}") from None
+            raise Failed(f"list forbidden: {exc}") from None
         self._replace(feed, lines, rv)
         feed.relist = False
 
@@ -459,8 +411,8 @@ class LiveCluster:
     def _change(kind: str, type_: str, key: tuple[str, str], line: bytes, at: float, rv: str = "") -> Change:
         if not rv:
             try:
-                rv = _HEAD.decode(line).metadata.resource_version
-            except (msgspec.DecodeError, msgspec.ValidationError):
+                rv = HEAD.decode(line).metadata.resource_version
+            except DECODE_ERRORS:
                 rv = ""
         return Change(kind, type_, key[0], key[1], line, at, rv)
 
@@ -473,7 +425,7 @@ class LiveCluster:
     # -- one watch request -------------------------------------------------------------------
 
     def _watch_once(self, feed: _Feed) -> int:
-        """One watch from `feed.rv` until it ends; returns the lines received. Raises _Expired, Forbidden, _Failed
+        """One watch from `feed.rv` until it ends; returns the lines received. Raises Expired, Forbidden, Failed
         or a urllib3/OS error; a read timeout is a normal end."""
         query: list[tuple[str, Any]] = [("watch", "1")]
         if feed.rv:
@@ -483,33 +435,23 @@ class LiveCluster:
             self.stats.watches += 1
             self.stats.resumes += feed.watched
             feed.watched = True
-        resp = self._open(feed.path, query)
+        resp = stream.open_watch(self.cluster, feed.path, query, self.read_timeout)
         conn = resp.connection
         with self._lock:
             feed.conn = conn
         if self._stopped():
-            _shut(conn)
+            stream.shut(conn)
         clean = False
         try:
             if resp.status != 200:
-                body = resp.read(1 << 16)
-                self._refused(resp.status, body, resp.headers)
+                raise stream.refusal(resp.status, resp.read(1 << 16), resp.headers,
+                                     self.cluster.opts.retry.max_retry_after)
             with self._lock:
                 feed.error = ""
             received = 0
-            parts: list[bytes] = []
             try:
-                for chunk in _chunks(resp):
-                    if b"\n" not in chunk:
-                        parts.append(chunk)
-                        continue
-                    data = b"".join(parts) + chunk if parts else chunk
-                    lines = data.split(b"\n")
-                    rest = lines.pop()
-                    parts = [rest] if rest else []
-                    received += self._take(feed, lines, time.time())
-                if parts:
-                    received += self._take(feed, [b"".join(parts)], time.time())
+                for batch in stream.lines(resp):
+                    received += self._take(feed, batch, time.time())
                 clean = True
             except urllib3.exceptions.ReadTimeoutError:
                 LOG.info("watch on %s: nothing for %.0fs; resuming", feed.plural, self.read_timeout)
@@ -521,39 +463,6 @@ class LiveCluster:
             if not clean:
                 resp.close()  # a cut or unread stream: the connection cannot carry another request
             resp.release_conn()  # back to the pool (a closed one reconnects when next taken)
-
-    def _open(self, path: str, query: list[tuple[str, Any]]) -> Any:
-        """The watch request, with the Cluster's auth headers and TLS settings, streamed (not preloaded)."""
-        api = self.cluster.api
-        headers: dict[str, str] = {"Accept": "application/json", **api.default_headers}
-        params: list[tuple[str, Any]] = list(query)
-        api.update_params_for_auth(headers, params, ["BearerToken"])
-        url = api.configuration.host + path + f"?{urlencode(params)}"
-        timeout = urllib3.Timeout(connect=self.cluster.opts.connect_timeout, read=self.read_timeout)
-        return api.rest_client.pool_manager.request("GET", url, headers=headers, preload_content=False,
-                                                    timeout=timeout, retries=False, redirect=False)
-
-    def _refused(self, status: int, body: bytes, headers: Any) -> None:
-        """Raise what a non-200 answer to a watch means."""
-        try:
-            message = one_line(_STATUS.decode(body).message) if body else ""
-        except (msgspec.DecodeError, msgspec.ValidationError):
-            message = ""
-        message = message or f"HTTP {status}"
-        if status == 403:
-            raise Forbidden(message)
-        if status == 410:
-            raise _Expired(message)
-        retry_after = None
-        value = headers.get("Retry-After") if headers is not None else None
-        if value and status in (429, 503):
-            try:
-                retry_after = min(float(value), self.cluster.opts.retry.max_retry_after)
-            except ValueError:
-                retry_after = None
-        if status == 401:
-            message = f"credentials rejected (401): {message}"
-        raise _Failed(f"HTTP {status}: {message}", retry_after)
 
     def _take(self, feed: _Feed, lines: list[bytes], at: float) -> int:
         """Apply some complete watch lines: objects first, then their changes queued; the resume point moves."""
@@ -567,14 +476,14 @@ class LiveCluster:
                 continue
             count += 1
             try:
-                event = _EVENT.decode(raw)
-            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-                error = _Failed(f"undecodable watch event: {one_line(exc)}")
+                event = stream.EVENT.decode(raw)
+            except DECODE_ERRORS as exc:
+                error = Failed(f"undecodable watch event: {one_line(exc)}")
                 break
             if event.type == "BOOKMARK":
                 try:
-                    rv = _HEAD.decode(event.object).metadata.resource_version or rv
-                except (msgspec.DecodeError, msgspec.ValidationError):
+                    rv = HEAD.decode(event.object).metadata.resource_version or rv
+                except DECODE_ERRORS:
                     pass
                 bookmarks += 1
             elif event.type in (ADDED, MODIFIED, DELETED):
@@ -584,12 +493,7 @@ class LiveCluster:
                 batch.append((event.type, key, line, obj_rv))
                 rv = obj_rv or rv
             elif event.type == "ERROR":
-                try:
-                    status = _STATUS.decode(event.object)
-                except (msgspec.DecodeError, msgspec.ValidationError):
-                    status = _Status()
-                error = _Expired(status.message) if status.code == 410 else \
-                    _Failed(f"watch error {status.code} {status.reason}: {one_line(status.message)}")
+                error = stream.error_of(event.object)
                 break
         changes = []
         with self._cond:
@@ -627,16 +531,4 @@ class LiveCluster:
             self.say(text)
         except Exception:  # noqa: BLE001 - a broken stderr must not stop the watches
             pass
-
-
-def _chunks(resp: Any) -> Iterator[bytes]:
-    """The body as it arrives: each HTTP chunk of a chunked stream, else whatever each read returns."""
-    if resp.chunked and resp.supports_chunked_reads():
-        yield from resp.read_chunked(1 << 16, decode_content=True)
-        return
-    while True:
-        data = resp.read1(1 << 16)
-        if not data:
-            return
-        yield data
 

@@ -99,7 +99,9 @@ def verify(settings: VerifySettings, *, source: Optional[Source] = None, clock: 
 
         cluster = Cluster(replace(settings.cluster, time_limit=None))  # a bad kubeconfig will not fix itself
         context, server = cluster.context, cluster.server
-        source = LiveCluster(cluster, FOLLOWED_KINDS, poll_interval=settings.interval, say=lambda t: say(_line(t)))
+        # What the collector has to say (a watch denied, a relist) reaches stderr and the report through
+        # source.notices(), once each.
+        source = LiveCluster(cluster, FOLLOWED_KINDS, poll_interval=settings.interval, say=lambda _t: None)
     recorder = Recorder(settings.record) if settings.record is not None else None
     run = _Run(settings, before, source, clock, say, recorder)
     interrupted = False

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import datetime, timedelta, timezone
 import time
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ Obj = dict[str, Any]
 
 def _before_file(tmp_path: Path, before: list[Obj]) -> Path:
     path = tmp_path / "before.json"
-    taken = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 60))
+    taken = datetime.now(timezone.utc) - timedelta(seconds=60)
     path.write_text(json.dumps(b.snapshot_doc(before, taken, label="before", server_version="v1.33.1-eks-b9b5b5e")))
     return path
 

@@ -23,7 +23,7 @@ from auditor.engine import run_rules
 from auditor.index import ClusterIndex
 from auditor.model import Finding, InputInfo, Severity
 from auditor.objects import LABEL_SERVICE_NAME, KubeObject, canonical_ip, service_selector
-from auditor.reconcile import ready_count, ready_endpoints_in, routed_among
+from auditor.reconcile import proxied_among, ready_count, ready_endpoints_in
 from auditor.rules import ALL_RULES
 from auditor.settings import Config
 from auditor.state import ClusterState, format_time
@@ -122,6 +122,7 @@ class Follower:
     def apply(self, changes: Iterable[ChangeLike]) -> set[Key]:
         """Apply a batch in order; returns the Services it touched (their ready counts are recorded)."""
         touched: set[Key] = set()
+        counted: dict[Key, float] = {}
         last = self.timeline.end
         for ch in changes:
             self.changes += 1
@@ -142,7 +143,11 @@ class Follower:
             last = max(last, ch.at)
             if ch.kind in ("Service", "EndpointSlice"):  # what kube-proxy's count is made of
                 for svc_key in hit:
-                    self._observe(svc_key, ch.at)  # the ready count as of this change, in order
+                    counted[svc_key] = max(counted.get(svc_key, ch.at), ch.at)
+        # One count per Service per batch, as of its last change in it: the events of one batch arrived
+        # together, and a slice replaced by another within it (delete, then create) is no outage.
+        for svc_key, at in counted.items():
+            self._observe(svc_key, at)
         self.timeline.end = max(self.timeline.end, last)
         self.pending |= touched
         return touched
@@ -229,16 +234,15 @@ class Follower:
         svc = self.objects["Service"].get(key)
         if svc is None or svc.metadata.deletion_timestamp is not None:
             return None
-        return ready_count(ready_endpoints_in(routed_among(svc, self._slices_of.get(key, {}).values())))
+        return ready_count(ready_endpoints_in(proxied_among(svc, self._slices_of.get(key, {}).values())))
 
     def ready_before(self, key: Key) -> int:
         hit = self._ready_before.get(key)
         if hit is None:
-            from auditor.reconcile import service_ready_endpoints  # the BEFORE index's memoised count
-
             svc = self.before_index.services.get(key)
+            labelled = self.before_index.slices_by_service.get(key, ())
             hit = 0 if svc is None or svc.metadata.deletion_timestamp is not None else \
-                ready_count(service_ready_endpoints(self.before_index, *key))
+                ready_count(ready_endpoints_in(proxied_among(svc, labelled)))
             self._ready_before[key] = hit
         return hit
 

@@ -291,6 +291,15 @@ def routed_slices(index: ClusterIndex, svc: KubeObject) -> list[KubeObject]:
     return routed_among(svc, index.slices_by_service.get((svc.metadata.namespace, svc.metadata.name), ()))
 
 
+def proxied_among(svc: KubeObject, labelled: Iterable[KubeObject]) -> list[KubeObject]:
+    """The slices kube-proxy actually programs for a Service: every slice labelled with its name, whoever wrote
+    it and whatever owner it names (kube-proxy's slice cache keys on the label alone), none for an ExternalName
+    Service (K8S-FACTS 8.5). This is what traffic sees; `routed_slices` is what should describe the Service."""
+    if is_external_name(svc):
+        return []
+    return [s for s in labelled if s.metadata.deletion_timestamp is None]
+
+
 def routed_among(svc: KubeObject, labelled: Iterable[KubeObject]) -> list[KubeObject]:
     """`routed_slices` from the slices labelled with the Service's name (verify keeps those incrementally)."""
     selector = has_selector(svc)

@@ -4,7 +4,8 @@ One record per line, each with a `type` and the time the tool observed it (`at`,
 - `BEGIN` (first): `version` (1), `source` (context, server, serverVersion), `kinds` followed;
 - `LIST`: one object of a kind's first list (`kind`, `object`: the projected object, as in snapshots);
 - `START`: the first lists are complete; every Service's first ready count is taken at `at`;
-- `ADDED` / `MODIFIED` / `DELETED`: one change (`kind`, `object`; for DELETED the last known object);
+- `ADDED` / `MODIFIED` / `DELETED`: one change (`kind`, `object`; for DELETED the last known object), with
+  `batch`: the number of the batch it was delivered in (verify counts each Service once per batch);
 - `END` (last): why the run ended (`reason`: converged | timeout | interrupted | stopped), whether it had
   `settled`, the `notices` it reported, and the EKS data read at the end (`eks`, when asked for).
 Objects are the collector's projections: a recording holds no more than a snapshot does (no Secrets, no
@@ -40,6 +41,7 @@ class _Record(msgspec.Struct):
     settled: bool = False
     notices: list[str] = msgspec.field(default_factory=list)
     eks: Any = None
+    batch: int = 0
 
 
 _DECODE = msgspec.json.Decoder(_Record)
@@ -69,6 +71,7 @@ class Recorder:
         self._fh: IO[bytes] = (gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1)  # type: ignore[assignment]
                                if path.suffix == ".gz" else raw)
         self._raw = raw
+        self._batch = 0
 
     def _write(self, head: dict[str, Any], obj: bytes | None = None) -> None:
         data = orjson.dumps(head)
@@ -88,8 +91,9 @@ class Recorder:
         self.flush()
 
     def changes(self, changes: Iterable[Any]) -> None:
+        self._batch += 1
         for ch in changes:
-            self._write({"type": ch.type, "kind": ch.kind, "at": ch.at}, ch.line)
+            self._write({"type": ch.type, "kind": ch.kind, "at": ch.at, "batch": self._batch}, ch.line)
         self.flush()
 
     def end(self, at: float, reason: str, settled: bool, notices: Iterable[str], eks: Any = None) -> None:
@@ -133,7 +137,7 @@ class Recording:
     lists: dict[str, list[bytes]] = field(default_factory=dict)
     listed_at: float = 0.0
     started: float | None = None
-    changes: list[Change] = field(default_factory=list)
+    batches: list[list[Change]] = field(default_factory=list)
     end: float | None = None
     reason: str = ""
     settled: bool = False
@@ -141,10 +145,15 @@ class Recording:
     eks: Any = None
     truncated: bool = False
 
+    @property
+    def changes(self) -> list[Change]:
+        return [c for b in self.batches for c in b]
+
 
 def read(path: Path) -> Recording:
     """Read a recording; exit 2 (InputError) on what is not one. A cut-off last line is tolerated."""
     rec: Recording | None = None
+    batch = -1
     try:
         for n, line in enumerate(_lines(path), 1):
             if not line.strip():
@@ -171,8 +180,11 @@ def read(path: Path) -> Recording:
                 rec.started = r.at
             elif r.type in _KINDS_OF_CHANGE:
                 ident = _IDENT.decode(r.object)
-                rec.changes.append(Change(r.kind, r.type, ident.metadata.namespace, ident.metadata.name,
-                                          bytes(r.object), r.at))
+                if not rec.batches or r.batch != batch:
+                    rec.batches.append([])
+                    batch = r.batch
+                rec.batches[-1].append(Change(r.kind, r.type, ident.metadata.namespace, ident.metadata.name,
+                                              bytes(r.object), r.at))
             elif r.type == "END":
                 rec.end, rec.reason, rec.settled, rec.notices, rec.eks = r.at, r.reason, r.settled, r.notices, r.eks
             else:

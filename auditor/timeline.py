@@ -1,7 +1,8 @@
 """The timeline of a followed upgrade: each Service's ready endpoints over time, and its outages.
 
 Pure data: `verify` (and `replay`) feed it the ready count kube-proxy sees for a Service (the ready endpoints
-of its routed slices, de-duplicated by address: `reconcile.ready_endpoints_in`) each time the count changes,
+of every slice labelled with its name, de-duplicated by address: `reconcile.proxied_among` and
+`reconcile.ready_endpoints_in`) once per batch of changes that touched it,
 with the time the tool observed the change. An outage is an interval at zero ready endpoints for a Service
 that had ready endpoints BEFORE; one still open when the run ends has no end (`to` null in report.json).
 """

@@ -41,6 +41,9 @@ LOG = logging.getLogger(__name__)
 
 SNAPSHOT_NAME = "after-snapshot.json.gz"  # the last state, next to the reports
 OUTAGE_RULE = "service-outage"
+#: Changes of one moment come on several watches (a Service, its slices, its Pods): gather them this long
+#: into one batch, as kube-proxy batches its own syncs (its minimum sync period is 1 s).
+COALESCE_SECONDS = 0.05
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
@@ -120,6 +123,7 @@ def verify(settings: VerifySettings, *, source: Optional[Source] = None, clock: 
         if interrupted:
             raise KeyboardInterrupt()
         raise CollectionError("could not read the cluster")
+    run.progress_final()
     ending = run.ending(interrupted)
     if settings.eks is not None:
         ending.eks = _read_eks(settings.eks, say)
@@ -194,6 +198,12 @@ class _Run:
                 self.reason = "timeout"
                 return
             batch = self.source.changes(timeout=max(0.01, min(0.5, self.deadline - now)))
+            gather = self.clock() + COALESCE_SECONDS
+            while batch and self.clock() < gather:  # what the other kinds' watches deliver with it
+                more = self.source.changes(timeout=0.01)
+                if not more:
+                    break
+                batch += more
             for text in self.source.notices():
                 self._note(text)
             now = self.clock()
@@ -279,6 +289,10 @@ class _Run:
         self._said, self._said_at = text, now
         self.say(_line(f"verify {_clock(now - self.start)}: {text}"))
 
+    def progress_final(self) -> None:
+        """The last progress line, whatever the rate limit held back."""
+        self._progress(self.clock(), force=True)
+
     def _note(self, text: str) -> None:
         if text not in self.notes:
             self.notes.append(text)
@@ -336,7 +350,8 @@ def replay(before_path: Path, recording: Recording, settings: VerifySettings) ->
         follower.load(kind, lines, recording.listed_at)
     follower.start(recording.started)
     follower.last_change = latest_change(follower.state(recording.started))
-    follower.apply(recording.changes)
+    for batch in recording.batches:  # as they were delivered: the timeline counts once per batch
+        follower.apply(batch)
     notes = list(recording.notices)
     if recording.end is None:
         end = max([recording.started] + [c.at for c in recording.changes])

@@ -19,9 +19,11 @@ def service_outage(ctx: Context) -> Iterator[Finding]:
     ## What it does
     Runs in `verify` (and `replay`), which follow the cluster while the upgrade runs. Flags a Service
     that had ready endpoints BEFORE and spent more than `outage-tolerance-seconds` (config, default 0)
-    at zero ready endpoints during the run. Ready endpoints are counted as kube-proxy sees them: the
-    ready endpoints of the Service's routed EndpointSlices (controller-owned, mirrored, or its own for
-    a selectorless Service), de-duplicated by address, at the moment the tool received each change.
+    at zero ready endpoints during the run. Ready endpoints are counted as kube-proxy programs them:
+    the ready endpoints of every EndpointSlice labelled with the Service's name (kube-proxy keys on the
+    label alone, whoever wrote the slice), de-duplicated by address, once per batch of changes the tool
+    received (a slice replaced by another within one batch is no outage). ExternalName Services are
+    not followed: kube-proxy does not route them.
     A Service deleted during the run stops being followed at its deletion. An outage still open when
     the run ends counts up to the end. The evidence lists the outage intervals, the nodes its Pods
     served from BEFORE and the Pods that serve it at the end, with when each became ready.

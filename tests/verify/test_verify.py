@@ -1,11 +1,13 @@
-"""verify: polls the API double until the slices followed the Pods, the deadline, or never reads the cluster."""
+"""verify against the API double: converges when the slices follow, the deadline, faults at the start, bad inputs.
+
+The scripted rotation (outage times, --follow, SIGTERM, recording and replay) is in test_verify_live.py, the
+loop with a fake clock in test_follow.py."""
 from __future__ import annotations
 
 import json
 import socket
-from datetime import datetime, timedelta, timezone
+import threading
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any, Callable
 
 import pytest
@@ -13,15 +15,17 @@ from click.testing import CliRunner, Result
 
 from auditor import snapshot
 from auditor.cli import main
-from auditor.collect.options import ClusterOptions
-from auditor.settings import Config, ReportSettings
-from auditor.verify import SNAPSHOT_NAME, VerifySettings, verify
-from tests import builders as b
+from auditor.verify import SNAPSHOT_NAME
 from tests.apidouble import ApiDouble
 from tests.verify import verify_states
-from tests.verify.conftest import serve_from_poll
 
 Run = Callable[..., Result]
+
+
+def _grace0(tmp_path: Path) -> str:
+    path = tmp_path / "grace0.yaml"
+    path.write_text("grace-seconds: 0\n")
+    return str(path)
 
 
 def _polls(result: Result) -> list[str]:
@@ -33,30 +37,33 @@ def _report(tmp_path: Path) -> dict[str, Any]:
     return report
 
 
-def test_converges_after_a_few_polls(api: ApiDouble, run_verify: Run, tmp_path: Path) -> None:
-    serve_from_poll(api, 3, verify_states.converged_after())
-    result = run_verify("--interval", "0.2", "--timeout", "20")
+def _later(seconds: float, fn: Callable[[], None]) -> threading.Timer:
+    t = threading.Timer(seconds, fn)
+    t.daemon = True
+    t.start()
+    return t
+
+
+def test_converges_once_the_slices_follow(api: ApiDouble, run_verify: Run, tmp_path: Path) -> None:
+    _later(1.5, lambda: api.set_state(verify_states.converged_after()))
+    result = run_verify("--timeout", "30", "--config", _grace0(tmp_path), "--record", tmp_path / "ev.jsonl")
     assert result.exit_code == 0, result.output
-    polls = _polls(result)
-    assert len(polls) == 3, polls
-    assert "poll 1:" in polls[0] and "finding(s) left" in polls[0] and "1 Service(s) not converged: shop/cart" \
-        in polls[0]
-    assert polls[2].endswith("converged (0 findings left)")
+    lines = _polls(result)
+    assert "1 Service(s) not converged: shop/cart" in lines[0]
+    assert lines[-1].endswith(": converged")
     report = _report(tmp_path)
     assert report["mode"] == "verify" and report["summary"]["converged"] is True
     assert report["summary"]["error"] == 0
-    state = snapshot.load(tmp_path / "out" / SNAPSHOT_NAME)  # the last snapshot, next to the reports
-    assert state.complete and state.label == "after"
+    state = snapshot.load(tmp_path / "out" / SNAPSHOT_NAME)  # the last state, next to the reports
+    assert state.label == "after"
     assert {n.metadata.name for n in state.of("Node")} == {n["metadata"]["name"] for n in api.served("Node")}
     assert "PASS" in result.stdout and SNAPSHOT_NAME in result.stdout
-    assert [p.name for p in (tmp_path / "out").iterdir() if p.name.startswith(".")] == []  # no poll file left
 
 
 def test_never_converges_exits_1_at_the_deadline(api: ApiDouble, run_verify: Run, tmp_path: Path) -> None:
-    result = run_verify("--interval", "0.2", "--timeout", "1")
+    result = run_verify("--timeout", "2", "--config", _grace0(tmp_path))
     assert result.exit_code == 1, result.output
-    polls = _polls(result)
-    assert len(polls) >= 3 and all("not converged: shop/cart" in p for p in polls), polls
+    assert all("not converged: shop/cart" in p for p in _polls(result)), _polls(result)
     report = _report(tmp_path)
     assert report["mode"] == "verify" and report["summary"]["converged"] is False
     rules = {f["rule"] for f in report["findings"]}
@@ -67,25 +74,29 @@ def test_never_converges_exits_1_at_the_deadline(api: ApiDouble, run_verify: Run
     assert result.stdout.startswith("FAIL") and "not converged" in result.stdout.lower()
 
 
-def test_api_errors_on_some_polls_keep_polling(api: ApiDouble, run_verify: Run, tmp_path: Path) -> None:
-    # poll 1: /version answers 500 past the retry budget (4 attempts); poll 2: connection resets past it;
-    # poll 3: Pods fail with 500s (an incomplete snapshot is not a verdict); poll 4: still stuck; poll 5: converged.
-    api.add_fault(r"^/version$", status=500, times=4, message="etcdserver: leader changed")
-    api.add_fault(r"^/version$", reset=True, times=4)
-    api.add_fault(r"^/api/v1/pods$", status=500, times=4)
-    serve_from_poll(api, 11, verify_states.converged_after())  # /version: 4 + 4 + 1 + 1, then poll 5
-    result = run_verify("--interval", "0.1", "--timeout", "30")
+def test_api_errors_at_the_start_are_exit_3_in_one_line(api: ApiDouble, run_verify: Run, tmp_path: Path) -> None:
+    api.add_fault(r"^/api/v1/pods$", status=500, times=None, message="etcdserver: leader changed")
+    result = run_verify("--timeout", "30")
+    assert result.exit_code == 3, result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and "pods" in errors[0] and "HTTP 500" in errors[0], result.stderr
+    assert "Traceback" not in result.output and not (tmp_path / "out" / "report.json").exists()
+
+
+def test_forbidden_required_kind_is_exit_3_naming_the_permission(api: ApiDouble, run_verify: Run,
+                                                                   tmp_path: Path) -> None:
+    api.deny("endpointslices")
+    result = run_verify("--timeout", "30")
+    assert result.exit_code == 3, result.output
+    assert "endpointslices" in result.stderr and "list endpointslices.discovery.k8s.io" in result.stderr
+
+
+def test_dropped_watches_resume_and_the_verdict_follows(api: ApiDouble, run_verify: Run, tmp_path: Path) -> None:
+    _later(1.0, api.drop_watches)
+    _later(1.5, lambda: api.set_state(verify_states.converged_after()))
+    result = run_verify("--timeout", "30", "--config", _grace0(tmp_path))
     assert result.exit_code == 0, result.output
-    polls = _polls(result)
-    assert len(polls) == 5, polls
-    assert "API error" in polls[0] and "HTTP 500" in polls[0] and "etcdserver: leader changed" in polls[0]
-    assert "API error" in polls[1] and "connection failed" in polls[1]
-    assert "snapshot incomplete" in polls[2] and "Pod" in polls[2] and "(not used)" in polls[2]
-    assert "not converged: shop/cart" in polls[3]
-    assert polls[4].endswith("converged (0 findings left)")
-    report = _report(tmp_path)
-    assert report["summary"]["converged"] is True and report["inputs"][-1]["complete"] is True
-    assert any("3 of 5 poll(s) could not read the cluster" in n for n in report.get("notices", []))
+    assert _report(tmp_path)["summary"]["converged"] is True
 
 
 def test_cluster_never_readable_exits_3(before_file: Path, tmp_path: Path) -> None:
@@ -101,9 +112,9 @@ def test_cluster_never_readable_exits_3(before_file: Path, tmp_path: Path) -> No
                                        "--timeout", "0.5"], catch_exceptions=False)
     assert result.exit_code == 3, result.output
     lines = result.stderr.splitlines()
-    assert len(_polls(result)) >= 2 and all("connection refused" in p for p in _polls(result))
+    assert _polls(result) == []  # the first request fails fast: nothing was listed
     errors = [line for line in lines if line.startswith("error: ")]
-    assert errors == [lines[-1]] and "could not read the cluster" in errors[0] and "connection refused" in errors[0]
+    assert errors == [lines[-1]] and "cannot reach" in errors[0] and "connection refused" in errors[0]
     assert "Traceback" not in result.output
     assert not (tmp_path / "out" / "report.json").exists() and not (tmp_path / "out" / SNAPSHOT_NAME).exists()
 
@@ -126,80 +137,43 @@ def test_bad_before_file_is_exit_2(tmp_path: Path, content: bytes) -> None:
     assert result.stderr.startswith(f"error: {before}: ") and result.stderr.count("\n") == 1, result.stderr
 
 
-# -- the loop's timing, with a fake clock and a fake snapshotter (no cluster, no waiting) ------------------
 
 
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
+def test_sigterm_without_follow_writes_the_reports_and_exits_130(before_file: Path, kubeconfig: Path,
+                                                                 tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
 
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
-def _fake_take(fake: FakeTime, objects: Callable[[int], list[dict[str, Any]]], start: datetime,
-               poll_seconds: float = 2.0) -> Callable[..., Any]:
-    """Writes snapshot files of objects(poll) taken at start + fake time; each poll takes `poll_seconds`."""
-    polls = [0]
-
-    def take(opts: ClusterOptions, output: Path, label: str, eks: Any = None, kinds: Any = None) -> Any:
-        polls[0] += 1
-        fake.now += poll_seconds
-        doc = b.snapshot_doc(objects(polls[0]), start + timedelta(seconds=fake.now), label=label)
-        Path(output).write_text(json.dumps(doc))
-        return SimpleNamespace(missing=[], cause=lambda: "")
-
-    return take
-
-
-def _settings(before_file: Path, tmp_path: Path, **kw: Any) -> VerifySettings:
-    return VerifySettings(before=before_file, cluster=ClusterOptions(), config=Config(),
-                          report=ReportSettings(output_dir=tmp_path / "out", formats=("json",)), **kw)
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "auditor", "verify", "--before", str(before_file),
+                             "--kubeconfig", str(kubeconfig), "--output-dir", str(out), "--format", "json",
+                             "--timeout", "60"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stderr is not None
+        first = proc.stderr.readline()  # the first progress line: listed and evaluated
+        assert first.startswith("verify 0:"), first
+        os.kill(proc.pid, signal.SIGTERM)
+        t0 = time.monotonic()
+        code = proc.wait(timeout=15)
+        assert time.monotonic() - t0 < 5
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert code == 130
+    report = json.loads((out / "report.json").read_text())
+    assert report["summary"]["converged"] is False and any("interrupted" in n for n in report["notices"])
+    assert (out / SNAPSHOT_NAME).exists()
 
 
-def test_deadline_with_default_interval(before_file: Path, tmp_path: Path) -> None:
-    fake, lines = FakeTime(), list[str]()
-    take = _fake_take(fake, lambda n: verify_states.stuck_after(), datetime.now(timezone.utc))
-    code = verify(_settings(before_file, tmp_path), clock=fake.clock, sleep=fake.sleep, take=take,
-                  echo=lines.append)
-    assert code == 1
-    # Polls every 15 s (each took 2 s, so 13 s of sleep), the last one at the 600 s deadline.
-    assert len(lines) == 41 and lines[-1].startswith("verify 10:00 poll 41:"), lines[-1]
-    assert fake.sleeps[:3] == [13.0, 13.0, 13.0] and fake.now == 602.0
-
-
-def test_changes_in_flight_are_waited_out(before_file: Path, tmp_path: Path) -> None:
-    # The Pods moved just now: converged at once, but within the grace period (120 s) a stale slice would
-    # not be a finding yet, so verify keeps polling until the converged verdict has held for the grace period.
-    fake, lines = FakeTime(), list[str]()
-    start = datetime.now(timezone.utc).replace(microsecond=0)
-    take = _fake_take(fake, lambda n: verify_states.converged_after(changed=start), start)
-    code = verify(_settings(before_file, tmp_path), clock=fake.clock, sleep=fake.sleep, take=take,
-                  echo=lines.append)
-    assert code == 0
-    assert "waiting out changes in flight (grace 120s)" in lines[0]
-    assert lines[-1].endswith("converged (0 findings left)")
-    assert len(lines) == 9  # taken at 2 s, 17 s, ... 122 s: 120 s after the first converged poll
-
-
-def test_interrupt_writes_the_last_snapshot_and_reports(before_file: Path, tmp_path: Path) -> None:
-    fake = FakeTime()
-    inner = _fake_take(fake, lambda n: verify_states.stuck_after(), datetime.now(timezone.utc))
-
-    def take(*args: Any, **kw: Any) -> Any:
-        if len(fake.sleeps) == 2:  # Ctrl-C (or SIGTERM, turned into one) during the third poll
-            raise KeyboardInterrupt()
-        return inner(*args, **kw)
-
-    with pytest.raises(KeyboardInterrupt):  # run() turns it into "interrupted", exit 130
-        verify(_settings(before_file, tmp_path), clock=fake.clock, sleep=fake.sleep, take=take,
-               echo=lambda line: None)
-    report = json.loads((tmp_path / "out" / "report.json").read_text())
-    assert report["summary"]["converged"] is False
-    assert any("interrupted after 3 poll(s)" in n for n in report["notices"])
-    assert snapshot.load(tmp_path / "out" / SNAPSHOT_NAME).complete
+def test_replay_refuses_what_is_not_a_recording(before_file: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "events.jsonl"
+    bad.write_text('{"type": "ADDED", "kind": "Pod", "at": 1, "object": {}}\n')
+    result = CliRunner().invoke(main, ["replay", "--before", str(before_file), "--events", str(bad),
+                                       "--output-dir", str(tmp_path / "out")])
+    assert result.exit_code == 2 and "not a verify recording" in result.stderr, result.output
+    result = CliRunner().invoke(main, ["replay", "--before", str(before_file), "--events", str(tmp_path / "nope"),
+                                       "--output-dir", str(tmp_path / "out")])
+    assert result.exit_code == 2 and "file not found" in result.stderr

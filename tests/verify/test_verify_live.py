@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import datetime, timedelta, timezone
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 

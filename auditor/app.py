@@ -2,21 +2,23 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from auditor import plan, snapshot, versions
+from auditor import blast, plan, snapshot, versions
 from auditor.baseline import Baseline, load_baseline
 from auditor.baseline import apply as apply_baseline
 from auditor.eksview import eks_view
 from auditor.engine import run_rules
 from auditor.errors import ConfigError, InputError
 from auditor.index import ClusterIndex
-from auditor.model import AuditResult, InputInfo, Written
+from auditor.model import AuditResult, Finding, InputInfo, Written
 from auditor.render import FILE_NAMES, write_reports
 from auditor.rules import ALL_RULES, by_id
 from auditor.rules.base import Options
+from auditor.rules.rotation import ROTATION_RULES
 from auditor.settings import Config, ReportSettings
 from auditor.settings import load_config as _load_config
 from auditor.state import ClusterState, format_time
@@ -116,7 +118,6 @@ def check_order(before: ClusterState, after: ClusterState, allow_reversed: bool)
 
 
 def _options(config: Config, target: str | None, rotating: tuple[str, ...] | None = None) -> Config:
-    from dataclasses import replace
     options = replace(config.options, target_version=target)
     if rotating:  # the flag replaces the config's list
         options = replace(options, rotating=tuple(rotating))
@@ -168,7 +169,7 @@ def audit_state(state: ClusterState, config: Config, report: ReportSettings, *, 
         cluster=cluster_facts(state, config.options.target_version),
         eks=eks_view(index, config.options.target_version), notices=tuple(state.warnings) + tuple(run.notices),
         generated_at=format_time(datetime.now(timezone.utc)), runs=tuple(run.runs), warnings=tuple(run.warnings),
-        plan=rotation_plan)
+        plan=rotation_plan, blast_radius=blast.blast_radius(rotation_plan, run.findings))
     return apply_baseline(result, baseline_of(report))
 
 
@@ -192,9 +193,11 @@ def compare_states(before: ClusterState, after: ClusterState, config: Config, re
     """Single-state rules on AFTER plus the before/after rules, and the rotation summary."""
     from auditor.rotation import RECONVERGENCE_RULES, summarise
     a_index, b_index = ClusterIndex(after), ClusterIndex(before)
-    rules = tuple(r for r in ALL_RULES if r.mode in ("single", "eks", "pair"))
+    # a rule that belongs to another command (service-outage: verify only) is not part of this run at all
+    rules = tuple(r for r in ALL_RULES if r.mode in ("single", "eks", "pair") and mode in r.commands)
     rotation_plan = plan_json(b_index, config)
     run = run_rules(rules, a_index, config, before=b_index, command=mode)
+    run.findings = _with_predictions(run.findings, b_index, config)
     baseline = baseline_of(report)
     known = baseline.fingerprints if baseline is not None else frozenset()
     # Known findings (in the baseline) do not hold convergence back, as they do not fail the gate.
@@ -218,6 +221,27 @@ def compare_states(before: ClusterState, after: ClusterState, config: Config, re
         notices=notices, generated_at=format_time(datetime.now(timezone.utc)), runs=tuple(run.runs),
         warnings=tuple(run.warnings), plan=rotation_plan)
     return apply_baseline(result, baseline)
+
+
+def _with_predictions(findings: list[Finding], before: ClusterIndex, config: Config) -> list[Finding]:
+    """Each `service-lost-endpoints` / `service-outage` finding names the pre-rotation risk BEFORE showed for
+    its Service (`evidence.predicted`), when there was one: the same rules `audit` runs before an upgrade."""
+    linked = {"service-lost-endpoints", "service-outage"}
+    if not any(f.rule in linked for f in findings):
+        return findings
+    run = run_rules(ROTATION_RULES, before, config, command="audit")
+    predicted = blast.predictions(run.findings)
+    if not predicted:
+        return findings
+    out = []
+    for f in findings:
+        hits = predicted.get((f.object.namespace, f.object.name)) if f.rule in linked else None
+        if hits:
+            rules = ", ".join(dict.fromkeys(h["rule"] for h in hits))
+            f = replace(f, message=f"{f.message} (predicted before the rotation: {rules})",
+                        evidence={**f.evidence, "predicted": hits})
+        out.append(f)
+    return out
 
 
 def finish(result: AuditResult, report: ReportSettings) -> Written:
@@ -272,28 +296,37 @@ def explanation(rule_id: str) -> str:
 
 
 def demo(output_dir: Path) -> list[tuple[str, Written]]:
-    """Audit the bundled example state and compare it with BEFORE, writing every report format; the CLI prints
-    each step's title and summary (exit 0 unless something broke)."""
+    """The whole job on the bundled example, writing every report format: the pre-flight audit of BEFORE for
+    the node group the migration replaces (its blast radius), the audit of AFTER, and the compare that
+    confirms what the pre-flight predicted. The CLI prints each step's title and summary (exit 0 unless
+    something broke)."""
     from importlib import resources
 
     from auditor.settings import FORMATS
     data = resources.files("auditor.demo")
-    report = ReportSettings(output_dir=output_dir / "audit", formats=FORMATS)
-    with resources.as_file(data / "after.json.gz") as after:
-        state = snapshot.load(after)
-        config = Config(options=Options())
-        result = audit_state(state, _options(config, resolve_target(state, None, config, planning=True)),
-                             report, mode="audit")
-        paths = write_reports(result, report.output_dir, report.formats)
-    steps = [("Demo 1/2: audit of the bundled cluster state after a blue/green node group migration",
-              Written(result, tuple(paths)))]
-    creport = ReportSettings(output_dir=output_dir / "compare", formats=FORMATS)
+    config = Config(options=Options())
+    steps: list[tuple[str, Written]] = []
     with resources.as_file(data / "before.json.gz") as bpath, resources.as_file(data / "after.json.gz") as apath:
         before_state, after_state = snapshot.load(bpath), snapshot.load(apath)
+        # 1. before the migration: which Services will lose their endpoints when ng-blue is replaced
+        pre = ReportSettings(output_dir=output_dir / "preflight", formats=FORMATS)
+        pconfig = _options(config, resolve_target(before_state, None, config, planning=True), ("ng-blue",))
+        result = audit_state(before_state, pconfig, pre, mode="audit")
+        steps.append(("Demo 1/3: pre-flight audit of BEFORE, replacing node group ng-blue (--rotating ng-blue): "
+                      "the blast radius", Written(result, tuple(write_reports(result, pre.output_dir, pre.formats)))))
+        # 2. after it: the state the migration left
+        report = ReportSettings(output_dir=output_dir / "audit", formats=FORMATS)
+        aconfig = _options(config, resolve_target(after_state, None, config, planning=True))
+        result = audit_state(after_state, aconfig, report, mode="audit")
+        steps.append(("Demo 2/3: audit of the cluster state after the blue/green node group migration",
+                      Written(result, tuple(write_reports(result, report.output_dir, report.formats)))))
+        # 3. BEFORE against AFTER: what the rotation broke, linked to what the pre-flight predicted
+        creport = ReportSettings(output_dir=output_dir / "compare", formats=FORMATS)
         cconfig = _options(config, resolve_target(after_state, None, config, planning=False))
         cresult = compare_states(before_state, after_state, cconfig, creport, mode="compare")
-        cpaths = write_reports(cresult, creport.output_dir, creport.formats)
-    steps.append(("Demo 2/2: compare BEFORE and AFTER of the same migration", Written(cresult, tuple(cpaths))))
+        steps.append(("Demo 3/3: compare BEFORE and AFTER of the same migration (each loss linked to its "
+                      "pre-flight risk)", Written(cresult, tuple(write_reports(cresult, creport.output_dir,
+                                                                                 creport.formats)))))
     return steps
 
 

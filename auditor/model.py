@@ -189,6 +189,8 @@ class AuditResult:
     fail_on_outage: bool = False  # verify --fail-on-outage: a service-outage finding fails the run too
     #: the rotation plan (`auditor.plan.RotationPlan.to_json()`): audit's state, compare's BEFORE state
     plan: dict[str, Any] | None = None
+    #: audit: per rotating node group, the Services at risk (auditor.blast.blast_radius)
+    blast_radius: dict[str, Any] | None = None
 
     def is_known(self, f: Finding) -> bool:
         """In the baseline: reported apart, never counted against the gate."""

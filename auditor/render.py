@@ -57,6 +57,10 @@ def to_dict(result: AuditResult) -> dict[str, Any]:
         out["eks"] = result.eks
     if result.timeline is not None:
         out["timeline"] = result.timeline
+    if result.plan is not None:
+        out["plan"] = result.plan
+    if result.blast_radius is not None:
+        out["blastRadius"] = result.blast_radius
     return out
 
 

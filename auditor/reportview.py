@@ -144,6 +144,18 @@ def rotation_view(rot: dict[str, Any] | None) -> dict[str, Any] | None:
     }
 
 
+def plan_view(plan: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The rotation plan as every report shows it: how it was decided, and the groups with their node counts."""
+    if not plan:
+        return None
+    groups = [{"label": (f"karpenter:{g.get('name', '')}" if g.get("kind") == "karpenter-nodepool" else
+                         "unmanaged nodes" if g.get("kind") == "unmanaged" else str(g.get("name", ""))),
+               "kind": g.get("kind", ""), "nodes": list(g.get("nodes") or []), "reason": g.get("reason", "")}
+              for g in plan.get("groups") or []]
+    return {"how": plan.get("how", ""), "target": plan.get("target"), "decided": plan.get("decided", True),
+            "groups": groups, "nodes": sum(len(g["nodes"]) for g in groups)}
+
+
 TIMELINE_MAX_SERVICES = 24
 
 
@@ -281,7 +293,8 @@ def build_view(result: AuditResult) -> dict[str, Any]:
         "severities": [s.label for s in sorted(Severity, reverse=True)],
         "namespaces": namespaces, "cluster": result.cluster or {},
         "rotation": rotation, "eks": eks, "header": header(result.cluster or {}, eks),
-        "timeline": timeline_view(result.timeline),
+        "timeline": timeline_view(result.timeline), "plan": plan_view(result.plan),
+        "blast": result.blast_radius,
         "services": services, "focus": focus, "focus_left": len(services) + len(others) - len(focus),
         "focus_findings": reportgroups.FOCUS_FINDINGS, "service_limit": SERVICE_LIMIT,
     }

@@ -100,7 +100,9 @@ def verify(settings: VerifySettings, *, source: Optional[Source] = None, clock: 
         from auditor.collect.kube import Cluster
         from auditor.collect.watch import LiveCluster
 
-        cluster = Cluster(replace(settings.cluster, time_limit=None))  # a bad kubeconfig will not fix itself
+        # A bad kubeconfig will not fix itself: it fails here. Every list request ends by --timeout (the
+        # watches are bounded by their own server timeout and end when the run does).
+        cluster = Cluster(replace(settings.cluster, time_limit=settings.timeout))
         context, server = cluster.context, cluster.server
         # What the collector has to say (a watch denied, a relist) reaches stderr and the report through
         # source.notices(), once each.

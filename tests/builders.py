@@ -325,7 +325,10 @@ def snapshot_doc(objs: list[Obj], taken: datetime, *, label: str = "", server_ve
     doc: Obj = {"apiVersion": "upgrade-auditor.io/v1", "kind": "ClusterSnapshot",
                 "metadata": {"label": label, "takenAt": ts(taken), "startedAt": ts(taken - timedelta(seconds=5)),
                              "complete": not missing, "missing": missing or [],
-                             "kinds": ["Namespace", "Node", "Pod", "Service", "Endpoints", "EndpointSlice"],
+                             # what a snapshot of this cluster read: the six kinds endpoints depend on, and the
+                             # optional ones the objects include (as snapshot does when the cluster serves them)
+                             "kinds": list(dict.fromkeys(["Namespace", "Node", "Pod", "Service", "Endpoints",
+                                                          "EndpointSlice"] + [o["kind"] for o in objs])),
                              "source": {"context": context, "server": "https://ABCDEF0123456789.gr7.eu-west-1.eks.amazonaws.com",
                                         "serverVersion": {"major": "1", "minor": server_version.split(".")[1],
                                                           "gitVersion": server_version, "platform": "linux/amd64"},

@@ -11,6 +11,13 @@ AFTER: ng-green (kubelet 1.30) replaced ng-blue; Pods rescheduled with new names
   search/indexer         stale v1 Endpoints (old Pod IPs)
 and, healthy but tricky: default/kubernetes, headless StatefulSet data/redis (same names, new uids),
 dual-stack shop/frontend, selectorless data/legacy-db with its own slice, a Cilium ClusterMesh slice.
+
+Both states carry the workloads behind the Services (a Deployment and its ReplicaSet each) and their
+PodDisruptionBudgets (maxUnavailable 1), so a pre-flight `audit before --rotating ng-blue` sees the risks
+the migration then turns into findings:
+  search/query-api       no PodDisruptionBudget and no readiness probe: predicted to lose its endpoints
+  payments/ledger        a PDB with minAvailable equal to its replicas: blocks the drain of ng-blue
+  data/kafka-ui, monitoring/prometheus, monitoring/grafana   one replica each
 """
 from __future__ import annotations
 
@@ -24,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 import builders as b  # noqa: E402
+import workload_builders as wb  # noqa: E402
 
 BASE = "2026-11-20T08:00:00Z"
 ZONES = ["eu-west-1a", "eu-west-1b", "eu-west-1c"]
@@ -124,6 +132,12 @@ def build(after: bool) -> dict[str, Any]:
             pods.append(b.replicaset_pod(app, ns, r, b.at(BASE, -60 * 24 * 10) if stay else pod_time,
                                          labels=labels, node_name=node_name, ips=ips, ready=ready,
                                          seed="gen0" if stay else f"gen{gen}"))
+        probe = (ns, app) != ("search", "query-api")  # query-api's containers declare no readiness probe
+        for p in pods:
+            wb.with_probe(p, probe=probe)
+        ready_now = 0 if after and (ns, app) == ("search", "query-api") else replicas
+        objs += wb.deployment(app, ns, svc_created, replicas=replicas, labels=labels, ready=ready_now, probe=probe)
+        objs += _budget(ns, app, labels, replicas, ready_now)
         objs += pods
         slice_pods = pods
         if after and (ns, app) == ("payments", "fraud-check"):
@@ -167,6 +181,8 @@ def build(after: bool) -> dict[str, Any]:
                            node_name=nodes[node_idx]["metadata"]["name"], ips=[c.next_ip(node_idx, gen)],
                            owner_ref=sts_owner, hostname=f"redis-{i}", subdomain="redis"))
     objs += rpods
+    objs.append(wb.pdb("redis", "data", svc_created, selector={"app": "redis"}, max_unavailable=1, expected=3,
+                       healthy=3, desired=2, allowed=1))
     objs += b.controller_slices(redis, rpods, c.by_name, written + b.timedelta(minutes=3))
     objs.append(b.endpoints_object(redis, rpods, c.by_name, written + b.timedelta(minutes=3)))
     # Selectorless Service for an external database, with its own slice (the documented pattern).
@@ -194,6 +210,19 @@ def build(after: bool) -> dict[str, Any]:
     label = "after" if after else "before"
     return b.snapshot_doc(objs, c.taken, label=label, server_version="v1.30.4-eks-a737599",
                           context="arn:aws:eks:eu-west-1:111122223333:cluster/shop-prod", eks=eks_section(after))
+
+
+def _budget(ns: str, app: str, labels: dict[str, str], replicas: int, healthy: int) -> list[dict[str, Any]]:
+    """The app's PodDisruptionBudget as the disruption controller reports it; none for query-api (forgotten)
+    nor for single-replica apps; ledger's demands every replica (minAvailable = replicas): no disruption."""
+    if replicas < 2 or (ns, app) == ("search", "query-api"):
+        return []
+    created = b.at(BASE, -60 * 24 * 60)
+    if (ns, app) == ("payments", "ledger"):
+        return [wb.pdb(app, ns, created, selector=labels, min_available=replicas, expected=replicas,
+                       healthy=healthy, desired=replicas, allowed=0)]
+    return [wb.pdb(app, ns, created, selector=labels, max_unavailable=1, expected=replicas, healthy=healthy,
+                   desired=replicas - 1, allowed=max(0, healthy - (replicas - 1)))]
 
 
 def _nodegroup(name: str, version: str, release: str, created: str, desired: int) -> dict[str, Any]:

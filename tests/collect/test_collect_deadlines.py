@@ -131,11 +131,11 @@ def test_verify_timeout_is_honoured_mid_request(api: ApiDouble, kubeconfig: Path
     api.add_fault(r"^/api/v1/pods$", times=None, **fault)
     start = time.monotonic()
     proc = _cli("verify", "--before", before, "--kubeconfig", kubeconfig, "--output-dir", tmp_path / "out",
-                "--timeout", "3", "--interval", "1")
+                "--timeout", "3")
     _, err = proc.communicate(timeout=60)
     elapsed = time.monotonic() - start
     assert elapsed < 3 + 4, elapsed  # the deadline, plus interpreter start-up
     assert proc.returncode == 3, err
     text = err.decode()
-    assert "could not read the cluster in 1 poll(s)" in text and "time limit (3s)" in text, text
+    assert "time limit (3s)" in text and text.count("error: ") == 1, text  # the first lists never completed
     assert "Traceback" not in text

@@ -34,11 +34,17 @@ def run_measured(cmd: list[str]) -> tuple[float, int, int]:
     return wall, usage.ru_maxrss * 1024, proc.returncode
 
 
+WORKLOADS = True  # --no-workloads: the states of before issue 14 (no Deployments, ReplicaSets, PDBs)
+TARGET = ["--target-version", "1.31"]  # every synthetic node (kubelet 1.30) rotates: the rotation rules' worst case
+
+
 def ensure(path: Path, pods: int, rotated: bool = False) -> Path:
+    if not WORKLOADS:
+        path = path.with_name(path.stem + "-noworkloads" + path.suffix)
     if not path.exists():
         t0 = time.perf_counter()
         n = synth.write_state(path, pods=pods, services=max(1, pods // 10), nodes=max(3, pods // 100),
-                              rotated=rotated)
+                              rotated=rotated, workloads=WORKLOADS)
         print(f"  generated {path.name}: {n} objects in {time.perf_counter() - t0:.1f} s")
     return path
 
@@ -72,7 +78,7 @@ def bench_audit(sizes: list[int]) -> dict[int, float]:
         size = f.stat().st_size
         on, off = parse_time(f)
         wall, rss, code = run_measured(CLI + ["audit", str(f), "--output-dir", str(OUT / f"audit-{pods}"),
-                                              "--format", "json,md,html,junit"])
+                                              "--format", "json,md,html,junit"] + TARGET)
         walls[pods] = wall
         print(f"  {pods:>7} pods: input {mb(size)}; audit {wall:.2f} s, peak RSS {mb(rss)} "
               f"({rss / size:.2f}x input); orjson.loads {on:.2f} s with GC on, {off:.2f} s with GC paused; "
@@ -99,19 +105,33 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--pods", type=int, default=100_000)
     ap.add_argument("--skip-snapshot", action="store_true")
+    ap.add_argument("--skip-verify", action="store_true")
+    ap.add_argument("--no-workloads", action="store_true",
+                    help="synthetic states without Deployments, ReplicaSets and PDBs (the figures before issue 14)")
+    ap.add_argument("--only", choices=["audit", "compare", "report", "snapshot", "verify"], default=None)
     args = ap.parse_args()
+    global WORKLOADS
+    WORKLOADS = not args.no_workloads
     OUT.mkdir(exist_ok=True)
     print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}")
     small = max(1000, args.pods // 10)
-    bench_audit([small, args.pods])
-    bench_compare(args.pods)
+
+    def want(what: str) -> bool:
+        return args.only in (None, what)
+
+    if want("audit"):
+        bench_audit([small, args.pods])
+    if want("compare"):
+        bench_compare(args.pods)
     print("", flush=True)
-    subprocess.run([sys.executable, str(HERE / "bench_report.py")], check=False)
-    if not args.skip_snapshot:
-        snap = HERE / "bench_snapshot.py"
-        if snap.exists():
-            print("\n== snapshot (issue 3) ==", flush=True)
-            subprocess.run([sys.executable, str(snap), "--pods", str(args.pods)], check=False)
+    if want("report"):
+        subprocess.run([sys.executable, str(HERE / "bench_report.py")], check=False)
+    if not args.skip_snapshot and want("snapshot"):
+        print("\n== snapshot (issue 3; with the optional kinds, issue 14) ==", flush=True)
+        subprocess.run([sys.executable, str(HERE / "bench_snapshot.py"), "--pods", str(args.pods)], check=False)
+    if not args.skip_verify and want("verify"):
+        print("\n== verify --follow (issue 12) ==", flush=True)
+        subprocess.run([sys.executable, str(HERE / "bench_verify.py"), "--pods", str(args.pods)], check=False)
 
 
 if __name__ == "__main__":

@@ -22,10 +22,10 @@ def demo_reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
     out = tmp_path_factory.mktemp("demo")
     r = CliRunner().invoke(main, ["demo", "--output-dir", str(out)])
     assert r.exit_code == 0, r.output
-    return {m: json.loads((out / m / "report.json").read_text()) for m in ("audit", "compare")}
+    return {m: json.loads((out / m / "report.json").read_text()) for m in ("preflight", "audit", "compare")}
 
 
-@pytest.mark.parametrize("mode", ["audit", "compare"])
+@pytest.mark.parametrize("mode", ["preflight", "audit", "compare"])
 def test_demo_reports_fit_the_schema(demo_reports: dict[str, dict], mode: str) -> None:
     report = demo_reports[mode]
     validate(report)
@@ -60,3 +60,18 @@ def test_a_report_without_eks_data_marks_eks_rules_not_run(tmp_path: Path) -> No
                  "upgrade-insight-failing"):
         assert runs[rule]["ran"] is False and runs[rule]["reason"] == "no-eks-data"
     assert runs["stale-endpointslice"]["ran"] is True
+
+
+def test_the_demo_predicts_the_loss_its_compare_confirms(demo_reports: dict[str, dict]) -> None:
+    """issue 14's done-means: the pre-flight blast radius names search/query-api, and the compare's
+    service-lost-endpoints finding for it links the pre-rotation risk."""
+    blast = demo_reports["preflight"]["blastRadius"]
+    [group] = [g for g in blast["groups"] if g["label"] == "ng-blue"]
+    top = group["services"][0]
+    assert (top["namespace"], top["name"], top["risk"]) == ("search", "query-api", "error")
+    assert any("create poddisruptionbudget query-api-pdb" in c for c in top["fix"])
+    assert demo_reports["preflight"]["plan"]["how"] == "--rotating ng-blue"
+    [lost] = [f for f in demo_reports["compare"]["findings"] if f["rule"] == "service-lost-endpoints"]
+    assert lost["object"]["name"] == "query-api"
+    assert {p["rule"] for p in lost["evidence"]["predicted"]} >= {"service-rotation-unprotected"}
+    assert "predicted before the rotation" in lost["message"]

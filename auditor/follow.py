@@ -94,6 +94,8 @@ class Follower:
         self._services_in: dict[str, dict[str, KubeObject]] = {}  # namespace -> name -> Service
         self._pods_at: dict[str, set[Key]] = {}  # IP -> Pods holding it
         self._pods_ns: dict[str, dict[Key, KubeObject]] = {}  # namespace -> its Pods
+        self._pods_lbl: dict[tuple[str, str, str], set[Key]] = {}  # (namespace, label, value) -> Pods
+        self._svc_lbl: dict[tuple[str, str, str], set[str]] = {}  # (namespace, label, value) -> Services selecting it
         self._services_on: dict[str, set[Key]] = {}  # node name -> Services with slice endpoints on it
         self._slice_nodes: dict[Key, set[str]] = {}  # slice key -> nodes its endpoints name
         self.timeline = Timeline(start=started, end=started)
@@ -167,8 +169,12 @@ class Follower:
                     self._services_on.setdefault(n, set()).add((ns, svc))
         elif kind == "Service":
             self._services_in.setdefault(ns, {})[name] = obj
+            for k, v in (service_selector(obj) or {}).items():
+                self._svc_lbl.setdefault((ns, k, v), set()).add(name)
         elif kind == "Pod":
             self._pods_ns.setdefault(ns, {})[key] = obj
+            for k, v in (obj.metadata.labels or {}).items():
+                self._pods_lbl.setdefault((ns, k, v), set()).add(key)
             for ip in _pod_ips(obj):
                 self._pods_at.setdefault(ip, set()).add(key)
 
@@ -196,8 +202,12 @@ class Follower:
                         keys.discard((ns, svc))
         elif kind == "Service":
             self._services_in.get(ns, {}).pop(name, None)
+            for k, v in (service_selector(old) or {}).items():
+                _discard(self._svc_lbl, (ns, k, v), name)
         elif kind == "Pod":
             self._pods_ns.get(ns, {}).pop(key, None)
+            for k, v in (old.metadata.labels or {}).items():
+                _discard(self._pods_lbl, (ns, k, v), key)
             for ip in _pod_ips(old):
                 holders = self._pods_at.get(ip)
                 if holders is not None:
@@ -217,8 +227,12 @@ class Follower:
             return {(ns, svc)} if svc is not None else set()
         if kind == "Pod":
             labels = obj.metadata.labels or {}
-            return {(ns, s) for s, svc in self._services_in.get(ns, {}).items()
-                    if (sel := service_selector(svc)) and all(labels.get(k) == v for k, v in sel.items())}
+            candidates: set[str] = set()
+            for k, v in labels.items():
+                candidates |= self._svc_lbl.get((ns, k, v), set())
+            services = self._services_in.get(ns, {})
+            return {(ns, s) for s in candidates if (svc := services.get(s)) is not None
+                    and (sel := service_selector(svc)) and all(labels.get(k) == v for k, v in sel.items())}
         if kind == "Node":
             return set(self._services_on.get(name, ()))
         if kind == "Namespace":
@@ -301,12 +315,8 @@ class Follower:
             svc = self.objects["Service"].get(key)
             if svc is not None:
                 objs["Service"].append(svc)
-                sel = service_selector(svc)
-                if sel:
-                    for pkey, p in self._pods_in(ns):
-                        labels = p.metadata.labels or {}
-                        if all(labels.get(k) == v for k, v in sel.items()):
-                            pods[pkey] = p
+                for pkey in self.selected(ns, service_selector(svc)):
+                    pods[pkey] = self.objects["Pod"][pkey]
             ep = self.objects["Endpoints"].get(key)
             if ep is not None:
                 objs["Endpoints"].append(ep)
@@ -324,8 +334,14 @@ class Follower:
         taken = datetime.fromtimestamp(now, timezone.utc)
         return ClusterState(objects=objs, taken_at=taken, inputs=[], present=set(FOLLOWED_KINDS))
 
-    def _pods_in(self, ns: str) -> Iterable[tuple[Key, KubeObject]]:
-        return self._pods_ns.get(ns, {}).items()
+    def selected(self, ns: str, selector: dict[str, str] | None) -> list[Key]:
+        """The Pods of `ns` a Service selector matches (the label index: the smallest set, then the rest)."""
+        if not selector:
+            return []
+        sets = sorted((self._pods_lbl.get((ns, k, v), set()) for k, v in selector.items()), key=len)
+        if not sets[0]:
+            return []
+        return [key for key in sets[0] if all(key in other for other in sets[1:])]
 
     def _add_pod_by_ref(self, pods: dict[Key, KubeObject], ns: str, ref: Any, address: str | None) -> None:
         if ref is not None and getattr(ref, "kind", "Pod") == "Pod" and ref.name:
@@ -362,6 +378,14 @@ class Follower:
         objs = {k: list(v.values()) for k, v in self.objects.items()}
         return ClusterState(objects=objs, taken_at=taken, inputs=[info], present=set(FOLLOWED_KINDS),
                             label="after", timeline=self.timeline, **meta)
+
+
+def _discard(index: dict[Any, set[Any]], key: Any, value: Any) -> None:
+    members = index.get(key)
+    if members is not None:
+        members.discard(value)
+        if not members:
+            del index[key]
 
 
 def _pod_ips(pod: KubeObject) -> list[str]:

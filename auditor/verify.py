@@ -14,6 +14,7 @@ the full comparison that decides the verdict. `replay` feeds a recording to the 
 """
 from __future__ import annotations
 
+import gc
 import logging
 import re
 import time
@@ -129,12 +130,18 @@ def verify(settings: VerifySettings, *, source: Optional[Source] = None, clock: 
     ending = run.ending(interrupted)
     if settings.eks is not None:
         ending.eks = _read_eks(settings.eks, say)
+    final = settings.report.output_dir / SNAPSHOT_NAME
+    write_last_state(run.follower, final, ending, run.source_info)
+    # The objects' JSON lines served the snapshot file: free them (and the collector's) before the final
+    # comparison, which builds the whole state's indexes (the run's peak memory).
+    run.follower.lines = {k: {} for k in FOLLOWED_KINDS}
+    if hasattr(source, "objects"):
+        source.objects = {}
+    gc.collect()
     result = conclude(before, run.follower, settings, ending, source_info=run.source_info)
     if recorder is not None:
         recorder.end(ending.at, ending.reason, ending.settled, ending.notices, ending.eks)
         recorder.close()
-    final = settings.report.output_dir / SNAPSHOT_NAME
-    write_last_state(run.follower, final, ending, run.source_info)
     code = present(app.finish(result, settings.report), quiet=settings.report.quiet,
                    verbose=settings.report.verbose)
     click.echo(f"last state: {final}" + (f"; events recorded in {settings.record}" if settings.record else ""))
@@ -188,6 +195,10 @@ class _Run:
         if self.recorder is not None:
             self.recorder.start(listed)
         self.follower = follower
+        count = sum(len(v) for v in lists.values())
+        took = getattr(self.source, "list_seconds", 0.0)
+        self.say(_line(f"verify: listed {count} objects" + (f" in {took:.1f}s" if took else "")
+                       + "; watching for changes"))
         follower.evaluate(listed)
         self._progress(listed, force=True)
 

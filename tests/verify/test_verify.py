@@ -153,6 +153,8 @@ def test_sigterm_without_follow_writes_the_reports_and_exits_130(before_file: Pa
                              "--timeout", "60"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stderr is not None
+        listed = proc.stderr.readline()
+        assert listed.startswith("verify: listed ") and "objects" in listed, listed
         first = proc.stderr.readline()  # the first progress line: listed and evaluated
         assert first.startswith("verify 0:"), first
         os.kill(proc.pid, signal.SIGTERM)

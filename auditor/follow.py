@@ -89,7 +89,6 @@ class Follower:
         self.before_index = ClusterIndex(before)
         self.config = config
         self.objects: dict[str, dict[Key, KubeObject]] = {k: {} for k in FOLLOWED_KINDS}
-        self.lines: dict[str, dict[Key, bytes]] = {k: {} for k in FOLLOWED_KINDS}
         self._slices_of: dict[Key, dict[str, KubeObject]] = {}  # Service key -> slice name -> slice
         self._services_in: dict[str, dict[str, KubeObject]] = {}  # namespace -> name -> Service
         self._pods_at: dict[str, set[Key]] = {}  # IP -> Pods holding it
@@ -157,7 +156,6 @@ class Follower:
     def _put(self, kind: str, key: Key, obj: KubeObject, line: bytes) -> None:
         self._unindex(kind, key)
         self.objects[kind][key] = obj
-        self.lines[kind][key] = line
         ns, name = key
         if kind == "EndpointSlice":
             svc = obj.labels.get(LABEL_SERVICE_NAME)
@@ -181,7 +179,6 @@ class Follower:
     def _drop(self, kind: str, key: Key) -> None:
         self._unindex(kind, key)
         self.objects[kind].pop(key, None)
-        self.lines[kind].pop(key, None)
 
     def _unindex(self, kind: str, key: Key) -> None:
         old = self.objects[kind].get(key)
@@ -231,8 +228,8 @@ class Follower:
             for k, v in labels.items():
                 candidates |= self._svc_lbl.get((ns, k, v), set())
             services = self._services_in.get(ns, {})
-            return {(ns, s) for s in candidates if (svc := services.get(s)) is not None
-                    and (sel := service_selector(svc)) and all(labels.get(k) == v for k, v in sel.items())}
+            return {(ns, s) for s in candidates if (service := services.get(s)) is not None
+                    and (sel := service_selector(service)) and all(labels.get(k) == v for k, v in sel.items())}
         if kind == "Node":
             return set(self._services_on.get(name, ()))
         if kind == "Namespace":

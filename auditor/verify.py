@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Optional, Protocol
 
 import click
+import msgspec
 
 from auditor import app, snapshot
 from auditor.collect.options import ClusterOptions
@@ -132,11 +133,8 @@ def verify(settings: VerifySettings, *, source: Optional[Source] = None, clock: 
         ending.eks = _read_eks(settings.eks, say)
     final = settings.report.output_dir / SNAPSHOT_NAME
     write_last_state(run.follower, final, ending, run.source_info)
-    # The objects' JSON lines served the snapshot file: free them (and the collector's) before the final
-    # comparison, which builds the whole state's indexes (the run's peak memory).
-    run.follower.lines = {k: {} for k in FOLLOWED_KINDS}
     if hasattr(source, "objects"):
-        source.objects = {}
+        source.objects = {}  # the collector's digests: not needed for the final comparison
     gc.collect()
     result = conclude(before, run.follower, settings, ending, source_info=run.source_info)
     if recorder is not None:
@@ -194,8 +192,12 @@ class _Run:
         follower.last_change = latest_change(follower.state(listed))
         if self.recorder is not None:
             self.recorder.start(listed)
+        del lists  # decoded into the follower: the collector keeps a digest per object, not its JSON
+        forget = getattr(self.source, "forget_lines", None)
+        if forget is not None:
+            forget()
         self.follower = follower
-        count = sum(len(v) for v in lists.values())
+        count = sum(len(v) for v in follower.objects.values())
         took = getattr(self.source, "list_seconds", 0.0)
         self.say(_line(f"verify: listed {count} objects" + (f" in {took:.1f}s" if took else "")
                        + "; watching for changes"))
@@ -233,9 +235,11 @@ class _Run:
             self._progress(now)
             if not self.settled(now):
                 continue
+            if self.settings.follow:
+                continue  # the verdict is taken once, at the end: a whole-state check would only stall the watch
             if not self.full_ok and now >= self.full_after:
                 self.full_ok = self._full_check(now)
-            if self.full_ok and not self.settings.follow:
+            if self.full_ok:
                 self.reason = "converged"
                 return
 
@@ -334,15 +338,17 @@ def conclude(before: ClusterState, follower: Follower, settings: VerifySettings,
 
 
 def write_last_state(follower: Follower, path: Path, ending: Ending, source: dict[str, Any]) -> None:
-    """The last state as a snapshot file next to the reports (replaced atomically)."""
+    """The last state as a snapshot file next to the reports (replaced atomically): each object as the rules
+    read it (the fields of `auditor.objects`, a subset of the snapshot projection), as last observed."""
     from auditor.snapshot import SnapshotWriter
 
     taken = _iso(ending.at)
+    encode = msgspec.json.Encoder().encode
     try:
         with SnapshotWriter(path) as writer:
             for kind in FOLLOWED_KINDS:
-                for line in follower.lines[kind].values():
-                    writer.add_raw(kind, line)
+                for obj in follower.objects[kind].values():
+                    writer.add_raw(kind, encode(obj))
             writer.finish({"label": "after", "takenAt": taken, "startedAt": _iso(follower.timeline.start),
                            "complete": True, "consistent": False, "kinds": list(FOLLOWED_KINDS), "missing": [],
                            "source": source, "inconsistency": "followed by watches: each object as last observed"},

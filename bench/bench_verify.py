@@ -80,9 +80,9 @@ def _cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _rss_peak(pid: int) -> int:
+def _rss_peak(pid: int, field: str = "VmHWM") -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(field + ":"):
             return int(line.split()[1]) * 1024
     return 0
 
@@ -136,10 +136,13 @@ def run(pods: int, rotate: int) -> dict[str, Any]:
                     return at, text
             raise SystemExit("timed out waiting for verify")
 
+        at, listed = wait_for(lambda t: t.startswith("verify: listed"))
+        print(f"verify: {listed} ({at - start:.1f}s after start)", flush=True)
         at, first = wait_for(lambda t: t.startswith("verify 0:") or t.startswith("verify "))
         results["initial_s"] = at - start
-        print(f"verify: first verdict {results['initial_s']:.1f}s after start (process start, list, "
-              f"model, evaluation): {first}", flush=True)
+        print(f"verify: first verdict {results['initial_s']:.1f}s after start (process start, BEFORE loaded, "
+              f"list, model, first evaluation): {first}; RSS now {_rss_peak(proc.pid, 'VmRSS') / 2**20:.0f} MB, "
+              f"peak so far {_rss_peak(proc.pid) / 2**20:.0f} MB", flush=True)
         time.sleep(2.0)
         cpu0 = _cpu(proc.pid)
         for step, want in (("A", "not converged"), ("B", ": converged")):
@@ -155,12 +158,16 @@ def run(pods: int, rotate: int) -> dict[str, Any]:
         moved = max(1, rotate // per)
         events = 2 * moved * per + 2 * moved  # Pods deleted and created; slices and Endpoints rewritten
         results["cpu_per_1000_events_s"] = (cpu1 - cpu0) / events * 1000
-        results["peak_rss_mb"] = _rss_peak(proc.pid) / 2**20
+        following = _rss_peak(proc.pid) / 2**20
         proc.send_signal(signal.SIGTERM)
-        code = proc.wait(timeout=120)
+        _, status, usage = os.wait4(proc.pid, 0)
+        code = os.waitstatus_to_exitcode(status)
+        results["peak_rss_following_mb"] = following
+        results["peak_rss_mb"] = usage.ru_maxrss / 1024
         results["exit"] = code
         print(f"CPU {cpu1 - cpu0:.2f}s for about {events} events ({results['cpu_per_1000_events_s']:.2f}s per "
-              f"1,000, idle time and re-evaluation included); peak RSS {results['peak_rss_mb']:.0f} MB; "
+              f"1,000, idle time and re-evaluation included); peak RSS while following "
+              f"{following:.0f} MB, with the final comparison and reports {results['peak_rss_mb']:.0f} MB; "
               f"exit {code} after SIGTERM", flush=True)
         server.stdin.close()
         server.wait(timeout=30)

@@ -307,3 +307,36 @@ def test_timeline_chart_marks_outages_and_keeps_names_as_text(browser: Any, tmp_
         assert pg.is_visible('nav.toc a[href="#timeline"]')
     finally:
         p.ctx.close()
+
+
+def test_blast_radius_lists_services_worst_first_with_fixes_as_text(browser: Any, tmp_path: Path) -> None:
+    hostile = '<script>alert(1)</script>'
+    plan = {"how": "--rotating ng-blue", "target": "1.31", "decided": True,
+            "groups": [{"kind": "eks-nodegroup", "name": "ng-blue", "nodes": ["n1", "n2"],
+                        "reason": "--rotating ng-blue"}]}
+    risk = {"rule": "service-rotation-unprotected", "severity": "error",
+            "advice": "add or tighten a PodDisruptionBudget",
+            "message": "2 ready Pods, all on rotating nodes", "object": {"kind": "Service", "namespace": "search",
+                                                                       "name": "query-api"},
+            "fix": ["kubectl -n search create poddisruptionbudget query-api-pdb --max-unavailable=1"]}
+    blast = {"how": plan["how"], "target": "1.31", "servicesAtRisk": 2, "groups": [
+        {"kind": "eks-nodegroup", "name": "ng-blue", "label": "ng-blue", "reason": "--rotating ng-blue", "nodes": 2,
+         "atRisk": 2, "worst": "error", "more": 0, "drainBlockers": [],
+         "services": [{"namespace": "search", "name": "query-api", "risk": "error", "score": 100,
+                       "advice": ["add or tighten a PodDisruptionBudget"], "risks": [risk], "fix": risk["fix"]},
+                      {"namespace": "shop", "name": hostile, "risk": "warning", "score": 10,
+                       "advice": ["raise replicas"],
+                       "risks": [{**risk, "rule": "service-single-replica", "severity": "warning",
+                                  "message": f"one Pod {hostile}"}],
+                       "fix": [f"kubectl -n shop scale deployment/{hostile} --replicas=2"]}]}]}
+    result = F.result(mode="audit", converged=None, rotation=None, plan=plan, blast_radius=blast)
+    p = Page(browser, render.render_html(result), tmp_path)
+    try:
+        assert p.errors == [] and p.dialogs == []
+        pg = p.page
+        assert pg.is_visible("#plan") and "--rotating ng-blue" in (pg.text_content("#plan") or "")
+        rows = pg.locator("#plan table.blast tbody tr").all_inner_texts()
+        assert rows[0].startswith("search/query-api") and "query-api-pdb" in rows[0]
+        assert hostile in rows[1] and pg.locator("#plan script").count() == 0
+    finally:
+        p.ctx.close()

@@ -119,6 +119,10 @@ def verify(settings: VerifySettings, *, source: Optional[Source] = None, clock: 
                 run.loop()
             except KeyboardInterrupt:
                 interrupted = True
+    except BaseException:
+        if recorder is not None:
+            recorder.close()
+        raise
     finally:
         source.close()
     if run.follower is None:  # never read the cluster
@@ -268,8 +272,8 @@ class _Run:
         now = self.clock()
         assert self.follower is not None
         reason = ("stopped" if self.settings.follow else "interrupted") if interrupted else self.reason
-        if reason in ("stopped", "timeout") and self.settings.follow and self.settled(now):
-            settled = self.full_ok or self._full_check(now)
+        if self.settings.follow:
+            settled = self.settled(now)  # the final comparison (conclude) then says whether the whole state agrees
         else:
             settled = reason == "converged" or (self.settled(now) and self.full_ok)
         notes = list(self.notes)

@@ -185,22 +185,23 @@ class _Run:
                             "namespaces": list(self.settings.cluster.namespaces)}
         config = _with_target(self.settings.config, self.settings.target)
         follower = Follower(self.before, config, started=listed)
-        lists = self.source.snapshot()
         if self.recorder is not None:
             self.recorder.begin(listed, self.source_info, FOLLOWED_KINDS)
-        for kind, lines in lists.items():
+        drain = getattr(self.source, "drain_lines", None)
+        # The collector hands its lines out a chunk at a time, keeping a digest of each: decoded, the JSON goes.
+        chunks = drain() if drain is not None else iter(self.source.snapshot().items())
+        for kind, lines in chunks:
             follower.load(kind, lines, listed)
             if self.recorder is not None:
                 self.recorder.listed(kind, lines, listed)
+            del lines  # the next chunk replaces it: one chunk of JSON at a time
+            _trim()  # hand the chunk's JSON back now: the decoded objects grow from other memory
+        del chunks
+        _release_memory()
         follower.start(listed)
         follower.last_change = latest_change(follower.state(listed))
         if self.recorder is not None:
             self.recorder.start(listed)
-        del lists  # decoded into the follower: the collector keeps a digest per object, not its JSON
-        forget = getattr(self.source, "forget_lines", None)
-        if forget is not None:
-            forget()
-            _release_memory()
         self.follower = follower
         count = sum(len(v) for v in follower.objects.values())
         took = getattr(self.source, "list_seconds", 0.0)
@@ -410,12 +411,24 @@ def _release_memory() -> None:
     """Hand freed memory back to the system: the first lists' JSON (hundreds of MB at 100k Pods) was allocated
     by the listing threads' malloc arenas, which glibc keeps unless asked to trim."""
     gc.collect()
-    try:
-        import ctypes
+    _trim()
 
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc: nothing to do
-        pass
+
+def _trim() -> None:
+    global _LIBC
+    if _LIBC is None:
+        try:
+            import ctypes
+
+            _LIBC = ctypes.CDLL("libc.so.6")
+            _LIBC.malloc_trim  # noqa: B018 - glibc only
+        except (OSError, AttributeError):  # not glibc: nothing to trim
+            _LIBC = False
+    if _LIBC:
+        _LIBC.malloc_trim(0)
+
+
+_LIBC: Any = None
 
 
 def _with_target(config: Config, target: str | None) -> Config:

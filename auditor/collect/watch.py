@@ -23,7 +23,7 @@ import logging
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -427,6 +427,23 @@ class LiveCluster:
             for store in self.objects.values():
                 for key, line in store.items():
                     store[key] = _digest(line)
+
+    def drain_lines(self, chunk: int = 2000) -> Iterator[tuple[str, list[bytes]]]:
+        """The first lists as (kind, lines) chunks, each object's line replaced by its digest as it is handed
+        out (`forget_lines`, a chunk at a time: the caller decodes them, so the JSON never coexists whole with
+        its decoded form). The watches wait for the lock meanwhile; their changes queue up."""
+        with self._cond:
+            self._digests = True
+            for kind, store in self.objects.items():
+                out: list[bytes] = []
+                for key, line in store.items():
+                    store[key] = _digest(line)
+                    out.append(line)
+                    if len(out) >= chunk:
+                        yield kind, out
+                        out = []
+                if out:
+                    yield kind, out
 
     def _kept(self, line: bytes) -> bytes:
         return _digest(line) if self._digests else line

@@ -165,6 +165,7 @@ def _env() -> Environment:
     return env
 
 
+MIN_ROW = 20  # the shortest a finding's row in the Markdown can be ("| info | Kind x | m |" and its newline)
 MD_ROWS = 10  # rows of one evidence table in the Markdown (the HTML shows more, report.json all)
 _ICONS = {"error": "🔴", "warning": "🟠", "info": "🔵"}
 
@@ -187,9 +188,12 @@ def render_md(result: AuditResult, full_report: str = DEFAULT_FULL_REPORT, repor
         return template.render(**view, kept=kept, kept_by_rule=group_by_rule(kept), left_out=len(findings) - k,
                                sup_limit=sup, notice_limit=notes, full_report=full_report, marker=MARKER,
                                report_link=link, icon=_ICONS, md_rows=MD_ROWS, not_run_rules=view["skipped"])
-    text = render(len(findings))
-    if len(text) <= MD_LIMIT:
-        return text
+    # Every finding takes a table row of at least MIN_ROW characters: past MD_LIMIT / MIN_ROW findings the whole
+    # list cannot fit, and rendering all of them (the costliest render) only to find that out is skipped.
+    if len(findings) <= MD_LIMIT // MIN_ROW:
+        text = render(len(findings))
+        if len(text) <= MD_LIMIT:
+            return text
     # The frame alone (header, notices, rotation, suppressed) may be too long: shrink its lists first.
     for sup, notes in ((200, 50), (20, 10), (0, 3)):
         frame = render(0, sup, notes)

@@ -53,18 +53,6 @@ class ChangeLike(Protocol):
     def at(self) -> float: ...
 
 
-@dataclass(frozen=True)
-class Recorded:
-    """A change as a recording holds it (the same fields as the collector's)."""
-
-    kind: str
-    type: str
-    namespace: str
-    name: str
-    line: bytes
-    at: float
-
-
 def decode(line: bytes) -> KubeObject:
     """A projected object line as the rules' struct (the snapshot loader's decoder)."""
     return _DECODE.decode(line)
@@ -92,7 +80,6 @@ class Follower:
         self._slices_of: dict[Key, dict[str, KubeObject]] = {}  # Service key -> slice name -> slice
         self._services_in: dict[str, dict[str, KubeObject]] = {}  # namespace -> name -> Service
         self._pods_at: dict[str, set[Key]] = {}  # IP -> Pods holding it
-        self._pods_ns: dict[str, dict[Key, KubeObject]] = {}  # namespace -> its Pods
         self._pods_lbl: dict[tuple[str, str, str], set[Key]] = {}  # (namespace, label, value) -> Pods
         self._svc_lbl: dict[tuple[str, str, str], set[str]] = {}  # (namespace, label, value) -> Services selecting it
         self._services_on: dict[str, set[Key]] = {}  # node name -> Services with slice endpoints on it
@@ -102,7 +89,6 @@ class Follower:
         self.verdict = Verdict()
         self._rules = tuple(r for r in ALL_RULES if r.convergence and r.mode in ("single", "pair"))
         self.last_change = started  # the latest endpoint-relevant change seen (Pods, slices, Services)
-        self.changes = 0
         self.pending: set[Key] = set()  # touched since the last evaluation
 
     # -- applying changes ----------------------------------------------------------------------
@@ -126,7 +112,6 @@ class Follower:
         counted: dict[Key, float] = {}
         last = self.timeline.end
         for ch in changes:
-            self.changes += 1
             key = (ch.namespace, ch.name)
             if ch.kind not in self.objects:
                 continue
@@ -170,7 +155,6 @@ class Follower:
             for k, v in (service_selector(obj) or {}).items():
                 self._svc_lbl.setdefault((ns, k, v), set()).add(name)
         elif kind == "Pod":
-            self._pods_ns.setdefault(ns, {})[key] = obj
             for k, v in (obj.metadata.labels or {}).items():
                 self._pods_lbl.setdefault((ns, k, v), set()).add(key)
             for ip in _pod_ips(obj):
@@ -202,7 +186,6 @@ class Follower:
             for k, v in (service_selector(old) or {}).items():
                 _discard(self._svc_lbl, (ns, k, v), name)
         elif kind == "Pod":
-            self._pods_ns.get(ns, {}).pop(key, None)
             for k, v in (old.metadata.labels or {}).items():
                 _discard(self._pods_lbl, (ns, k, v), key)
             for ip in _pod_ips(old):

@@ -24,6 +24,7 @@ import msgspec
 import orjson
 
 from auditor.errors import InputError
+from auditor.inputs import open_regular
 
 FORMAT_VERSION = 1
 _KINDS_OF_CHANGE = ("ADDED", "MODIFIED", "DELETED")
@@ -116,8 +117,10 @@ class Recorder:
                 self._raw.close()
 
 
-@dataclass
+@dataclass(frozen=True)
 class Change:
+    """One change as a recording holds it: the fields of the collector's `Change` (`auditor.follow.ChangeLike`)."""
+
     kind: str
     type: str
     namespace: str
@@ -201,15 +204,9 @@ def read(path: Path) -> Recording:
 
 
 def _lines(path: Path) -> Iterator[bytes]:
-    try:
-        fh = open(path, "rb")  # noqa: SIM115
-    except FileNotFoundError:
-        raise InputError(path, "file not found") from None
-    except IsADirectoryError:
-        raise InputError(path, "is a directory, not a recording") from None
-    except OSError as exc:
-        raise InputError(path, f"cannot read: {exc.strerror or exc}") from None
-    with fh:
+    # Like every input: only a regular file (a FIFO or a device is refused, never blocked on); read as a
+    # stream, and a gzip cut short by a killed run is read up to its last complete line (see `read`).
+    with os.fdopen(open_regular(path), "rb") as fh:
         magic = fh.read(2)
         fh.seek(0)
         source: IO[bytes] = gzip.GzipFile(fileobj=fh, mode="rb") if magic == b"\x1f\x8b" else fh  # type: ignore[assignment]

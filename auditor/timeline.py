@@ -32,8 +32,7 @@ class ServiceLine:
 
     def observe(self, at: float, count: int) -> bool:
         """Record the count at `at`; False (and nothing recorded) when it did not change."""
-        if self.deleted_at is not None and count >= 0:
-            self.deleted_at = None  # recreated
+        self.deleted_at = None  # observed, so it exists (again, if it was deleted)
         if self.samples and self.samples[-1][1] == count:
             return False
         if self.samples and at < self.samples[-1][0]:

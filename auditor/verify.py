@@ -42,7 +42,6 @@ from auditor.terminal import present
 LOG = logging.getLogger(__name__)
 
 SNAPSHOT_NAME = "after-snapshot.json.gz"  # the last state, next to the reports
-OUTAGE_RULE = "service-outage"
 #: Changes of one moment come on several watches (a Service, its slices, its Pods): gather them this long
 #: into one batch, as kube-proxy batches its own syncs (its minimum sync period is 1 s).
 COALESCE_SECONDS = 0.05

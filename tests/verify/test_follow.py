@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ from auditor.rules.base import Options
 from auditor import recording, snapshot
 from auditor.collect.options import ClusterOptions
 from auditor.collect.project import project
+from auditor.recording import Change
 from auditor.settings import Config, ReportSettings
 from auditor.timeline import ServiceLine, Timeline
 from auditor.verify import SNAPSHOT_NAME, VerifySettings, verify
@@ -32,22 +32,12 @@ def _key(obj: Obj) -> tuple[str, str, str]:
     return obj["kind"], m.get("namespace", ""), m["name"]
 
 
-@dataclass(frozen=True)
-class Ch:
-    kind: str
-    type: str
-    namespace: str
-    name: str
-    line: bytes
-    at: float
-
-
-def diff(old: list[Obj], new: list[Obj], at: float) -> list[Ch]:
+def diff(old: list[Obj], new: list[Obj], at: float) -> list[Change]:
     """The changes a watch would deliver going from `old` to `new`."""
     a = {_key(o): o for o in old}
     b = {_key(o): o for o in new}
-    out = [Ch(k[0], "DELETED", k[1], k[2], _line(o), at) for k, o in a.items() if k not in b]
-    out += [Ch(k[0], "ADDED" if k not in a else "MODIFIED", k[1], k[2], _line(o), at)
+    out = [Change(k[0], "DELETED", k[1], k[2], _line(o), at) for k, o in a.items() if k not in b]
+    out += [Change(k[0], "ADDED" if k not in a else "MODIFIED", k[1], k[2], _line(o), at)
             for k, o in b.items() if k not in a or a[k] != o]
     return out
 
@@ -75,7 +65,7 @@ class ScriptedSource:
             out.setdefault(o["kind"], []).append(_line(o))
         return out
 
-    def changes(self, timeout: float) -> list[Ch]:
+    def changes(self, timeout: float) -> list[Change]:
         if self.steps and self.steps[0][0] <= self.now + timeout:
             at, objs = self.steps.pop(0)
             self.now = max(self.now, at)

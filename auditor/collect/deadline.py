@@ -53,10 +53,11 @@ class _Watchdog:
                     continue
                 heapq.heappop(self._heap)
             if entry[1]:
-                _shut(entry[0])
+                shut(entry[0])
 
 
-def _shut(conn: Any) -> None:
+def shut(conn: Any) -> None:
+    """Cut a connection another thread is reading from: its read returns at once with an error."""
     sock = getattr(conn, "sock", None)
     if sock is None:
         return

@@ -8,7 +8,6 @@ what a refusal means. Decoding uses msgspec structs that skip everything but the
 """
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
@@ -135,14 +134,3 @@ def _chunks(resp: Any) -> Iterator[bytes]:
         if not data:
             return
         yield data
-
-
-def shut(conn: Any) -> None:
-    """Cut a connection another thread is reading from: its read returns at once with an error."""
-    sock = getattr(conn, "sock", None)
-    if sock is None:
-        return
-    try:  # the plain socket call: SSLSocket.shutdown would tear down TLS state under the reading thread
-        socket.socket.shutdown(sock, socket.SHUT_RDWR)
-    except OSError:
-        pass

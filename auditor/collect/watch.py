@@ -33,6 +33,7 @@ import urllib3
 
 from auditor import kinds as registry
 from auditor.collect import stream
+from auditor.collect.deadline import shut
 from auditor.collect.kube import Cluster, Forbidden, Gone, Refused, RequestFailed, Stopped, one_line
 from auditor.collect.live import _anchor
 from auditor.collect.project import project
@@ -290,7 +291,7 @@ class LiveCluster:
             conns = [f.conn for f in self._feeds if f.conn is not None]
             self._cond.notify_all()
         for conn in conns:
-            stream.shut(conn)
+            shut(conn)
         end = time.monotonic() + 1.0
         for feed in self._feeds:
             if feed.thread is not None:
@@ -488,7 +489,7 @@ class LiveCluster:
         with self._lock:
             feed.conn = conn
         if self._stopped():
-            stream.shut(conn)
+            shut(conn)
         clean = False
         try:
             if resp.status != 200:

@@ -115,7 +115,7 @@ def read_input(source: Source, limit: int | None = None, *, what: str = "input")
 
 
 def read_file(path: Path, limit: int) -> bytes | bytearray:
-    fd = _open_regular(path)
+    fd = open_regular(path)
     with os.fdopen(fd, "rb") as fh:
         if os.pread(fd, 2, 0) == _GZIP_MAGIC:
             return _gunzip(path, fh.read(_CHUNK), fh, limit)
@@ -128,7 +128,7 @@ def read_file(path: Path, limit: int) -> bytes | bytearray:
         return data
 
 
-def _open_regular(path: Path) -> int:
+def open_regular(path: Path) -> int:
     """Open for reading without blocking on a FIFO, then refuse anything that is not a regular file."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))

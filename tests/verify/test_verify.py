@@ -178,4 +178,4 @@ def test_replay_refuses_what_is_not_a_recording(before_file: Path, tmp_path: Pat
     assert result.exit_code == 2 and "not a verify recording" in result.stderr, result.output
     result = CliRunner().invoke(main, ["replay", "--before", str(before_file), "--events", str(tmp_path / "nope"),
                                        "--output-dir", str(tmp_path / "out")])
-    assert result.exit_code == 2 and "file not found" in result.stderr
+    assert result.exit_code == 2 and "no such file" in result.stderr

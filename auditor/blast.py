@@ -60,7 +60,7 @@ def blast_radius(plan: dict[str, Any] | None, findings: Iterable[Finding]) -> di
     if not plan or not plan.get("decided", True):
         return None
     findings = [f for f in findings if f.rule in PREFLIGHT_RULES]
-    labels = {_label(g): g for g in plan.get("groups") or []}
+    labels = {str(g.get("label", "")): g for g in plan.get("groups") or []}
     per_group: dict[str, dict[tuple[str, str], list[Finding]]] = {label: {} for label in labels}
     blockers: dict[str, list[Finding]] = {label: [] for label in labels}
     zone: dict[tuple[str, str], Finding] = {}
@@ -93,15 +93,6 @@ def blast_radius(plan: dict[str, Any] | None, findings: Iterable[Finding]) -> di
     groups.sort(key=lambda g: (-(g["services"][0]["score"] if g["services"] else 0), g["label"]))
     return {"how": plan.get("how", ""), "target": plan.get("target"), "groups": groups,
             "servicesAtRisk": len({(s["namespace"], s["name"]) for g in groups for s in g["services"]})}
-
-
-def _label(g: dict[str, Any]) -> str:
-    kind, name = g.get("kind", ""), str(g.get("name", ""))
-    if kind == "karpenter-nodepool":
-        return f"karpenter:{name}"
-    if kind == "unmanaged":
-        return "unmanaged nodes"
-    return name
 
 
 def _service(key: tuple[str, str], risks: list[Finding]) -> dict[str, Any]:

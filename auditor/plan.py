@@ -59,7 +59,8 @@ class PlanGroup:
         return self.name
 
     def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "name": self.name, "nodes": list(self.nodes), "reason": self.reason}
+        return {"kind": self.kind, "name": self.name, "label": self.label, "nodes": list(self.nodes),
+                "reason": self.reason}
 
 
 @dataclass(frozen=True)

@@ -148,10 +148,8 @@ def plan_view(plan: dict[str, Any] | None) -> dict[str, Any] | None:
     """The rotation plan as every report shows it: how it was decided, and the groups with their node counts."""
     if not plan:
         return None
-    groups = [{"label": (f"karpenter:{g.get('name', '')}" if g.get("kind") == "karpenter-nodepool" else
-                         "unmanaged nodes" if g.get("kind") == "unmanaged" else str(g.get("name", ""))),
-               "kind": g.get("kind", ""), "nodes": list(g.get("nodes") or []), "reason": g.get("reason", "")}
-              for g in plan.get("groups") or []]
+    groups = [{"label": str(g.get("label", "")), "kind": g.get("kind", ""), "nodes": list(g.get("nodes") or []),
+               "reason": g.get("reason", "")} for g in plan.get("groups") or []]
     return {"how": plan.get("how", ""), "target": plan.get("target"), "decided": plan.get("decided", True),
             "groups": groups, "nodes": sum(len(g["nodes"]) for g in groups)}
 

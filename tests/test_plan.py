@@ -107,6 +107,7 @@ def test_rotating_names_the_groups_and_karpenter_prefix() -> None:
         ("karpenter-nodepool", "default", names([KARP_OLD, KARP_NEW]), "--rotating karpenter:default")]
     assert plan.how == "--rotating ng-green, karpenter:default"
     assert plan.to_json()["groups"][1] == {"kind": "karpenter-nodepool", "name": "default",
+                                           "label": "karpenter:default",
                                            "nodes": list(names([KARP_OLD, KARP_NEW])),
                                            "reason": "--rotating karpenter:default"}
 

@@ -312,7 +312,7 @@ def test_timeline_chart_marks_outages_and_keeps_names_as_text(browser: Any, tmp_
 def test_blast_radius_lists_services_worst_first_with_fixes_as_text(browser: Any, tmp_path: Path) -> None:
     hostile = '<script>alert(1)</script>'
     plan = {"how": "--rotating ng-blue", "target": "1.31", "decided": True,
-            "groups": [{"kind": "eks-nodegroup", "name": "ng-blue", "nodes": ["n1", "n2"],
+            "groups": [{"kind": "eks-nodegroup", "name": "ng-blue", "label": "ng-blue", "nodes": ["n1", "n2"],
                         "reason": "--rotating ng-blue"}]}
     risk = {"rule": "service-rotation-unprotected", "severity": "error",
             "advice": "add or tighten a PodDisruptionBudget",

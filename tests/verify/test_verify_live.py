@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -49,19 +50,45 @@ def _started_after(api: ApiDouble, steps: list[tuple[float, list[Obj]]], before:
     return rs.play(api, [(lead + steps[0][0], steps[0][1])] + steps[1:], before)
 
 
-def test_follow_reports_the_outage_within_a_second_of_the_truth(tmp_path: Path) -> None:
-    rot = rs.rotation(services=3, replicas=2, pace=0.3, solo_gap=2.0)
-    with ApiDouble(rot.before, version="1.33") as api:
+@dataclass
+class Run:
+    code: int
+    stdout: str
+    stderr: str
+    ended: float  # time.time() when verify returned
+    playback: rs.Playback
+    out: Path
+
+
+def _verify_around(tmp_path: Path, rot: rs.Rotation, *args: str, start: list[Obj] | None = None,
+                   steps: list[tuple[float, list[Obj]]] | None = None, slack: float | None = 2.0,
+                   deny_watch: str = "", fmt: str = "json") -> Run:
+    """Serve `start` (default BEFORE), play `steps` (default the rotation's) once verify has listed, and run
+    `verify --before BEFORE ARGS` against the double; with `slack`, `--follow` until the steps' end plus it."""
+    start = rot.before if start is None else start
+    steps = rot.steps if steps is None else steps
+    with ApiDouble(start, version="1.33") as api:
+        if deny_watch:
+            api.deny_watch(deny_watch)
         kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig")
         before = _before_file(tmp_path, rot.before)
-        total = 1.5 + sum(d for d, _ in rot.steps)
         out = tmp_path / "out"
-        playback = _started_after(api, rot.steps, rot.before)
-        code, stdout, stderr, _ = _run(["verify", "--before", str(before), "--kubeconfig", str(kubeconfig),
-                                        "--config", str(_config(tmp_path)), "--output-dir", str(out),
-                                        "--format", "json,md,html", "--follow", "--timeout", f"{total + 3:.1f}",
-                                        "--record", str(tmp_path / "events.jsonl.gz")])
+        follow = ["--follow", "--timeout", f"{1.5 + sum(d for d, _ in steps) + slack:.1f}"] if slack is not None \
+            else []
+        playback = _started_after(api, steps, start)
+        code, stdout, stderr, ended = _run(["verify", "--before", str(before), "--kubeconfig", str(kubeconfig),
+                                            "--config", str(_config(tmp_path)), "--output-dir", str(out),
+                                            "--format", fmt, *follow, *args])
         assert playback.join(5)
+    return Run(code, stdout, stderr, ended, playback, out)
+
+
+def test_follow_reports_the_outage_within_a_second_of_the_truth(tmp_path: Path) -> None:
+    rot = rs.rotation(services=3, replicas=2, pace=0.3, solo_gap=2.0)
+    run = _verify_around(tmp_path, rot, "--record", str(tmp_path / "events.jsonl.gz"), slack=3.0,
+                         fmt="json,md,html")
+    code, stdout, stderr, playback, out = run.code, run.stdout, run.stderr, run.playback, run.out
+    before = tmp_path / "before.json"
     assert code == 0, stdout + stderr
     report = _report(out)
     assert report["summary"]["converged"] is True
@@ -90,58 +117,29 @@ def test_follow_reports_the_outage_within_a_second_of_the_truth(tmp_path: Path) 
 
 
 def test_fail_on_outage_exits_1(tmp_path: Path) -> None:
-    rot = rs.rotation(services=1, replicas=2, pace=0.2, solo_gap=1.0)
-    with ApiDouble(rot.before, version="1.33") as api:
-        kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig")
-        before = _before_file(tmp_path, rot.before)
-        total = 1.5 + sum(d for d, _ in rot.steps)
-        playback = _started_after(api, rot.steps, rot.before)
-        code, stdout, stderr, _ = _run(["verify", "--before", str(before), "--kubeconfig", str(kubeconfig),
-                                        "--config", str(_config(tmp_path)), "--output-dir", str(tmp_path / "out"),
-                                        "--format", "json", "--follow", "--fail-on-outage",
-                                        "--timeout", f"{total + 2:.1f}"])
-        playback.join(5)
-    assert code == 1, stdout + stderr
-    assert _report(tmp_path / "out")["summary"]["converged"] is True  # converged, but an outage: exit 1
+    run = _verify_around(tmp_path, rs.rotation(services=1, replicas=2, pace=0.2, solo_gap=1.0), "--fail-on-outage")
+    assert run.code == 1, run.stdout + run.stderr
+    assert _report(run.out)["summary"]["converged"] is True  # converged, but an outage: exit 1
 
 
 def test_without_follow_it_exits_within_seconds_of_converging(tmp_path: Path) -> None:
     """Started mid-rotation (solo down), grace 0: it ends soon after the last step, exit 0."""
     rot = rs.rotation(services=2, replicas=2, pace=0.3, solo_gap=1.5)
-    truth = rs.Playback(rot.before, rot.steps)
     # the first state in which solo is at zero ready endpoints: start there
     first_down = next(i for i, (_, objs) in enumerate(rot.steps) if rs.ready_endpoints(objs).get(rot.solo) == 0)
-    del truth
-    start_objs = rot.steps[first_down][1]
-    rest = rot.steps[first_down + 1:]
-    with ApiDouble(start_objs, version="1.33") as api:
-        kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig")
-        before = _before_file(tmp_path, rot.before)
-        playback = _started_after(api, rest, start_objs)
-        code, stdout, stderr, ended = _run(["verify", "--before", str(before), "--kubeconfig", str(kubeconfig),
-                                            "--config", str(_config(tmp_path)), "--output-dir", str(tmp_path / "out"),
-                                            "--format", "json", "--timeout", "60"])
-        assert playback.join(5)
-    assert code == 0, stdout + stderr
-    assert ended - playback.applied[-1] < 4.0, (ended, playback.applied)
-    report = _report(tmp_path / "out")
+    run = _verify_around(tmp_path, rot, "--timeout", "60", start=rot.steps[first_down][1],
+                         steps=rot.steps[first_down + 1:], slack=None)
+    assert run.code == 0, run.stdout + run.stderr
+    assert run.ended - run.playback.applied[-1] < 4.0, (run.ended, run.playback.applied)
+    report = _report(run.out)
     solo = next(s for s in report["timeline"]["services"] if s["name"] == rs.SOLO)
     assert solo["outages"] and solo["outages"][0]["to"] is not None
 
 
 def test_a_slice_that_never_follows_is_not_converged_exit_1(tmp_path: Path) -> None:
-    rot = rs.rotation(services=2, replicas=2, pace=0.2, solo_gap=0.5, handmade=True)
-    with ApiDouble(rot.before, version="1.33") as api:
-        kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig")
-        before = _before_file(tmp_path, rot.before)
-        total = 1.5 + sum(d for d, _ in rot.steps)
-        playback = _started_after(api, rot.steps, rot.before)
-        code, stdout, stderr, _ = _run(["verify", "--before", str(before), "--kubeconfig", str(kubeconfig),
-                                        "--config", str(_config(tmp_path)), "--output-dir", str(tmp_path / "out"),
-                                        "--format", "json", "--follow", "--timeout", f"{total + 2:.1f}"])
-        playback.join(5)
-    assert code == 1, stdout + stderr
-    report = _report(tmp_path / "out")
+    run = _verify_around(tmp_path, rs.rotation(services=2, replicas=2, pace=0.2, solo_gap=0.5, handmade=True))
+    assert run.code == 1, run.stdout + run.stderr
+    report = _report(run.out)
     assert report["summary"]["converged"] is False
     assert any(f["rule"] == "handmade-endpointslice-stale" and f["object"]["name"] == "app-0-manual"
                for f in report["findings"])
@@ -190,17 +188,7 @@ def test_sigterm_with_follow_writes_reports_and_exits_by_the_verdict(tmp_path: P
 
 @pytest.mark.parametrize("denied", ["pods"])
 def test_watch_denied_falls_back_to_polling_said_once(tmp_path: Path, denied: str) -> None:
-    rot = rs.rotation(services=1, replicas=2, pace=0.2, solo_gap=0.5)
-    with ApiDouble(rot.before, version="1.33") as api:
-        api.deny_watch(denied)
-        kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig")
-        before = _before_file(tmp_path, rot.before)
-        total = 1.5 + sum(d for d, _ in rot.steps)
-        playback = _started_after(api, rot.steps, rot.before)
-        code, stdout, stderr, _ = _run(["verify", "--before", str(before), "--kubeconfig", str(kubeconfig),
-                                        "--config", str(_config(tmp_path)), "--output-dir", str(tmp_path / "out"),
-                                        "--format", "json", "--follow", "--interval", "0.5",
-                                        "--timeout", f"{total + 2:.1f}"])
-        playback.join(5)
-    assert code == 0, stdout + stderr
-    assert stderr.count("polling") == 1, stderr
+    run = _verify_around(tmp_path, rs.rotation(services=1, replicas=2, pace=0.2, solo_gap=0.5), "--interval", "0.5",
+                         deny_watch=denied)
+    assert run.code == 0, run.stdout + run.stderr
+    assert run.stderr.count("polling") == 1, run.stderr

@@ -90,6 +90,7 @@ class Follower:
         self._rules = tuple(r for r in ALL_RULES if r.convergence and r.mode in ("single", "pair"))
         self.last_change = started  # the latest endpoint-relevant change seen (Pods, slices, Services)
         self.pending: set[Key] = set()  # touched since the last evaluation
+        self.version = 0  # batches applied: a whole-state comparison made at one version holds until the next
 
     # -- applying changes ----------------------------------------------------------------------
     def load(self, kind: str, lines: Iterable[bytes], at: float) -> None:
@@ -108,6 +109,9 @@ class Follower:
 
     def apply(self, changes: Iterable[ChangeLike]) -> set[Key]:
         """Apply a batch in order; returns the Services it touched (their ready counts are recorded)."""
+        changes = list(changes)
+        if changes:
+            self.version += 1
         touched: set[Key] = set()
         counted: dict[Key, float] = {}
         last = self.timeline.end

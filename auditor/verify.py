@@ -139,7 +139,10 @@ def verify(settings: VerifySettings, *, source: Optional[Source] = None, clock: 
     if hasattr(source, "objects"):
         source.objects = {}  # the collector's digests: not needed for the final comparison
     gc.collect()
-    result = conclude(before, run.follower, settings, ending, source_info=run.source_info)
+    # The comparison that ended the run is the report's when nothing changed since (and no EKS data was added).
+    reuse = run.checked[1] if run.checked and run.checked[0] == run.follower.version and ending.eks is None \
+        and ending.reason == "converged" else None
+    result = conclude(before, run.follower, settings, ending, source_info=run.source_info, compared=reuse)
     if recorder is not None:
         recorder.end(ending.at, ending.reason, ending.settled, ending.notices, ending.eks)
         recorder.close()
@@ -174,6 +177,7 @@ class _Run:
         self._said = ""
         self._said_at = 0.0
         self._full_cost = 0.0
+        self.checked: tuple[int, AuditResult] | None = None  # the last whole-state comparison, at which version
         self.notes: list[str] = []
 
     def begin(self, context: str, server: str) -> None:
@@ -259,9 +263,9 @@ class _Run:
         more often than every few seconds while it disagrees with the touched-Services view."""
         assert self.follower is not None
         t0 = time.monotonic()
-        result = conclude(self.before, self.follower, self.settings, Ending(now, "converged", True),
-                          source_info=self.source_info, quick=True)
+        result = compare_followed(self.before, self.follower, self.settings, now, None, self.source_info)
         self._full_cost = time.monotonic() - t0
+        self.checked = (self.follower.version, result)  # the report reuses it if nothing changes after it
         if not result.converged:
             left = [n for n in (result.rotation or {}).get("servicesNotConverged") or []][:3]
             self._note("the whole state is not converged yet" + (f" ({', '.join(left)})" if left else ""))
@@ -322,24 +326,28 @@ class _Run:
 
 
 def conclude(before: ClusterState, follower: Follower, settings: VerifySettings, ending: Ending, *,
-             source_info: dict[str, Any], quick: bool = False) -> AuditResult:
-    """The report's result: the whole followed state compared with BEFORE, with the timeline and the ending."""
-    info = InputInfo(path="(live cluster, followed)", label="after", taken_at=_iso(ending.at), complete=True,
-                     source=source_info)
-    version = (source_info.get("serverVersion") or {}).get("gitVersion")
-    after = follower.state(ending.at, info, server_version=version if isinstance(version, str) else None,
-                           context=str(source_info.get("context", "")), server=str(source_info.get("server", "")),
-                           eks=ending.eks)
-    target = app.resolve_target(after, settings.target, settings.config, planning=False)
-    config = _with_target(settings.config, target)
-    result = app.compare_states(before, after, config, settings.report, mode="verify")
-    if quick:
-        return result
+             source_info: dict[str, Any], compared: AuditResult | None = None) -> AuditResult:
+    """The report's result: the whole followed state compared with BEFORE (`compared`, when that comparison
+    was just made of this very state), with the timeline and the ending."""
+    result = compared or compare_followed(before, follower, settings, ending.at, ending.eks, source_info)
     converged = bool(result.converged) and ending.settled
     rotation = {**(result.rotation or {}), "converged": converged}
     outage_gate = settings.fail_on_outage
     return replace(result, converged=converged, rotation=rotation, timeline=follower.timeline.to_json(),
                    notices=result.notices + ending.notices, fail_on_outage=outage_gate)
+
+
+def compare_followed(before: ClusterState, follower: Follower, settings: VerifySettings, at: float,
+                     eks: dict[str, Any] | None, source_info: dict[str, Any]) -> AuditResult:
+    """The whole followed state at `at` compared with BEFORE, as `compare` would."""
+    info = InputInfo(path="(live cluster, followed)", label="after", taken_at=_iso(at), complete=True,
+                     source=source_info)
+    version = (source_info.get("serverVersion") or {}).get("gitVersion")
+    after = follower.state(at, info, server_version=version if isinstance(version, str) else None,
+                           context=str(source_info.get("context", "")), server=str(source_info.get("server", "")),
+                           eks=eks)
+    target = app.resolve_target(after, settings.target, settings.config, planning=False)
+    return app.compare_states(before, after, _with_target(settings.config, target), settings.report, mode="verify")
 
 
 def write_last_state(follower: Follower, path: Path, ending: Ending, source: dict[str, Any]) -> None:

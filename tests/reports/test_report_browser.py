@@ -265,9 +265,11 @@ def test_evidence_opens_and_service_link_opens_its_group(browser: Any, tmp_path:
         row.locator("details.ev > summary").click()
         assert row.locator("table.ev").is_visible()
         assert "10.0.84.43" in row.locator("table.ev").inner_text()
-        pg.click("#focus .group a[href^='#svc-']")
-        target = pg.evaluate("location.hash")
-        assert pg.evaluate(f"document.querySelector({target!r}).open") is True
+        link = pg.locator("#focus .group a[href^='#svc-']").first
+        target = link.get_attribute("href")
+        link.click()
+        # hashchange is asynchronous: wait for the group to open (fails after 5 s if it never does)
+        pg.wait_for_function(f"document.querySelector({target!r}).open === true", timeout=5000)
         assert p.errors == []
     finally:
         p.ctx.close()

@@ -268,8 +268,15 @@ def test_evidence_opens_and_service_link_opens_its_group(browser: Any, tmp_path:
         link = pg.locator("#focus .group a[href^='#svc-']").first
         target = link.get_attribute("href")
         link.click()
-        # hashchange is asynchronous: wait for the group to open (fails after 5 s if it never does)
-        pg.wait_for_function(f"document.querySelector({target!r}).open === true", timeout=5000)
+        # the click opens the group; poll a little in case it lags (wait_for_function's polling evals a string,
+        # which the report's CSP refuses)
+        opened = False
+        for _ in range(50):
+            opened = pg.evaluate("sel => document.querySelector(sel).open", target)
+            if opened:
+                break
+            pg.wait_for_timeout(100)
+        assert opened is True
         assert p.errors == []
     finally:
         p.ctx.close()

@@ -19,6 +19,7 @@ from auditor.collect.watch import Change, LiveCluster
 from auditor.errors import CollectionError
 from tests import clusterfactory
 from tests.apidouble import ApiDouble
+from tests.waiting import wait_until as _wait
 
 Obj = dict[str, Any]
 Make = Callable[..., LiveCluster]
@@ -80,13 +81,6 @@ def _expected(api: ApiDouble) -> dict[str, dict[tuple[str, str], bytes]]:
 def _same_state(live: LiveCluster, api: ApiDouble) -> bool:
     with live._lock:
         return {k: v for k, v in live.objects.items() if v} == _expected(api)
-
-
-def _wait(cond: Callable[[], bool], timeout: float = 5.0) -> bool:
-    end = time.monotonic() + timeout
-    while not cond() and time.monotonic() < end:
-        time.sleep(0.01)
-    return cond()
 
 
 def test_list_then_watch_sees_added_modified_deleted_in_order(api: ApiDouble, make: Make,

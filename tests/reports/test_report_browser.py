@@ -13,6 +13,7 @@ import pytest
 import report_fixture as F
 
 from auditor import render
+from tests.waiting import wait_until
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -270,13 +271,7 @@ def test_evidence_opens_and_service_link_opens_its_group(browser: Any, tmp_path:
         link.click()
         # the click opens the group; poll a little in case it lags (wait_for_function's polling evals a string,
         # which the report's CSP refuses)
-        opened = False
-        for _ in range(50):
-            opened = pg.evaluate("sel => document.querySelector(sel).open", target)
-            if opened:
-                break
-            pg.wait_for_timeout(100)
-        assert opened is True
+        assert wait_until(lambda: pg.evaluate("sel => document.querySelector(sel).open", target) is True)
         assert p.errors == []
     finally:
         p.ctx.close()

@@ -25,6 +25,7 @@ demo: $(STAMP)
 
 test: $(TEST_STAMP) chromium
 	$(BIN)/ruff check auditor rules tests bench tools
+	$(BIN)/lint-imports
 	PY=$(BIN)/python tools/typecheck.sh
 	$(BIN)/python -m pytest -q
 

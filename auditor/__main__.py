@@ -1,7 +1,7 @@
 """Entry point for `python -m auditor`."""
 from __future__ import annotations
 
-from auditor.cli import console_main
+from auditor.cli.main import console_main
 
 if __name__ == "__main__":
     console_main()

@@ -187,9 +187,9 @@ class AuditResult:
     warnings: tuple[str, ...] = ()  # about the user's settings (expired excludes, unknown ignored rules); in notices
     timeline: dict[str, Any] | None = None  # verify/replay: each Service's ready endpoints over the run
     fail_on_outage: bool = False  # verify --fail-on-outage: a service-outage finding fails the run too
-    #: the rotation plan (`auditor.plan.RotationPlan.to_json()`): audit's state, compare's BEFORE state
+    #: the rotation plan (`auditor.analysis.plan.RotationPlan.to_json()`): audit's state, compare's BEFORE state
     plan: dict[str, Any] | None = None
-    #: audit: per rotating node group, the Services at risk (auditor.blast.blast_radius)
+    #: audit: per rotating node group, the Services at risk (auditor.analysis.blast.blast_radius)
     blast_radius: dict[str, Any] | None = None
 
     def is_known(self, f: Finding) -> bool:

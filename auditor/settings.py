@@ -10,8 +10,8 @@ from typing import Any
 
 import yaml
 
-from auditor import versions
 from auditor.errors import ConfigError, InputError
+from auditor.facts import versions
 from auditor.model import Severity
 from auditor.rules.base import Options
 
@@ -133,8 +133,8 @@ def _expiry(value: Any, where: str) -> date:
 
 def _read_yaml(p: Path) -> Any:
     """The config file's YAML, bounded like every input: a regular file, size, nesting and aliases capped."""
-    from auditor.inputs import read_file
-    from auditor.safeyaml import YAMLLimitError, safe_load
+    from auditor.state.inputs import read_file
+    from auditor.state.safeyaml import YAMLLimitError, safe_load
 
     if p.is_dir():
         raise ConfigError(f"{p}: is a directory, not a YAML config file")
@@ -332,7 +332,7 @@ def _config_target(p: Path, raw: dict[str, Any]) -> str | None:
 
 
 def normalise_version(text: str) -> str:
-    """'1.31', 'v1.31' -> '1.31' (auditor.versions); anything else is a ConfigError."""
+    """'1.31', 'v1.31' -> '1.31' (auditor.facts.versions); anything else is a ConfigError."""
     try:
         return versions.normalise_target(text)
     except ValueError as exc:

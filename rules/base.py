@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 from auditor.model import Finding, ObjectRef, RuleInfo, Severity
 
 if TYPE_CHECKING:
-    from auditor.index import ClusterIndex
+    from auditor.analysis.index import ClusterIndex
 
 DOC_SECTIONS = ("What it does", "Why it matters", "Example", "How to fix")
 

@@ -5,11 +5,11 @@ from typing import Iterator
 
 from auditor.rules.base import Context, RuleNotRun, rule
 
-from auditor import versions
-from auditor.fixcmd import aws_eks
-from auditor.index import ref_of
+from auditor.analysis.index import ref_of
+from auditor.facts import versions
+from auditor.facts.fixcmd import aws_eks
+from auditor.facts.nodes import eks_nodegroup, kubelet_version
 from auditor.model import Finding, ObjectRef, Severity, cluster_ref
-from auditor.objects import LABEL_NODEGROUP
 
 
 @rule("kubelet-version-skew", Severity.ERROR, "Node kubelet outside the version-skew policy", needs=("Node",))
@@ -41,14 +41,14 @@ def kubelet_version_skew(ctx: Context) -> Iterator[Finding]:
     if cp is None and target is None:
         raise RuleNotRun("neither the control plane's version (/version, EKS) nor --target-version is known")
     for node in idx.nodes.values():
-        text = idx.kubelet_version(node)
+        text = kubelet_version(node)
         kv = versions.parse(text)
         if kv is None:
             continue
         problem = versions.judge_skew(kv, cp, target)
         if problem is None:
             continue
-        group = node.labels.get(LABEL_NODEGROUP)
+        group = eks_nodegroup(node)
         fix = [f"kubectl get node {node.name} -o wide"]
         eks = idx.eks_data
         if group and eks is not None:

@@ -5,8 +5,10 @@ from typing import Iterator
 
 from auditor.rules.base import Context, RuleNotRun, rule
 
-from auditor import versions
-from auditor.fixcmd import aws_eks
+from auditor.facts import versions
+from auditor.facts.eks import compatibility, compatibility_targets, nodegroup_minor
+from auditor.facts.fixcmd import aws_eks
+from auditor.facts.nodes import kubelet_version
 from auditor.model import Finding, ObjectRef, Severity
 
 INSIGHT_FAILING = ("WARNING", "ERROR")
@@ -50,8 +52,8 @@ def nodegroup_version_skew(ctx: Context) -> Iterator[Finding]:
         if ng.status == "DELETING":
             continue
         nodes = idx.nodes_of_nodegroup(ng.name)
-        kubelets = sorted({v for v in (idx.kubelet_version(n) for n in nodes) if v})
-        minors = [m for m in [ng.minor, *map(versions.parse, kubelets)] if m is not None]
+        kubelets = sorted({v for v in (kubelet_version(n) for n in nodes) if v})
+        minors = [m for m in [nodegroup_minor(ng), *map(versions.parse, kubelets)] if m is not None]
         if not minors:
             continue
         oldest, newest = min(minors), max(minors)
@@ -159,7 +161,7 @@ def addon_version_incompatible(ctx: Context) -> Iterator[Finding]:
     for addon in eks.addons:
         if not addon.addon_version:
             continue
-        entry = eks.compatibility(addon.addon_name, str(target))
+        entry = compatibility(eks, addon.addon_name, str(target))
         if entry is None:
             continue
         judged += 1
@@ -182,7 +184,7 @@ def addon_version_incompatible(ctx: Context) -> Iterator[Finding]:
                           defaultVersion=default, compatibleVersions=compatible[:10] or None,
                           status=addon.status or None, fix=fix)
     if eks.addons and not judged:
-        have = ", ".join(eks.compatibility_targets()) or "no version"
+        have = ", ".join(compatibility_targets(eks)) or "no version"
         raise RuleNotRun(f"add-on compatibility was collected for {have}, not for the target {target}: "
                          f"take the snapshot again with --target-version {target}")
 

@@ -5,20 +5,16 @@ from typing import Iterator
 
 from auditor.rules.base import Context, rule
 
-from auditor import fixcmd
-from auditor.index import ref_of
+from auditor.analysis.desired import mirrored_slices
+from auditor.analysis.index import ref_of
+from auditor.analysis.reconcile import Reconciler
+from auditor.facts import fixcmd
+from auditor.facts.endpoints import endpoints_addresses, is_leader_election, skips_mirror
+from auditor.facts.pods import write_time
+from auditor.facts.services import has_selector, is_external_name
 from auditor.model import Finding, Severity
-from auditor.objects import ANN_OVER_CAPACITY, service_selector
-from auditor.reconcile import (
-    Reconciler,
-    endpoints_addresses,
-    has_selector,
-    is_external_name,
-    is_leader_election,
-    mirrored_slices,
-    skips_mirror,
-    write_time,
-)
+from auditor.state.labels import ANN_OVER_CAPACITY
+from auditor.state.objects import service_selector
 
 
 @rule("stale-endpoints", Severity.WARNING, "v1 Endpoints out of date", needs=("Endpoints", "Service", "Pod"))

@@ -5,20 +5,16 @@ from typing import Any, Iterator
 
 from auditor.rules.base import Context, rule
 
-from auditor import fixcmd
-from auditor.index import ref_of
+from auditor.analysis.index import ref_of
+from auditor.analysis.reconcile import Reconciler
+from auditor.facts import fixcmd
+from auditor.facts.pods import write_time
+from auditor.facts.services import has_selector
+from auditor.facts.slices import MULTICLUSTER_WITHOUT_SERVICE_NAME, slice_manager, slice_owner, third_party_writer
 from auditor.model import Finding, Severity, cluster_ref
-from auditor.objects import LABEL_SERVICE_NAME, KubeObject, service_selector
-from auditor.reconcile import (
-    MULTICLUSTER_WITHOUT_SERVICE_NAME,
-    Reconciler,
-    has_selector,
-    slice_manager,
-    slice_owner,
-    third_party_writer,
-    write_time,
-)
-from auditor.state import format_time, parse_time
+from auditor.state.clusterstate import format_time, parse_time
+from auditor.state.labels import LABEL_SERVICE_NAME
+from auditor.state.objects import KubeObject, service_selector
 
 
 def _plural(n: int, word: str) -> str:

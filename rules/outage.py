@@ -5,10 +5,11 @@ from typing import Iterator
 
 from auditor.rules.base import Context, RuleNotRun, rule
 
-from auditor.index import ref_of
+from auditor.analysis.desired import service_ready_endpoints
+from auditor.analysis.index import ref_of
+from auditor.analysis.timeline import Timeline, iso
+from auditor.facts.pods import condition, pod_node
 from auditor.model import Finding, ObjectRef, Severity
-from auditor.reconcile import condition, pod_node, service_ready_endpoints
-from auditor.timeline import Timeline, iso
 
 
 @rule("service-outage", Severity.ERROR, "Service was down during the upgrade", mode="pair",

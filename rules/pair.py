@@ -5,22 +5,24 @@ from typing import Iterator
 
 from auditor.rules.base import Context, rule
 
-from auditor import fixcmd
-from auditor.index import ClusterIndex, ref_of
-from auditor.model import Finding, Severity
-from auditor.objects import LABEL_NODEGROUP, LABEL_SERVICE_NAME, KubeObject, canonical_ip, service_selector
-from auditor.reconcile import (
+from auditor.analysis.desired import service_ready_endpoints
+from auditor.analysis.index import ClusterIndex, ref_of
+from auditor.analysis.reconcile import Reconciler
+from auditor.facts import fixcmd
+from auditor.facts.nodes import eks_nodegroup
+from auditor.facts.pods import pod_node
+from auditor.facts.services import has_selector
+from auditor.facts.slices import (
     ReadyEndpoint,
-    Reconciler,
-    has_selector,
     is_handmade,
     is_remote_writer,
-    pod_node,
     ready_count,
-    service_ready_endpoints,
     slice_owner,
     third_party_writer,
 )
+from auditor.model import Finding, Severity
+from auditor.state.labels import LABEL_SERVICE_NAME
+from auditor.state.objects import KubeObject, canonical_ip, service_selector
 
 
 def _before(ctx: Context) -> ClusterIndex:
@@ -95,7 +97,7 @@ def endpoints_on_removed_node(ctx: Context) -> Iterator[Finding]:
                     continue  # Pod object still bound to the deleted Node: in flight until PodGC (K8S-FACTS 8.9)
                 old = before.nodes.get(ep.node_name or "")
                 hits.append({"address": ep.addresses[0] if ep.addresses else "", "node": ep.node_name,
-                             "nodegroup": old.labels.get(LABEL_NODEGROUP) if old is not None else None,
+                             "nodegroup": eks_nodegroup(old) if old is not None else None,
                              "zone": ep.zone, "pod": tr.name if tr else None, "uid": tr.uid if tr else None})
         if hits:
             nodes = sorted({str(h["node"]) for h in hits})

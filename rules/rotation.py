@@ -1,5 +1,5 @@
 """Single-state rules about the coming node rotation: which Services will lose their endpoints while the nodes
-the upgrade replaces are drained (the plan: `auditor.plan`), and which drains will stall on a
+the upgrade replaces are drained (the plan: `auditor.analysis.plan`), and which drains will stall on a
 PodDisruptionBudget. Workload kinds (Deployments, ReplicaSets, StatefulSets) only refine messages and fixes."""
 from __future__ import annotations
 
@@ -29,13 +29,17 @@ from auditor.rules.rotationkit import (
     workloads_of,
 )
 
-from auditor import fixcmd
-from auditor.index import ref_of
+from auditor.analysis.index import ref_of
+from auditor.analysis.plan import PlanGroup
+from auditor.analysis.workloads import budget_of, pdbs_selecting, pods_selected, workload_of
+from auditor.facts import fixcmd
+from auditor.facts.nodes import is_fargate
+from auditor.facts.pods import pod_node, pod_ready, pod_terminal, pod_terminating
+from auditor.facts.services import publishes_not_ready
+from auditor.facts.workloads import budget, follows_node
 from auditor.model import Finding, Severity
-from auditor.objects import LABEL_ZONE, label_selector
-from auditor.plan import PlanGroup, is_fargate
-from auditor.reconcile import pod_node, pod_ready, pod_terminal, pod_terminating, publishes_not_ready
-from auditor.workloads import budget, budget_of, follows_node, pdbs_selecting, pods_selected, workload_of
+from auditor.state.labels import LABEL_ZONE
+from auditor.state.objects import label_selector
 
 #: what every rotation rule reads; a state without one of them is incomplete and the rule does not run
 _SERVICE_KINDS = ("Node", "Pod", "Service", "EndpointSlice")

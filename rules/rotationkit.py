@@ -7,17 +7,16 @@ from typing import Iterable, NamedTuple
 import msgspec
 from auditor.rules.base import Context, RuleNotRun
 
-from auditor import fixcmd
-from auditor.index import ClusterIndex
-from auditor.objects import LABEL_ZONE, KubeObject, service_selector
-from auditor.plan import PlanGroup, RotationPlan, plan_of
-from auditor.reconcile import (
-    find_port,
-    is_external_name,
-    pod_terminal,
-    service_ready_endpoints,
-)
-from auditor.workloads import Workload, follows_node, workload_of
+from auditor.analysis.desired import service_ready_endpoints
+from auditor.analysis.index import ClusterIndex
+from auditor.analysis.plan import PlanGroup, RotationPlan, plan_of
+from auditor.analysis.workloads import Workload, workload_of
+from auditor.facts import fixcmd
+from auditor.facts.pods import pod_terminal
+from auditor.facts.services import find_port, is_external_name
+from auditor.facts.workloads import follows_node
+from auditor.state.labels import LABEL_ZONE
+from auditor.state.objects import KubeObject, service_selector
 
 NO_PLAN = "no rotation plan: pass --target-version or --rotating"
 PROBE_DOCS = "https://kubernetes.io/docs/tasks/configure-pod-container/configure-liveness-readiness-startup-probes/"

@@ -5,8 +5,8 @@ from typing import Iterator
 
 from auditor.rules.base import Context, RuleNotRun, rule
 
-from auditor import versions
-from auditor.fixcmd import aws_eks
+from auditor.facts import versions
+from auditor.facts.fixcmd import aws_eks
 from auditor.model import Finding, Severity, cluster_ref
 
 

@@ -5,11 +5,11 @@ from typing import Any
 
 import msgspec
 
-from auditor import kinds as registry
+from auditor.analysis.timeline import Timeline
 from auditor.model import InputInfo
-from auditor.objects import KubeObject
-from auditor.state import ClusterState, MissingResource, parse_time
-from auditor.timeline import Timeline
+from auditor.state import kinds as registry
+from auditor.state.clusterstate import ClusterState, MissingResource, parse_time
+from auditor.state.objects import KubeObject
 
 
 def state_from(spec: dict[str, Any], label: str = "") -> ClusterState:

@@ -13,8 +13,8 @@ import click
 import yaml
 from test_cli_audit import small_cluster, write
 
-from auditor.cli import main
-from auditor.render import FILE_NAMES
+from auditor.cli.main import main
+from auditor.report.render import FILE_NAMES
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "ci" / "github-action.sh"

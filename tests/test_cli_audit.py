@@ -10,7 +10,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from auditor.cli import main
+from auditor.cli.main import main
 
 T0 = b.at("2026-11-20T08:00:00Z")
 

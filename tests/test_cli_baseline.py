@@ -9,7 +9,7 @@ import builders as b
 from click.testing import CliRunner
 from test_cli_audit import T0, small_cluster, write
 
-from auditor.cli import main
+from auditor.cli.main import main
 
 
 def invoke(*args: str) -> tuple[int, str, str]:

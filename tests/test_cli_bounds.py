@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 from test_cli_audit import small_cluster, write
 
-from auditor.cli import main
+from auditor.cli.main import main
 
 ALIAS_BOMB = """\
 apiVersion: v1

@@ -11,7 +11,7 @@ import yaml
 from click.testing import CliRunner
 from test_cli_audit import small_cluster, write
 
-from auditor.cli import main
+from auditor.cli.main import main
 
 KIND_FILES = {"Namespace": "namespaces.json", "Node": "nodes.yaml", "Pod": "pods.json.gz",
               "Service": "services.yml", "Endpoints": "endpoints.json", "EndpointSlice": "endpointslices.yaml.gz"}

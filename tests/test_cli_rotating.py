@@ -10,8 +10,8 @@ import pytest
 import workload_builders as w
 from click.testing import CliRunner
 
-from auditor import app
-from auditor.cli import main
+from auditor.app import commands as app
+from auditor.cli.main import main
 from auditor.settings import Config, ReportSettings
 
 T = b.at("2026-11-20T10:00:00Z")

@@ -10,7 +10,7 @@ import yaml
 from click.testing import CliRunner
 from test_cli_audit import small_cluster, write
 
-from auditor.cli import main
+from auditor.cli.main import main
 
 TAKEN = b.at("2026-11-20T09:00:00Z")
 

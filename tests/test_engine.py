@@ -4,8 +4,8 @@ from __future__ import annotations
 from auditor.rules.base import Context, Options, parse_doc, rule
 from statekit import state_from
 
-from auditor.engine import run_rules
-from auditor.index import ClusterIndex
+from auditor.analysis.index import ClusterIndex
+from auditor.engine.run import run_rules
 from auditor.model import ObjectRef, Severity
 from auditor.settings import Config
 
@@ -57,7 +57,7 @@ def test_parse_doc_sections() -> None:
 
 def test_grace_period_option_reaches_rules() -> None:
     ctx = Context(index=ClusterIndex(state_from(STATE)), options=Options(grace_seconds=60))
-    from auditor.state import parse_time
+    from auditor.state.clusterstate import parse_time
     assert ctx.recent(parse_time("2026-11-20T09:59:30Z"))
     assert not ctx.recent(parse_time("2026-11-20T09:58:30Z"))
 

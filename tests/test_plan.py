@@ -1,4 +1,4 @@
-"""The rotation plan: which nodes the upgrade replaces, by group, and how that was decided (auditor.plan)."""
+"""The rotation plan: which nodes the upgrade replaces, by group, and how that was decided (auditor.analysis.plan)."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -9,9 +9,9 @@ import pytest
 import workload_builders as w
 from statekit import state_from
 
-from auditor.index import ClusterIndex
-from auditor.plan import UnknownGroupError, check_rotating, plan_of, rotation_plan
-from auditor.versions import Minor
+from auditor.analysis.index import ClusterIndex
+from auditor.analysis.plan import UnknownGroupError, check_rotating, plan_of, rotation_plan
+from auditor.facts.versions import Minor
 
 T = b.at("2026-11-20T10:00:00Z")
 K130, K131 = "v1.30.4-eks-a737599", "v1.31.2-eks-7f9249a"

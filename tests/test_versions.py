@@ -1,10 +1,10 @@
-"""auditor.versions: one parser for every spelling, one skew policy, one control-plane precedence."""
+"""auditor.facts.versions: one parser for every spelling, one skew policy, one control-plane precedence."""
 from __future__ import annotations
 
 import pytest
 
-from auditor import versions
-from auditor.versions import Minor
+from auditor.facts import versions
+from auditor.facts.versions import Minor
 
 
 @pytest.mark.parametrize(("text", "minor"), [

@@ -1,4 +1,4 @@
-"""Workloads and disruption budgets around Pods (auditor.workloads): ownership, replicas, PDB arithmetic."""
+"""Workloads and disruption budgets around Pods (auditor.facts.workloads): ownership, replicas, PDB arithmetic."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -10,9 +10,10 @@ import pytest
 import workload_builders as w
 from statekit import state_from
 
-from auditor.index import ClusterIndex
-from auditor.objects import KubeObject
-from auditor.workloads import budget, budget_of, follows_node, pdbs_selecting, pods_selected, scaled, workload_of
+from auditor.analysis.index import ClusterIndex
+from auditor.analysis.workloads import budget_of, pdbs_selecting, pods_selected, workload_of
+from auditor.facts.workloads import budget, follows_node, scaled
+from auditor.state.objects import KubeObject
 
 T = b.at("2026-11-20T10:00:00Z")
 NODE = "ip-10-0-1-17.eu-west-1.compute.internal"

@@ -1,1 +1,7 @@
-"""Collectors: the only code that talks to clusters (kube.py, live.py) and to AWS (eks.py)."""
+"""Collectors: the only code that talks to clusters (the kubernetes client: `kube`, `live`, `watch`,
+`stream`) and to AWS (boto3: `eks`).
+
+Owns paging, watches, deadlines, retries and the projection of each kind (what a snapshot keeps; never secrets).
+May import `auditor.state` (to write snapshots), `auditor.facts.versions`, `auditor.errors` and
+`auditor.interrupts`; never facts beyond versions, analysis, rules, the engine or reports.
+"""

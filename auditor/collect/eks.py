@@ -21,9 +21,9 @@ from botocore.exceptions import (
 )
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
-from auditor import versions
 from auditor.errors import CollectionError
-from auditor.state import format_time
+from auditor.facts import versions
+from auditor.state.clusterstate import format_time
 
 LOG = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ def missing_as_resources(eks: dict[str, Any] | None) -> list[dict[str, str]]:
 
 
 def next_minor(version: str | None) -> str | None:
-    """'1.30' (or 'v1.30.4-eks-...') -> '1.31' (auditor.versions); None when the version is not of that form."""
+    """'1.30' (or 'v1.30.4-eks-...') -> '1.31' (auditor.facts.versions); None when the version is not of that form."""
     return versions.next_minor(version)
 
 

@@ -19,14 +19,14 @@ from typing import IO, Any
 
 import msgspec
 
-from auditor import kinds as _kinds
 from auditor.collect.kube import Cluster, Forbidden, Gone, NotFound, Refused, RequestFailed, Stopped
 from auditor.collect.options import ClusterOptions
 from auditor.collect.project import project
 from auditor.errors import CollectionError, InputError
 from auditor.interrupts import terminate_as_interrupt
-from auditor.objects import KINDS, NAMESPACED
-from auditor.snapshot import SnapshotWriter, now_utc
+from auditor.state import kinds as _kinds
+from auditor.state.objects import KINDS, NAMESPACED
+from auditor.state.snapshot import SnapshotWriter, now_utc
 
 LOG = logging.getLogger(__name__)
 

@@ -31,7 +31,6 @@ import msgspec
 import orjson
 import urllib3
 
-from auditor import kinds as registry
 from auditor.collect import stream
 from auditor.collect.deadline import shut
 from auditor.collect.kube import Cluster, Forbidden, Gone, Refused, RequestFailed, Stopped, one_line
@@ -39,6 +38,7 @@ from auditor.collect.live import _anchor
 from auditor.collect.project import project
 from auditor.collect.stream import DECODE_ERRORS, HEAD, Expired, Failed
 from auditor.errors import CollectionError
+from auditor.state import kinds as registry
 
 LOG = logging.getLogger(__name__)
 

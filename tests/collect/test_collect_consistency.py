@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from auditor.cli import main
-from auditor.snapshot import load
+from auditor.cli.main import main
+from auditor.state.snapshot import load
 from tests import clusterfactory
 from tests.apidouble import ApiDouble
 

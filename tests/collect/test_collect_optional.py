@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from auditor.snapshot import load
+from auditor.state.snapshot import load
 from tests import clusterfactory
 from tests.apidouble import ApiDouble
 from tests.collect.test_collect_snapshot import Snap

@@ -20,9 +20,9 @@ import moto
 import pytest
 from click.testing import CliRunner
 
-from auditor.cli import main
+from auditor.cli.main import main
 from auditor.collect.project import project
-from auditor.snapshot import load
+from auditor.state.snapshot import load
 from tests import clusterfactory
 from tests.apidouble import ApiDouble
 

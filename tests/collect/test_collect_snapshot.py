@@ -12,7 +12,7 @@ from click.testing import Result
 
 from auditor.collect.live import take_snapshot
 from auditor.collect.options import ClusterOptions
-from auditor.snapshot import load
+from auditor.state.snapshot import load
 from tests import clusterfactory
 from tests.apidouble import ENDPOINTS_WARNING, ApiDouble
 
@@ -212,7 +212,7 @@ def test_audit_finds_the_same_on_snapshot_and_kubectl_dump(objects: list[dict[st
 
     from click.testing import CliRunner
 
-    from auditor.cli import main
+    from auditor.cli.main import main
 
     slice0 = next(o for o in objects if o["kind"] == "EndpointSlice")
     handmade = copy.deepcopy(slice0)

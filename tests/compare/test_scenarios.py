@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import scenarios as s  # noqa: E402
 
-from auditor.cli import main  # noqa: E402
+from auditor.cli.main import main  # noqa: E402
 
 K129, K130 = s.KUBELET_129, s.KUBELET_130
 

@@ -15,7 +15,7 @@ import fake_eks
 import pytest
 from moto.server import ThreadedMotoServer
 
-from auditor.snapshot import load
+from auditor.state.snapshot import load
 from tests import clusterfactory
 from tests.apidouble import ApiDouble
 

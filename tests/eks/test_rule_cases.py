@@ -10,13 +10,13 @@ import yaml
 from auditor.rules.base import Options, Rule
 from auditor.rules.eks import EKS_RULES
 
-from auditor import kinds as registry
-from auditor.engine import run_rules
-from auditor.index import ClusterIndex
+from auditor.analysis.index import ClusterIndex
+from auditor.engine.run import run_rules
 from auditor.model import Finding
-from auditor.objects import KubeObject
 from auditor.settings import Config
-from auditor.state import ClusterState, parse_time
+from auditor.state import kinds as registry
+from auditor.state.clusterstate import ClusterState, parse_time
+from auditor.state.objects import KubeObject
 
 CASES = Path(__file__).resolve().parents[1] / "rules" / "cases"
 

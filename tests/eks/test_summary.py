@@ -6,8 +6,8 @@ from pathlib import Path
 import yaml
 from statekit import state_from
 
-from auditor.eksview import eks_view
-from auditor.index import ClusterIndex
+from auditor.analysis.eksview import eks_view
+from auditor.analysis.index import ClusterIndex
 
 CASES = Path(__file__).resolve().parents[1] / "rules" / "cases"
 

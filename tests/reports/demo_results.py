@@ -9,9 +9,10 @@ from pathlib import Path
 
 from auditor.rules.base import Options
 
-from auditor import app, snapshot
+from auditor.app import commands as app
 from auditor.model import AuditResult
 from auditor.settings import FORMATS, Config, ReportSettings
+from auditor.state import snapshot
 
 GENERATED_AT = "2026-11-20T09:00:00Z"
 

@@ -164,12 +164,12 @@ EKS_DATA = {
 
 
 def eks_view_of(data: dict) -> dict:
-    """The report's EKS section as the engine builds it from typed EKS data (auditor.eksview)."""
+    """The report's EKS section as the engine builds it from typed EKS data (auditor.analysis.eksview)."""
     from datetime import datetime, timezone
 
-    from auditor.eksview import eks_view
-    from auditor.index import ClusterIndex
-    from auditor.state import ClusterState
+    from auditor.analysis.eksview import eks_view
+    from auditor.analysis.index import ClusterIndex
+    from auditor.state.clusterstate import ClusterState
     state = ClusterState(objects={}, taken_at=datetime(2026, 11, 20, 10, tzinfo=timezone.utc), inputs=[],
                          present=set(), eks=data)
     view = eks_view(ClusterIndex(state), "1.30")

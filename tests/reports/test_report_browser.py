@@ -12,7 +12,7 @@ import demo_results as D
 import pytest
 import report_fixture as F
 
-from auditor import render
+from auditor.report import render
 from tests.waiting import wait_until
 
 CHROMIUM = "/usr/bin/chromium"

@@ -16,9 +16,9 @@ import demo_results as D
 import pytest
 import report_fixture as F
 
-from auditor import render
 from auditor.model import Severity
-from auditor.terminal import summary
+from auditor.report import render
+from auditor.report.terminal import summary
 
 GOLDEN = Path(__file__).parent / "golden"
 XSD = Path(__file__).parent / "junit.xsd"
@@ -476,7 +476,7 @@ def test_html_per_service_view_collects_slices_endpoints_and_ready_counts() -> N
 
 
 def test_evidence_blocks_render_any_shape() -> None:
-    from auditor import evidence
+    from auditor.report import evidence
 
     blocks = evidence.blocks({"readyBefore": 2, "podsNotReady": ["a", "b"], "service": {"namespace": "x", "name": "y"},
                               "endpoints": [{"node": "n1", "address": "10.0.0.1", "extra": [1, 2]}], "empty": []})

@@ -10,9 +10,9 @@ import moto
 import pytest
 from click.testing import CliRunner
 
-from auditor import render
-from auditor.cli import main
-from auditor.share import UploadError, object_url, parse_s3_url, upload_reports
+from auditor.cli.main import main
+from auditor.report import render
+from auditor.report.share import UploadError, object_url, parse_s3_url, upload_reports
 
 SLICE = """\
 apiVersion: discovery.k8s.io/v1

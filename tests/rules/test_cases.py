@@ -10,8 +10,8 @@ from auditor.rules import ALL_RULES, by_id
 from auditor.rules.base import Options
 from statekit import state_from
 
-from auditor.engine import run_rules
-from auditor.index import ClusterIndex
+from auditor.analysis.index import ClusterIndex
+from auditor.engine.run import run_rules
 from auditor.settings import Config
 
 CASES = Path(__file__).parent / "cases"

@@ -8,7 +8,7 @@ from typing import Any, Callable, Iterator
 import pytest
 from click.testing import CliRunner, Result
 
-from auditor.cli import main
+from auditor.cli.main import main
 from tests.apidouble import ApiDouble, fast_client_settings
 from tests.verify import verify_states
 

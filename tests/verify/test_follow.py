@@ -9,13 +9,13 @@ import orjson
 import pytest
 from auditor.rules.base import Options
 
-from auditor import recording, snapshot
+from auditor.analysis.timeline import ServiceLine, Timeline
+from auditor.app.verify import SNAPSHOT_NAME, VerifySettings, verify
 from auditor.collect.options import ClusterOptions
 from auditor.collect.project import project
-from auditor.recording import Change
 from auditor.settings import Config, ReportSettings
-from auditor.timeline import ServiceLine, Timeline
-from auditor.verify import SNAPSHOT_NAME, VerifySettings, verify
+from auditor.state import recording, snapshot
+from auditor.state.recording import Change
 from tests.test_report_schema import validate
 from tests.verify import verify_states
 
@@ -154,7 +154,7 @@ def test_replay_reproduces_the_report(tmp_path: Path, before_path: Path) -> None
     live = json.loads((tmp_path / "out" / "report.json").read_text())
     rec = recording.read(events)
     assert rec.reason == "timeout" and rec.settled and len(rec.changes) > 0
-    from auditor.verify import replay
+    from auditor.app.verify import replay
     settings = _settings(tmp_path / "replay", before_path)
     assert replay(before_path, rec, settings) == 0
     again = json.loads((tmp_path / "replay" / "out" / "report.json").read_text())

@@ -13,9 +13,9 @@ from typing import Any, Callable
 import pytest
 from click.testing import CliRunner, Result
 
-from auditor import snapshot
-from auditor.cli import main
-from auditor.verify import SNAPSHOT_NAME
+from auditor.app.verify import SNAPSHOT_NAME
+from auditor.cli.main import main
+from auditor.state import snapshot
 from tests.apidouble import ApiDouble
 from tests.verify import verify_states
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from auditor.cli import main
+from auditor.cli.main import main
 from tests import builders as b
 from tests import rotation_script as rs
 from tests.apidouble import ApiDouble

@@ -1,0 +1,299 @@
+"""What the report templates see: groupings and derived numbers from an AuditResult, no formatting."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from auditor import __version__
+from auditor.model import AuditResult, Finding, NotRun, RuleInfo, Severity
+from auditor.report import groups as reportgroups
+
+_INSIGHT_ORDER = {"ERROR": 0, "WARNING": 1, "UNKNOWN": 2, "PASSING": 3}
+CHART_MAX_SERVICES = 40
+SERVICE_LIMIT = 200  # Services in the HTML's per-Service view; the findings table holds the rest
+
+
+def group_by_rule(findings: tuple[Finding, ...] | list[Finding]) -> dict[str, list[Finding]]:
+    """Findings per rule, rules in order of their worst finding (findings arrive sorted worst first)."""
+    out: dict[str, list[Finding]] = {}
+    for f in findings:
+        out.setdefault(f.rule, []).append(f)
+    return out
+
+
+def not_run(result: AuditResult) -> dict[str, str]:
+    """Rules that did not run in this result, with why, from AuditResult.runs (never from notice text)."""
+    return {r.rule: r.detail or (r.reason.value if r.reason else "did not run") for r in result.runs if not r.ran}
+
+
+def other_notices(result: AuditResult) -> list[str]:
+    """The result's notices, less the engine's 'rule X did not run' lines: result.runs already says so."""
+    echoed = {f"rule {r.rule} did not run: {r.detail}" for r in result.runs if not r.ran}
+    return [n for n in result.notices if n not in echoed]
+
+
+def rule_order(result: AuditResult, by_rule: dict[str, list[Finding]]) -> list[RuleInfo]:
+    """Rules with findings first (worst first, as the findings are sorted), then the others by id."""
+    known = {r.id: r for r in result.rules}
+    ordered = [known.get(rid) or RuleInfo(rid, items[0].severity, rid, {}, items[0].remediation)
+               for rid, items in by_rule.items()]
+    return ordered + sorted((r for r in result.rules if r.id not in by_rule), key=lambda r: r.id)
+
+
+def collection_notices(result: AuditResult) -> list[dict[str, Any]]:
+    """What could not be read, and why: incomplete inputs, EKS parts that were denied, engine notices."""
+    out: list[dict[str, Any]] = []
+    incomplete = [i for i in result.inputs if not i.complete or i.missing]
+    if result.mode != "audit" or len(result.inputs) == 1:
+        for i in incomplete:
+            out.append({"title": f"{i.path} is incomplete", "items": _missing_items(i.missing)})
+    elif incomplete:
+        # Merged inputs (several kubectl dumps): what one lacks another may hold; report what all lack.
+        common: set[tuple[Any, Any]] | None = None if len(incomplete) == len(result.inputs) else set()
+        for i in incomplete:
+            kinds = {(m.get("kind"), m.get("namespace", "")) for m in i.missing}
+            common = kinds if common is None else common & kinds
+        if common:
+            firsts: dict[tuple[Any, Any], dict[str, Any]] = {}
+            for m in incomplete[0].missing:
+                firsts.setdefault((m.get("kind"), m.get("namespace", "")), m)
+            items = _missing_items(tuple(firsts[k] for k in firsts if k in common))
+            out.append({"title": f"none of the {len(result.inputs)} inputs has every kind; together they lack",
+                        "items": items})
+    for i in result.inputs:
+        for w in i.warnings:
+            out.append({"title": f"{i.path}: {w}", "items": []})
+    eks_missing = (result.eks or {}).get("missing") or []
+    if eks_missing:
+        items = []
+        for m in eks_missing:
+            perm = f" (needs {m['permission']})" if m.get("permission") else ""
+            items.append(f"{m.get('part', '?')}: {m.get('reason', '')}{perm}")
+        out.append({"title": "EKS data is incomplete", "items": items})
+    for n in other_notices(result):
+        out.append({"title": n, "items": []})
+    # A rule that lacked data is a gap in the verdict; one disabled by config or needing EKS data that was
+    # not asked for is a choice: those show in the rules list (and JUnit's skipped), not as a warning here.
+    gaps = [r for r in result.runs if not r.ran and r.reason in (NotRun.KIND_MISSING, NotRun.NO_DATA)]
+    if gaps:
+        out.append({"title": f"{len(gaps)} rule(s) could not run on this data",
+                    "items": [f"{r.rule}: {r.detail}" for r in gaps]})
+    return out
+
+
+def _missing_items(missing: tuple[dict[str, Any], ...]) -> list[str]:
+    parts = []
+    for m in missing:
+        where = f" in {m['namespace']}" if m.get("namespace") else ""
+        perm = f" (needs {m['permission']})" if m.get("permission") else ""
+        parts.append(f"{m.get('kind', '?')}{where}: {m.get('reason', '')}{perm}")
+    return parts
+
+
+def _ints(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
+def rotation_view(rot: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The rotation summary with defaults filled in and the chart's geometry computed."""
+    if not rot:
+        return None
+    nodes = rot.get("nodes") or {}
+    services = [dict(s) for s in rot.get("services") or []]
+    # Not converged first; the engine already orders them so, but the chart must not depend on it.
+    services.sort(key=lambda s: bool(s.get("converged", True)))
+    charted = services[:CHART_MAX_SERVICES]
+    top = max([1] + [max(_ints(s.get("readyBefore")), _ints(s.get("readyAfter"))) for s in charted])
+    label_w, bar_w, row_h = 270, 380, 30
+    bars = []
+    for i, s in enumerate(charted):
+        before, after = _ints(s.get("readyBefore")), _ints(s.get("readyAfter"))
+        name = f"{s.get('namespace', '')}/{s.get('name', '')}"
+        bars.append({
+            "name": name, "label": name if len(name) <= 32 else name[:31] + "…",
+            "y": 24 + i * row_h, "before": before, "after": after,
+            "wb": round(bar_w * before / top, 1), "wa": round(bar_w * after / top, 1),
+            "converged": bool(s.get("converged", True)),
+        })
+    groups = []
+    for g in rot.get("nodeGroups") or []:
+        groups.append({"name": g.get("name", ""), "type": g.get("type", ""), "before": _ints(g.get("before")),
+                       "after": _ints(g.get("after")), "removed": _ints(g.get("removed")),
+                       "added": _ints(g.get("added")), "versionsBefore": list(g.get("versionsBefore") or []),
+                       "versionsAfter": list(g.get("versionsAfter") or []), "eks": g.get("eks") or {}})
+    kb = rot.get("kubeletVersions") or {}
+    versions = sorted(set(kb.get("before") or {}) | set(kb.get("after") or {}))
+    return {
+        "kind": rot.get("kind", ""),
+        "controlPlane": rot.get("controlPlane") or {},
+        "nodes": {"before": _ints(nodes.get("before")), "after": _ints(nodes.get("after")),
+                  "removed": list(nodes.get("removed") or []), "added": list(nodes.get("added") or []),
+                  "removedCount": _ints(nodes.get("removedCount", len(nodes.get("removed") or []))),
+                  "addedCount": _ints(nodes.get("addedCount", len(nodes.get("added") or [])))},
+        "nodeGroups": groups,
+        "kubelet": [{"version": v, "before": _ints((kb.get("before") or {}).get(v)),
+                     "after": _ints((kb.get("after") or {}).get(v))} for v in versions],
+        "podsMoved": _ints(rot.get("podsMoved")),
+        "services": services,
+        "notConverged": list(rot.get("servicesNotConverged") or []),
+        "converged": rot.get("converged"),
+        "chart": {"bars": bars, "width": label_w + bar_w + 60, "height": 24 + len(bars) * row_h + 8,
+                  "labelW": label_w, "barW": bar_w, "max": top, "left": len(services) - len(charted)},
+    }
+
+
+def plan_view(plan: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The rotation plan as every report shows it: how it was decided, and the groups with their node counts."""
+    if not plan:
+        return None
+    groups = [{"label": str(g.get("label", "")), "kind": g.get("kind", ""), "nodes": list(g.get("nodes") or []),
+               "reason": g.get("reason", "")} for g in plan.get("groups") or []]
+    return {"how": plan.get("how", ""), "target": plan.get("target"), "decided": plan.get("decided", True),
+            "groups": groups, "nodes": sum(len(g["nodes"]) for g in groups)}
+
+
+TIMELINE_MAX_SERVICES = 24
+
+
+def _epoch(text: Any) -> float | None:
+    """An ISO time of report.json (`...Z`) as epoch seconds; None when it is not one."""
+    if not isinstance(text, str):
+        return None
+    try:
+        t = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (t if t.tzinfo else t.replace(tzinfo=timezone.utc)).timestamp()
+
+
+def timeline_view(tl: dict[str, Any] | None) -> dict[str, Any] | None:
+    """verify's timeline with the chart's geometry: one row per Service (those that went down first), its
+    ready count as a step line over the run, its outages as marked spans."""
+    if not tl:
+        return None
+    start, end = _epoch(tl.get("from")), _epoch(tl.get("to"))
+    if start is None or end is None:
+        return None
+    span = max(end - start, 1e-3)
+    services = [dict(s) for s in tl.get("services") or []]
+    down = [s for s in services if s.get("outages")]
+    label_w, plot_w, row_h, plot_h = 270, 520, 44, 30
+    rows = []
+    for i, s in enumerate(services[:TIMELINE_MAX_SERVICES]):
+        samples = [(t, _ints(p.get("ready"))) for p in s.get("samples") or [] if (t := _epoch(p.get("at"))) is not None]
+        top = max([1, _ints(s.get("readyBefore"))] + [c for _, c in samples])
+        y0 = 20 + i * row_h
+
+        def x(t: float) -> float:
+            return round(label_w + plot_w * min(max((t - start) / span, 0.0), 1.0), 1)
+
+        def y(c: int) -> float:
+            return round(y0 + plot_h - plot_h * c / top, 1)  # noqa: B023 - used within this iteration only
+
+        points: list[str] = []
+        for j, (t, c) in enumerate(samples):
+            if j:
+                points.append(f"{x(t)},{y(samples[j - 1][1])}")
+            points.append(f"{x(t)},{y(c)}")
+        if samples:
+            points.append(f"{x(end)},{y(samples[-1][1])}")
+        spans = []
+        for o in s.get("outages") or []:
+            a = _epoch(o.get("from"))
+            b = _epoch(o.get("to")) if o.get("to") else end
+            if a is not None and b is not None:
+                spans.append({"x": x(a), "w": max(1.5, round(x(b) - x(a), 1)), "from": o.get("from"),
+                              "to": o.get("to")})
+        name = f"{s.get('namespace', '')}/{s.get('name', '')}"
+        rows.append({"name": name, "label": name if len(name) <= 32 else name[:31] + "…", "y": y0,
+                     "points": " ".join(points), "spans": spans, "top": top,
+                     "down": float(s.get("downSeconds") or 0), "before": _ints(s.get("readyBefore")),
+                     "min": _ints(s.get("minReady")), "end": _ints(s.get("readyAtEnd"))})
+    return {"from": tl.get("from"), "to": tl.get("to"), "seconds": round(span, 1), "services": services,
+            "down": down, "rows": rows, "left": len(services) - len(rows),
+            "chart": {"width": label_w + plot_w + 70, "height": 20 + len(rows) * row_h + 10, "labelW": label_w,
+                      "plotW": plot_w, "plotH": plot_h}}
+
+
+def eks_view(eks: dict[str, Any] | None, rotation: dict[str, Any] | None,
+             cluster: dict[str, Any]) -> dict[str, Any] | None:
+    """The EKS section as the engine built it (auditor.analysis.eksview), with node counts from the rotation."""
+    if not eks:
+        return None
+    view = dict(eks)
+    counts = {str(g.get("name", "")): _ints(g.get("after")) for g in (rotation or {}).get("nodeGroups") or []}
+    view["nodegroups"] = [{**g, "nodes": counts.get(str(g.get("name")), g.get("nodes"))}
+                          for g in eks.get("nodegroups") or []]
+    return view
+
+
+def _issue(i: Any) -> str:
+    if isinstance(i, dict):
+        code = i.get("code", "")
+        msg = i.get("message", "")
+        return f"{code}: {msg}" if code and msg else str(code or msg)
+    return str(i)
+
+
+def verdict_detail(result: AuditResult) -> str:
+    """Why the verdict is what it is: the threshold, and convergence for compare/verify."""
+    if result.mode == "verify":  # verify passes or fails on convergence (and outages with --fail-on-outage)
+        text = "converged" if result.converged else "not converged"
+        if result.fail_on_outage:
+            outages = sum(1 for f in result.new_findings if f.rule == "service-outage")
+            text += f" · {outages} outage{'s' if outages != 1 else ''} (--fail-on-outage)"
+        return text
+    if result.fail_on is None:
+        parts = ["fail-on never"]
+    elif result.failed:
+        parts = [f"findings at or above {result.fail_on.label}"]
+    else:
+        parts = [f"no finding at or above {result.fail_on.label}"]
+    if result.converged is not None:
+        parts.append("converged" if result.converged else "not converged")
+    return " · ".join(parts)
+
+
+def header(cluster: dict[str, Any], eks: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """Where the state came from, as (label, value) pairs for the top of every report."""
+    out = [(label, str(cluster[key])) for key, label in
+           (("context", "context"), ("server", "server"), ("serverVersion", "Kubernetes")) if cluster.get(key)]
+    if eks:
+        text = " ".join(str(p) for p in (eks.get("name"), eks.get("version")) if p)
+        if eks.get("platform"):
+            text += f" ({eks['platform']})"
+        if eks.get("region"):
+            text += f", {eks['region']}"
+        out.append(("EKS", text))
+        if eks.get("target"):
+            out.append(("target", str(eks["target"])))
+    elif cluster.get("eksCluster"):
+        out.append(("EKS", " ".join(str(cluster[k]) for k in ("eksCluster", "eksVersion", "eksPlatformVersion")
+                                    if cluster.get(k))))
+    return out
+
+
+def build_view(result: AuditResult) -> dict[str, Any]:
+    by_rule = group_by_rule(result.findings)
+    rotation = rotation_view(result.rotation)
+    eks = eks_view(result.eks, result.rotation, result.cluster or {})
+    namespaces = sorted({f.object.namespace for f in result.findings if f.object.namespace})
+    services, others = reportgroups.groups(result)
+    focus = reportgroups.focus(services, others)
+    return {
+        "r": result, "counts": result.counts(), "by_rule": by_rule, "rules": {r.id: r for r in result.rules},
+        "rule_order": rule_order(result, by_rule), "skipped": not_run(result),
+        "notices": collection_notices(result), "tool_version": __version__,
+        "verdict": "PASS" if result.passed else "FAIL", "verdict_detail": verdict_detail(result),
+        "fail_on": result.fail_on.label if result.fail_on else "never",
+        "severities": [s.label for s in sorted(Severity, reverse=True)],
+        "namespaces": namespaces, "cluster": result.cluster or {},
+        "rotation": rotation, "eks": eks, "header": header(result.cluster or {}, eks),
+        "timeline": timeline_view(result.timeline), "plan": plan_view(result.plan),
+        "blast": result.blast_radius,
+        "services": services, "focus": focus, "focus_left": len(services) + len(others) - len(focus),
+        "focus_findings": reportgroups.FOCUS_FINDINGS, "service_limit": SERVICE_LIMIT,
+    }

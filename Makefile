@@ -25,7 +25,6 @@ demo: $(STAMP)
 
 test: $(TEST_STAMP) chromium
 	$(BIN)/ruff check auditor rules tests bench tools
-	$(BIN)/lint-imports
 	PY=$(BIN)/python tools/typecheck.sh
 	$(BIN)/python -m pytest -q
 

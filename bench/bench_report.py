@@ -17,7 +17,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests" / "reports"))
 import report_fixture as F  # noqa: E402
 
-from auditor import render  # noqa: E402
+from auditor.report import render  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 

@@ -66,48 +66,49 @@ def handmade_endpointslice(ctx: Context) -> Iterator[Finding]:
     """
     third = ctx.options.third_party_managers
     for slc in ctx.index.slices:
-        owner = slice_owner(slc, third)
-        if owner in ("controller", "mirroring", "apiserver"):
-            continue
-        manager = slice_manager(slc)
-        svc_name = slc.labels.get(LABEL_SERVICE_NAME)
-        svc = ctx.index.services.get((slc.metadata.namespace, svc_name)) if svc_name else None
-        eps = slc.endpoints or []
-        n = sum(len(e.addresses) for e in eps)
-        writer = third_party_writer(slc, third)
-        ns = slc.metadata.namespace
-        ev: dict[str, Any] = {"managedBy": manager or None, "service": svc_name, "addresses": n,
-              "addressType": slc.address_type,
-              "endpoints": [{"addresses": e.addresses, "pod": e.target_ref.name if e.target_ref else None,
-                             "node": e.node_name} for e in eps[:50]] or None}
-        fix = [fixcmd.kubectl_yaml("EndpointSlice", slc.name, ns)]
-        if svc is not None and has_selector(svc):
-            fix += [fixcmd.slices_of_service(ns, svc.name),
-                    fixcmd.kubectl("delete", "EndpointSlice", slc.name, ns)]
-        who = f"managed-by {manager!r}" if manager else "no managed-by label"
-        if writer:
-            yield ctx.finding(ref_of(slc), f"written by {writer} ({manager}) for Service {svc_name!r}; "
-                              "excluded from local Pod reconciliation", severity=Severity.INFO,
-                              fix=fix[:1], **ev)
-            continue
-        if svc_name is None:
-            yield ctx.finding(ref_of(slc), f"hand-made EndpointSlice ({who}) without a "
-                              "kubernetes.io/service-name label: kube-proxy and CoreDNS ignore it", fix=fix, **ev)
-        elif svc is None:
-            yield ctx.finding(ref_of(slc), f"hand-made EndpointSlice ({who}) for Service {svc_name!r}, "
-                              "which does not exist in this namespace", fix=fix, **ev)
-        elif has_selector(svc):
-            fix.insert(1, fixcmd.pods_by_selector(ns, service_selector(svc)))
-            yield ctx.finding(ref_of(slc), f"hand-made EndpointSlice ({who}) attached to selector Service "
-                              f"{svc_name!r}: kube-proxy merges its {_plural(n, 'address')} with the "
-                              "controller's, and nobody updates them when Pods move", fix=fix, **ev)
-        else:
-            pod_refs = any(e.target_ref is not None and e.target_ref.kind == "Pod" for e in eps)
-            sev = Severity.WARNING if pod_refs else Severity.INFO
-            what = ("its Pod addresses go stale when Pods move" if pod_refs
-                    else "only non-Pod addresses, the documented pattern")
-            yield ctx.finding(ref_of(slc), f"hand-made EndpointSlice ({who}) for selectorless Service "
-                              f"{svc_name!r}: {what}", severity=sev, fix=fix, **ev)
+        if slice_owner(slc, third) not in ("controller", "mirroring", "apiserver"):
+            yield _handmade_finding(ctx, slc, third)
+
+
+def _handmade_finding(ctx: Context, slc: KubeObject, third: tuple[str, ...]) -> Finding:
+    """The finding on one slice no controller writes: info when a known third-party controller writes it or it
+    holds only non-Pod addresses of a selectorless Service; a warning otherwise."""
+    manager = slice_manager(slc)
+    svc_name = slc.labels.get(LABEL_SERVICE_NAME)
+    svc = ctx.index.services.get((slc.metadata.namespace, svc_name)) if svc_name else None
+    eps = slc.endpoints or []
+    n = sum(len(e.addresses) for e in eps)
+    writer = third_party_writer(slc, third)
+    ns = slc.metadata.namespace
+    ev: dict[str, Any] = {"managedBy": manager or None, "service": svc_name, "addresses": n,
+                          "addressType": slc.address_type,
+                          "endpoints": [{"addresses": e.addresses, "pod": e.target_ref.name if e.target_ref else None,
+                                         "node": e.node_name} for e in eps[:50]] or None}
+    fix = [fixcmd.kubectl_yaml("EndpointSlice", slc.name, ns)]
+    if svc is not None and has_selector(svc):
+        fix += [fixcmd.slices_of_service(ns, svc.name),
+                fixcmd.kubectl("delete", "EndpointSlice", slc.name, ns)]
+    who = f"managed-by {manager!r}" if manager else "no managed-by label"
+    if writer:
+        return ctx.finding(ref_of(slc), f"written by {writer} ({manager}) for Service {svc_name!r}; "
+                           "excluded from local Pod reconciliation", severity=Severity.INFO, fix=fix[:1], **ev)
+    if svc_name is None:
+        return ctx.finding(ref_of(slc), f"hand-made EndpointSlice ({who}) without a "
+                           "kubernetes.io/service-name label: kube-proxy and CoreDNS ignore it", fix=fix, **ev)
+    if svc is None:
+        return ctx.finding(ref_of(slc), f"hand-made EndpointSlice ({who}) for Service {svc_name!r}, "
+                           "which does not exist in this namespace", fix=fix, **ev)
+    if has_selector(svc):
+        fix.insert(1, fixcmd.pods_by_selector(ns, service_selector(svc)))
+        return ctx.finding(ref_of(slc), f"hand-made EndpointSlice ({who}) attached to selector Service "
+                           f"{svc_name!r}: kube-proxy merges its {_plural(n, 'address')} with the "
+                           "controller's, and nobody updates them when Pods move", fix=fix, **ev)
+    pod_refs = any(e.target_ref is not None and e.target_ref.kind == "Pod" for e in eps)
+    sev = Severity.WARNING if pod_refs else Severity.INFO
+    what = ("its Pod addresses go stale when Pods move" if pod_refs
+            else "only non-Pod addresses, the documented pattern")
+    return ctx.finding(ref_of(slc), f"hand-made EndpointSlice ({who}) for selectorless Service "
+                       f"{svc_name!r}: {what}", severity=sev, fix=fix, **ev)
 
 
 @rule("service-missing-endpointslices", Severity.ERROR,
@@ -245,13 +246,11 @@ def endpointslice_controller_disabled(ctx: Context) -> Iterator[Finding]:
     """
     rec = Reconciler.of(ctx.index, ctx.options.grace_seconds).slices()
     times = []
-    services = 0
     for sr in rec.slices:
         # An inexact time (a gone Pod: only "after the slice's last write") can never prove the
         # controller idle, and must not hide the exact evidence of other problems either.
         times += [p.since for p in sr.problems if p.since is not None and p.exact]
     for rep in rec.services:
-        services += 1
         times += [p.since for p in rep.missing_ready if p.since is not None]
         if rep.missing_families:
             t = parse_time(rep.service.metadata.creation_timestamp)
@@ -307,7 +306,7 @@ def orphan_endpointslice(ctx: Context) -> Iterator[Finding]:
                fixcmd.kubectl("delete", "EndpointSlice", slc.name, slc.namespace)]
         if svc_name is None:
             if manager in MULTICLUSTER_WITHOUT_SERVICE_NAME:
-                continue  # Submariner Lighthouse omits the label on purpose (K8S-FACTS 8.3)
+                continue  # Submariner Lighthouse leaves it out on purpose: its own CoreDNS plugin reads them
             yield ctx.finding(ref_of(slc), "EndpointSlice has no kubernetes.io/service-name label: "
                               "no Service uses it", managedBy=manager or None, fix=fix)
         elif (slc.metadata.namespace, svc_name) not in ctx.index.services:

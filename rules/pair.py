@@ -85,7 +85,7 @@ def endpoints_on_removed_node(ctx: Context) -> Iterator[Finding]:
     for slc in ctx.index.slices:
         if is_remote_writer(slc) or third_party_writer(slc, ctx.options.third_party_managers) \
                 or slc.metadata.deletion_timestamp is not None:
-            continue  # remote writers name remote nodes (K8S-FACTS 8.4)
+            continue  # remote writers (Cilium ClusterMesh) name other clusters' nodes, not ours
         if slice_owner(slc) in ("controller", "mirroring") and rc.in_flight(slc=slc):
             continue  # the slice itself was written within the grace period: the controller is on it
         hits = []
@@ -94,7 +94,7 @@ def endpoints_on_removed_node(ctx: Context) -> Iterator[Finding]:
                 tr = ep.target_ref
                 pod = ctx.index.pods.get((tr.namespace or slc.metadata.namespace, tr.name)) if tr else None
                 if pod is not None and pod_node(pod) == ep.node_name:
-                    continue  # Pod object still bound to the deleted Node: in flight until PodGC (K8S-FACTS 8.9)
+                    continue  # Pod object still bound to the deleted Node: in flight until the Pod GC removes it
                 old = before.nodes.get(ep.node_name or "")
                 hits.append({"address": ep.addresses[0] if ep.addresses else "", "node": ep.node_name,
                              "nodegroup": eks_nodegroup(old) if old is not None else None,
@@ -230,28 +230,7 @@ def handmade_endpointslice_stale(ctx: Context) -> Iterator[Finding]:
         old = before.lookup(ref_of(slc))
         untouched = (old is not None and old.metadata.uid == slc.metadata.uid
                      and old.metadata.resource_version == slc.metadata.resource_version)
-        dead = []
-        for ep in slc.endpoints or ():
-            tr = ep.target_ref
-            for raw in ep.addresses:
-                addr = canonical_ip(raw)
-                if addr not in before_ips:
-                    continue  # never a Pod IP (an external address): not ours to judge
-                was = before_ips[addr][0]
-                now = after_ips.get(addr)
-                if now and {p.metadata.uid for p in now} == {p.metadata.uid for p in before_ips[addr]}:
-                    continue  # the same Pod(s) hold it as before: the rotation did not touch it
-                if now and tr is not None and tr.uid:
-                    ns = tr.namespace or slc.metadata.namespace
-                    if any(p.metadata.uid == tr.uid or (p.metadata.name == tr.name and p.metadata.namespace == ns)
-                           for p in now):
-                        continue  # the Pod it names (or, reborn with a new uid, its namesake) holds the address
-                elif now and not (untouched and all(p.metadata.uid != was.metadata.uid for p in now)):
-                    continue  # a Pod holds it; without a targetRef only an unchanged slice proves reuse
-                row = {"address": raw, "podBefore": f"{was.metadata.namespace}/{was.metadata.name}"}
-                if now:
-                    row["podAfter"] = f"{now[0].metadata.namespace}/{now[0].metadata.name}"
-                dead.append(row)
+        dead = _dead_addresses(slc, before_ips, after_ips, untouched)
         if dead:
             reused = sum(1 for d in dead if "podAfter" in d)
             what = (f"{len(dead)} address(es) of Pods that no longer exist" if not reused else
@@ -261,6 +240,36 @@ def handmade_endpointslice_stale(ctx: Context) -> Iterator[Finding]:
                               addresses=dead, service=slc.labels.get(LABEL_SERVICE_NAME),
                               fix=[fixcmd.kubectl_yaml("EndpointSlice", slc.name, slc.namespace),
                                    fixcmd.kubectl("edit", "EndpointSlice", slc.name, slc.namespace)])
+
+
+def _dead_addresses(slc: KubeObject, before_ips: dict[str, list[KubeObject]], after_ips: dict[str, list[KubeObject]],
+                    untouched: bool) -> list[dict[str, str]]:
+    """The slice's addresses that were a Pod's IP BEFORE and no longer lead to that Pod AFTER (gone, or reused
+    by another Pod), each with the Pod that had it and the one that has it now. `untouched`: the slice is
+    unchanged since BEFORE, the only proof of reuse an endpoint without a targetRef gives."""
+    dead = []
+    for ep in slc.endpoints or ():
+        tr = ep.target_ref
+        for raw in ep.addresses:
+            addr = canonical_ip(raw)
+            if addr not in before_ips:
+                continue  # never a Pod IP (an external address): not ours to judge
+            was = before_ips[addr][0]
+            now = after_ips.get(addr)
+            if now and {p.metadata.uid for p in now} == {p.metadata.uid for p in before_ips[addr]}:
+                continue  # the same Pod(s) hold it as before: the rotation did not touch it
+            if now and tr is not None and tr.uid:
+                ns = tr.namespace or slc.metadata.namespace
+                if any(p.metadata.uid == tr.uid or (p.metadata.name == tr.name and p.metadata.namespace == ns)
+                       for p in now):
+                    continue  # the Pod it names (or, reborn with a new uid, its namesake) holds the address
+            elif now and not (untouched and all(p.metadata.uid != was.metadata.uid for p in now)):
+                continue  # a Pod holds it; without a targetRef only an unchanged slice proves reuse
+            row = {"address": raw, "podBefore": f"{was.metadata.namespace}/{was.metadata.name}"}
+            if now:
+                row["podAfter"] = f"{now[0].metadata.namespace}/{now[0].metadata.name}"
+            dead.append(row)
+    return dead
 
 
 @rule("handmade-endpointslice-removed", Severity.ERROR, "Hand-made EndpointSlice disappeared", mode="pair",

@@ -14,7 +14,8 @@ from auditor.rules.endpointslices import (
 )
 from auditor.rules.outage import service_outage
 from auditor.rules.pair import PAIR_RULES
-from auditor.rules.rotation import ROTATION_RULES
+from auditor.rules.resilience import endpoints_without_readiness_probe, service_single_zone
+from auditor.rules.rotation import pdb_blocks_drain, service_rotation_unprotected, service_single_replica
 from auditor.rules.target import target_version_jump
 
 ALL_RULES: tuple[Rule, ...] = (
@@ -30,7 +31,12 @@ ALL_RULES: tuple[Rule, ...] = (
     control_plane_version_mismatch,
     target_version_jump,
     incomplete_snapshot,
-) + ROTATION_RULES + PAIR_RULES + (service_outage,) + EKS_RULES
+    service_single_replica,
+    service_rotation_unprotected,
+    pdb_blocks_drain,
+    endpoints_without_readiness_probe,
+    service_single_zone,
+) + PAIR_RULES + (service_outage,) + EKS_RULES
 
 
 def convergence_rules() -> frozenset[str]:

@@ -21,6 +21,8 @@ from auditor.state.objects import KubeObject, service_selector
 NO_PLAN = "no rotation plan: pass --target-version or --rotating"
 PROBE_DOCS = "https://kubernetes.io/docs/tasks/configure-pod-container/configure-liveness-readiness-startup-probes/"
 MAX_LISTED = 20
+#: what the rotation rules about Services read; a state without one of them is incomplete and they do not run
+SERVICE_KINDS = ("Node", "Pod", "Service", "EndpointSlice")
 
 
 def plan_for(ctx: Context, *, required: bool = True) -> RotationPlan:

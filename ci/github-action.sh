@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # The shell steps of the GitHub Actions composite action (action.yml), kept here so they can be tested.
 #
-#   github-action.sh install   install the tool (INPUT_VERSION: a pip requirement; default: this checkout)
+#   github-action.sh install   install the tool from the action's own checkout (the repository and ref `uses:`
+#                              names); INPUT_VERSION, when set, is what pip installs instead (a path, or a git URL
+#                              pinned to a commit: the tool is not published on PyPI)
 #   github-action.sh run       run `upgrade-auditor COMMAND ARGS...`, append report.md to $GITHUB_STEP_SUMMARY,
-#                              write outputs to $GITHUB_OUTPUT; always exits 0 so the reports get uploaded
+#                              write outputs to $GITHUB_OUTPUT; always exits 0 so the reports get uploaded.
+#                              The Markdown, JSON and JUnit reports are always written (the summary, the outputs
+#                              and the test report read them), whatever INPUT_FORMAT adds
 #   github-action.sh gate      fail the step with the tool's exit code (1: findings at or above --fail-on,
 #                              or not converged for verify; 2: usage/input error; 3: could not collect)
 #
@@ -45,7 +49,7 @@ case "$phase" in
     while IFS= read -r -d '' a; do args+=("$a"); done < <(
       python3 -c 'import shlex, sys; sys.stdout.write("".join(a + "\0" for a in shlex.split(sys.argv[1])))' \
         "${INPUT_ARGS:-}")
-    extra=(--output-dir "$out_dir" --format "${INPUT_FORMAT:-html,md,json,junit}")
+    extra=(--output-dir "$out_dir" --format "${INPUT_FORMAT:-html},md,json,junit")
     [ -n "${INPUT_FAIL_ON:-}" ] && extra+=(--fail-on "$INPUT_FAIL_ON")
     [ -n "${INPUT_BASELINE:-}" ] && extra+=(--baseline "$INPUT_BASELINE")
     set +e
@@ -54,6 +58,9 @@ case "$phase" in
     set -e
     output exit-code "$code"
     output report-dir "$out_dir"
+    if [ -f "$out_dir/report.junit.xml" ] && [ "$code" -le 1 ]; then  # exit 2 or 3 writes no report
+      output junit-file "$out_dir/report.junit.xml"
+    fi
     if [ -f "$out_dir/report.md" ] && [ "$code" -le 1 ]; then
       cat "$out_dir/report.md" >> "${GITHUB_STEP_SUMMARY:-/dev/null}"
     else

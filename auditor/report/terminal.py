@@ -88,6 +88,27 @@ def summary(result: AuditResult, paths: Iterable[Path], stream: TextIO | None = 
     else:  # verdict and detail on one line, the counts on the next
         first, _, counts = head.partition("): ")
         lines += [painted + _fit(first + ")", cols)[len(verdict):], _fit("  " + counts, cols)]
+    lines += _status_lines(result, cols, paint, verbose)
+    # With a baseline the new findings come first: they are what the gate is about.
+    ordered = list(result.new_findings) + [f for f in result.findings if result.is_known(f)]
+    worst = ordered[:top]
+    if worst:
+        lines.append("")
+        lines += _finding_rows(worst, cols, paint, known=result.is_known)
+        if len(result.findings) > top:
+            lines.append(f"  … and {len(result.findings) - top} more in the reports")
+    paths = list(paths)
+    if paths:
+        lines += ["", "reports:"] + [f"  {p}" for p in paths]
+    urls = list(urls)
+    if urls:
+        lines += ["uploaded:"] + [f"  {u}" for u in urls]
+    return "\n".join(lines)
+
+
+def _status_lines(result: AuditResult, cols: int, paint: Callable[[str, str], str], verbose: bool) -> list[str]:
+    """What qualifies the verdict: the baseline, incomplete inputs, rules that did not run, the first notices."""
+    lines: list[str] = []
     if result.baseline is not None:
         c = result.counts()
         lines.append(_fit(f"baseline {_clean(result.baseline.path)}: {c['new']} new, {c['known']} known "
@@ -113,21 +134,7 @@ def summary(result: AuditResult, paths: Iterable[Path], stream: TextIO | None = 
         lines.append(_fit(f"note: {_clean(n)}", cols))
     if len(others) > 3:
         lines.append(f"note: … and {len(others) - 3} more in the reports")
-    # With a baseline the new findings come first: they are what the gate is about.
-    ordered = list(result.new_findings) + [f for f in result.findings if result.is_known(f)]
-    worst = ordered[:top]
-    if worst:
-        lines.append("")
-        lines += _finding_rows(worst, cols, paint, known=result.is_known)
-        if len(result.findings) > top:
-            lines.append(f"  … and {len(result.findings) - top} more in the reports")
-    paths = list(paths)
-    if paths:
-        lines += ["", "reports:"] + [f"  {p}" for p in paths]
-    urls = list(urls)
-    if urls:
-        lines += ["uploaded:"] + [f"  {u}" for u in urls]
-    return "\n".join(lines)
+    return lines
 
 
 def _finding_rows(worst: list[Finding], cols: int, paint: Callable[[str, str], str],

@@ -12,7 +12,7 @@ import demo_results as D
 import pytest
 import report_fixture as F
 
-from auditor.report import render
+from auditor.report.html_report import render_html
 from tests.waiting import wait_until
 
 CHROMIUM = "/usr/bin/chromium"
@@ -65,7 +65,7 @@ class Page:
 
 @pytest.fixture
 def report(browser: Any, tmp_path: Path) -> Iterator[Page]:
-    p = Page(browser, render.render_html(F.result()), tmp_path)
+    p = Page(browser, render_html(F.result()), tmp_path)
     yield p
     p.ctx.close()
 
@@ -130,7 +130,7 @@ def test_hostile_object_name_is_text_and_runs_nothing(report: Page) -> None:
 
 
 def test_readable_without_javascript(browser: Any, tmp_path: Path) -> None:
-    p = Page(browser, render.render_html(F.result()), tmp_path, java_script_enabled=False)
+    p = Page(browser, render_html(F.result()), tmp_path, java_script_enabled=False)
     try:
         assert not p.page.is_visible("#filters")
         assert len(p.rows()) == len(F.FINDINGS)
@@ -141,7 +141,7 @@ def test_readable_without_javascript(browser: Any, tmp_path: Path) -> None:
 
 
 def test_dark_mode_palette(browser: Any, tmp_path: Path) -> None:
-    p = Page(browser, render.render_html(F.result()), tmp_path, color_scheme="dark")
+    p = Page(browser, render_html(F.result()), tmp_path, color_scheme="dark")
     try:
         bg = p.page.evaluate("getComputedStyle(document.body).backgroundColor")
         assert bg == "rgb(15, 19, 25)"
@@ -156,7 +156,7 @@ def test_printable(report: Page) -> None:
 
 
 def test_ten_thousand_findings_load_and_filter_within_seconds(browser: Any, tmp_path: Path) -> None:
-    html = render.render_html(F.big_result(10_000))
+    html = render_html(F.big_result(10_000))
     p = Page(browser, html, tmp_path)
     try:
         pg = p.page
@@ -199,7 +199,7 @@ def _box(pg: Any, selector: str) -> dict[str, float]:
 @pytest.mark.parametrize("make", [D.demo_compare, D.demo_audit], ids=["compare", "audit"])
 def test_first_screen_at_1400x900_shows_verdict_counts_and_what_to_do_first(browser: Any, tmp_path: Path,
                                                                            make: Any) -> None:
-    p = Page(browser, render.render_html(make()), tmp_path, viewport={"width": 1400, "height": 900})
+    p = Page(browser, render_html(make()), tmp_path, viewport={"width": 1400, "height": 900})
     try:
         pg = p.page
         assert p.errors == []
@@ -218,7 +218,7 @@ def test_first_screen_at_1400x900_shows_verdict_counts_and_what_to_do_first(brow
 
 
 def test_rules_without_findings_look_neutral(browser: Any, tmp_path: Path) -> None:
-    p = Page(browser, render.render_html(D.demo_compare()), tmp_path)
+    p = Page(browser, render_html(D.demo_compare()), tmp_path)
     try:
         pg = p.page
         colour = "getComputedStyle(document.querySelector(%r)).color"
@@ -233,7 +233,7 @@ def test_rules_without_findings_look_neutral(browser: Any, tmp_path: Path) -> No
 
 @pytest.mark.parametrize("make", [D.demo_compare, F.result], ids=["demo", "hostile"])
 def test_phone_width_findings_are_cards_without_horizontal_scroll(browser: Any, tmp_path: Path, make: Any) -> None:
-    p = Page(browser, render.render_html(make()), tmp_path, viewport={"width": 390, "height": 844})
+    p = Page(browser, render_html(make()), tmp_path, viewport={"width": 390, "height": 844})
     try:
         pg = p.page
         assert pg.evaluate("document.documentElement.scrollWidth") <= 390
@@ -258,7 +258,7 @@ def test_phone_width_findings_are_cards_without_horizontal_scroll(browser: Any, 
 
 
 def test_evidence_opens_and_service_link_opens_its_group(browser: Any, tmp_path: Path) -> None:
-    p = Page(browser, render.render_html(D.demo_compare()), tmp_path)
+    p = Page(browser, render_html(D.demo_compare()), tmp_path)
     try:
         pg = p.page
         row = pg.locator("#findings-table > tbody > tr", has_text="payments/fraud-check").first
@@ -295,7 +295,7 @@ def _timeline() -> dict[str, Any]:
 
 def test_timeline_chart_marks_outages_and_keeps_names_as_text(browser: Any, tmp_path: Path) -> None:
     result = F.result(mode="verify", converged=False, timeline=_timeline())
-    p = Page(browser, render.render_html(result), tmp_path)
+    p = Page(browser, render_html(result), tmp_path)
     try:
         assert p.errors == [] and p.dialogs == []
         pg = p.page
@@ -334,7 +334,7 @@ def test_blast_radius_lists_services_worst_first_with_fixes_as_text(browser: Any
                                   "message": f"one Pod {hostile}"}],
                        "fix": [f"kubectl -n shop scale deployment/{hostile} --replicas=2"]}]}]}
     result = F.result(mode="audit", converged=None, rotation=None, plan=plan, blast_radius=blast)
-    p = Page(browser, render.render_html(result), tmp_path)
+    p = Page(browser, render_html(result), tmp_path)
     try:
         assert p.errors == [] and p.dialogs == []
         pg = p.page

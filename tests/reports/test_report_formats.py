@@ -16,8 +16,9 @@ import demo_results as D
 import pytest
 import report_fixture as F
 
+from auditor.errors import ConfigError
 from auditor.model import Severity
-from auditor.report import render
+from auditor.report import html_report, json_report, junit_report, md_report, render
 from auditor.report.terminal import summary
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -36,14 +37,14 @@ def _golden(name: str, text: str) -> None:
 @pytest.mark.parametrize("name, make", [("compare", D.demo_compare), ("audit", D.demo_audit)])
 def test_golden_files_from_the_demo_run(name: str, make) -> None:  # type: ignore[no-untyped-def]
     r = make()
-    _golden(f"demo-{name}.md", render.render_md(r))
-    _golden(f"demo-{name}.junit.xml", render.render_junit(r))
+    _golden(f"demo-{name}.md", md_report.render_md(r))
+    _golden(f"demo-{name}.junit.xml", junit_report.render_junit(r))
 
 
 # --- Markdown ---------------------------------------------------------------------------------------
 
 def test_markdown_escapes_cluster_values() -> None:
-    md = render.render_md(F.result())
+    md = md_report.render_md(F.result())
     prose = re.sub(r"(?ms)^ *(`{3,})sh\n.*?^ *\1$", "", md)  # fenced code shows text as text
     assert re.search(r"(?<!\\)<img", md) and not re.search(r"(?<!\\)<img", prose)
     raw_tags = set(re.findall(r"(?<!\\)<(/?[a-z]+)", prose))
@@ -62,7 +63,7 @@ def test_markdown_escapes_cluster_values() -> None:
 def test_markdown_html_lines_are_html_escaped() -> None:
     """A <summary> line is raw HTML on GitHub: backslashes do nothing there, entities do."""
     eks = dict(F.EKS, name="</summary></details><img src=x> @octo-org/team javascript:alert(1)")
-    md = render.render_md(F.result(eks=eks))
+    md = md_report.render_md(F.result(eks=eks))
     summaries = [line for line in md.splitlines() if line.startswith("<details><summary>")]
     assert summaries
     for line in summaries:
@@ -73,26 +74,26 @@ def test_markdown_html_lines_are_html_escaped() -> None:
 
 
 def test_markdown_fences_cannot_be_closed_by_a_fix() -> None:
-    md = render.render_md(F.result())
+    md = md_report.render_md(F.result())
     block = md[md.index("`````sh\nkubectl -n payments"):]
     body = block.split("\n")
     assert body[0] == "`````sh" and body[2] == "echo ```` and `tick`" and body[3] == "`````"
 
 
 def test_markdown_marker_and_report_url() -> None:
-    md = render.render_md(F.result(), report_url="https://reports.example/a)b/report.html")
-    assert md.splitlines()[0] == render.MARKER == "<!-- eks-upgrade-auditor-report -->"
+    md = md_report.render_md(F.result(), report_url="https://reports.example/a)b/report.html")
+    assert md.splitlines()[0] == md_report.MARKER == "<!-- eks-upgrade-auditor-report -->"
     assert "**Full report:** [report.html](https://reports.example/a%29b/report.html)" in md  # ')' cannot end it
     for bad in ("javascript:alert(1)", "https://a b", "data:text/html,x"):
-        assert "Full report" not in render.render_md(F.result(), report_url=bad)
-    big = render.render_md(F.big_result(10_000), report_url="https://reports.example/r/report.html")
+        assert "Full report" not in md_report.render_md(F.result(), report_url=bad)
+    big = md_report.render_md(F.big_result(10_000), report_url="https://reports.example/r/report.html")
     assert "[report.html](https://reports.example/r/report.html)" in big
     assert re.search(r"findings were left out .*the full list is in \[the full report\]"
                      r"\(https://reports\.example/r/report\.html\)", big)
 
 
 def test_markdown_puts_verdict_and_notices_first() -> None:
-    md = render.render_md(F.result())
+    md = md_report.render_md(F.result())
     lines = md.splitlines()
     assert lines[1].startswith("## ❌") and "FAIL" in lines[1] and "not converged" in lines[1]
     assert md.index("after.json.gz is incomplete") < md.index("### What to do first")
@@ -100,7 +101,7 @@ def test_markdown_puts_verdict_and_notices_first() -> None:
 
 
 def test_markdown_groups_by_service_and_shows_evidence_and_fixes() -> None:
-    md = render.render_md(D.demo_compare())
+    md = md_report.render_md(D.demo_compare())
     first = md[md.index("### What to do first"):md.index("### Findings by rule")]
     assert first.index("**Service shop/recommendations**") < first.index("**Service payments/fraud-check**")
     # evidence: the missing Pods with their IPs and nodes, collapsed under the finding
@@ -112,10 +113,10 @@ def test_markdown_groups_by_service_and_shows_evidence_and_fixes() -> None:
 
 
 def test_markdown_caps_long_evidence() -> None:
-    md = render.render_md(F.result())
+    md = md_report.render_md(F.result())
     assert "endpoints (50):" in md and "and 40 more in report.json" in md
     assert "cart-7d9f-009" in md and "cart-7d9f-010" not in md
-    data = json.loads(render.render_json(F.result()))
+    data = json.loads(json_report.render_json(F.result()))
     slice_ = next(f for f in data["findings"] if f["object"]["name"] == "cart-x8k2p")
     assert len(slice_["evidence"]["endpoints"]) == 50
 
@@ -123,10 +124,10 @@ def test_markdown_caps_long_evidence() -> None:
 def test_markdown_cap_with_10000_findings_is_fast_and_says_what_was_left_out() -> None:
     big = F.big_result(10_000)
     start = time.perf_counter()
-    md = render.render_md(big, full_report="report.html in the job's artifacts")
+    md = md_report.render_md(big, full_report="report.html in the job's artifacts")
     elapsed = time.perf_counter() - start
-    assert len(md) <= render.MD_LIMIT
-    assert len(md) > render.MD_LIMIT - 2_000, "the cap should be filled, not left half empty"
+    assert len(md) <= md_report.MD_LIMIT
+    assert len(md) > md_report.MD_LIMIT - 2_000, "the cap should be filled, not left half empty"
     m = re.search(r"\*\*(\d+) of 10000 findings were left out.*report\.html in the job's artifacts", md)
     assert m, md[-500:]
     shown = len(re.findall(r"^\| (?:error|warning|info) \| EndpointSlice", md, re.M))  # rows under each rule
@@ -140,13 +141,13 @@ def test_markdown_cap_holds_when_the_frame_alone_is_too_long() -> None:
     base = F.big_result(50)
     sup = tuple(F.SUPPRESSED[0].__class__(f, "r" * 400) for f in F.big_result(400).findings)
     notices = tuple(f"notice {i}: " + "n" * 300 for i in range(300))
-    md = render.render_md(F.result(suppressed=sup, notices=notices, findings=base.findings))
-    assert len(md) <= render.MD_LIMIT
+    md = md_report.render_md(F.result(suppressed=sup, notices=notices, findings=base.findings))
+    assert len(md) <= md_report.MD_LIMIT
     assert "left out" in md or "more in" in md
 
 
 def test_markdown_without_findings() -> None:
-    md = render.render_md(F.empty_result())
+    md = md_report.render_md(F.empty_result())
     assert "✅" in md and "PASS" in md and "No findings." in md
     assert "[!WARNING]" not in md
 
@@ -165,7 +166,7 @@ def _schemas():  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize("make", [F.result, F.empty_result, lambda: F.big_result(500), D.demo_compare,
                                   D.demo_audit])
 def test_junit_is_valid_against_the_repo_and_jenkins_schemas(make) -> None:  # type: ignore[no-untyped-def]
-    xml = render.render_junit(make())
+    xml = junit_report.render_junit(make())
     for schema in _schemas():
         schema.validate(xml)
 
@@ -178,7 +179,7 @@ def _cases(xml: str) -> tuple[ET.Element, list[ET.Element]]:
 
 def test_junit_one_testcase_per_finding_clean_rules_pass_and_unrun_rules_skip() -> None:
     r = D.demo_compare()
-    suite, cases = _cases(render.render_junit(r))
+    suite, cases = _cases(junit_report.render_junit(r))
     by_finding = [c for c in cases if c.get("name") not in ("no findings", "not run")]
     assert len(by_finding) == len(r.findings) == 12
     failed = [c for c in cases if c.find("failure") is not None]
@@ -202,7 +203,7 @@ def test_junit_one_testcase_per_finding_clean_rules_pass_and_unrun_rules_skip() 
 def test_junit_skips_every_rule_that_did_not_run_with_its_reason() -> None:
     audit = D.demo_audit()
     r = F.result()
-    suite, cases = _cases(render.render_junit(r))
+    suite, cases = _cases(junit_report.render_junit(r))
     skipped = [c for c in cases if c.find("skipped") is not None]
     assert [(c.get("classname"), c.find("skipped").get("message")) for c in skipped] == [  # type: ignore[union-attr]
         ("stale-endpoints", "did not run: the state has no Endpoints")]
@@ -213,7 +214,7 @@ def test_junit_skips_every_rule_that_did_not_run_with_its_reason() -> None:
     # a disabled rule and one without EKS data are skipped too; the reason comes from result.runs
     from auditor.model import NotRun, RuleRun
     runs = audit.runs + (RuleRun("nodegroup-version-skew", False, NotRun.NO_EKS_DATA, "no EKS data here"),)
-    _, cases = _cases(render.render_junit(replace(audit, runs=runs[:-2] + runs[-1:], notices=())))
+    _, cases = _cases(junit_report.render_junit(replace(audit, runs=runs[:-2] + runs[-1:], notices=())))
     assert any(c.get("classname") == "nodegroup-version-skew" and c.find("skipped") is not None
                and c.find("skipped").get("message") == "did not run: no EKS data here" for c in cases)  # type: ignore[union-attr]
 
@@ -224,24 +225,24 @@ def test_junit_a_crashed_rule_is_an_error_not_a_pass() -> None:
                     object=ObjectRef("Cluster", "", "stale-endpointslice"),
                     message="rule stale-endpointslice crashed: KeyError: 'x'", evidence={"rule": "stale-endpointslice"})
     r = F.result(findings=(crash,), runs=(RuleRun("stale-endpointslice", True, findings=0),))
-    suite, cases = _cases(render.render_junit(r))
+    suite, cases = _cases(junit_report.render_junit(r))
     mine = [c for c in cases if c.get("classname") == "stale-endpointslice"]
     assert len(mine) == 1 and mine[0].find("error") is not None and suite.get("errors") == "1"
 
 
 def test_junit_never_fails_with_fail_on_never_and_strips_control_characters() -> None:
     r = F.result(fail_on=None)
-    xml = render.render_junit(r)
+    xml = junit_report.render_junit(r)
     assert "<failure" not in xml
     bad = F.result(findings=(F.FINDINGS[0].__class__(rule="stale-endpointslice", severity=Severity.ERROR,
                                                       object=F.FINDINGS[0].object, message="bell\x07 nul\x00"),))
-    ET.fromstring(render.render_junit(bad))  # parses
+    ET.fromstring(junit_report.render_junit(bad))  # parses
 
 
 # --- HTML, without a browser -----------------------------------------------------------------------
 
 def test_html_escapes_every_cluster_value_and_allows_only_its_own_scripts() -> None:
-    html = render.render_html(F.result())
+    html = html_report.render_html(F.result())
     assert "<img" not in html
     assert "&lt;img src=x onerror=alert(1)&gt;" in html
     assert html.count("<script>") == 2  # ours: the head flag and the table code
@@ -253,7 +254,7 @@ def test_html_escapes_every_cluster_value_and_allows_only_its_own_scripts() -> N
 
 
 def test_html_sections_present() -> None:
-    html = render.render_html(F.result())
+    html = html_report.render_html(F.result())
     for anchor in ("notices", "counts", "rotation", "eks", "findings", "rules", "suppressed"):
         assert f'id="{anchor}"' in html
     assert "<svg" in html and "not converged" in html
@@ -263,7 +264,7 @@ def test_html_sections_present() -> None:
 
 
 def test_html_chart_puts_not_converged_services_first() -> None:
-    html = render.render_html(F.result())
+    html = html_report.render_html(F.result())
     svg = html[html.index("<svg"):html.index("</svg>")]
     labels = re.findall(r'<text class="label[^"]*"[^>]*>([^<]+)</text>', svg)
     assert labels[0] == "shop/checkout" and labels[-1] == "shop/cart"
@@ -364,17 +365,17 @@ def test_write_reports_writes_every_format(tmp_path: Path) -> None:
 def test_minimal_rotation_and_eks_data_render_everywhere() -> None:
     r = F.result(rotation={"kind": "no change", "converged": True}, eks=F.eks_view_of({"clusterName": "c1"}),
                  converged=True)
-    html = render.render_html(r)
+    html = html_report.render_html(r)
     assert "Rotation: no change" in html and "EKS cluster c1" in html and "No Service" in html
-    assert "Rotation: no change" in render.render_md(r)
-    render.render_junit(r)
+    assert "Rotation: no change" in md_report.render_md(r)
+    junit_report.render_junit(r)
 
 
 def test_verify_verdict_is_convergence_alone() -> None:
     r = F.result(mode="verify", converged=True)
     assert r.passed
-    assert "**PASS** (converged)" in render.render_md(r).splitlines()[1]
-    assert "PASS: converged" in render.render_html(r)
+    assert "**PASS** (converged)" in md_report.render_md(r).splitlines()[1]
+    assert "PASS: converged" in html_report.render_html(r)
     assert summary(r, [], stream=io.StringIO()).startswith("PASS  verify (converged)")
 
 
@@ -409,12 +410,12 @@ def test_reports_are_written_as_a_set_even_when_the_disk_fills(tmp_path: Path,
         opened.append(fd)
         return _Full(fh) if len(opened) == 3 else fh  # the third file finds the disk full
 
-    monkeypatch.setattr(render.os, "fdopen", fdopen)
-    with pytest.raises(render.ConfigError, match=r"report\.json: cannot write report \(No space left on device\); "
-                                                 r"the reports already there are unchanged"):
+    monkeypatch.setattr(os, "fdopen", fdopen)
+    with pytest.raises(ConfigError, match=r"report\.json: cannot write report \(No space left on device\); "
+                                          r"the reports already there are unchanged"):
         render.write_reports(F.result(), out, formats)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == old  # the old set, no temporary left
-    monkeypatch.setattr(render.os, "fdopen", real_fdopen)
+    monkeypatch.setattr(os, "fdopen", real_fdopen)
     render.write_reports(F.result(), out, formats)
     assert sorted(p.name for p in out.iterdir()) == sorted(old)
     assert all(p.read_bytes() != old[p.name] for p in out.iterdir())  # all new
@@ -433,8 +434,8 @@ def test_a_failed_rename_puts_the_old_files_back(tmp_path: Path, monkeypatch: py
             raise OSError(5, "Input/output error")
         real_replace(src, dst)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(render.os, "replace", replace_)
-    with pytest.raises(render.ConfigError):
+    monkeypatch.setattr(os, "replace", replace_)
+    with pytest.raises(ConfigError):
         render.write_reports(F.result(), out, ("html", "md", "json"))
     assert {p.name: p.read_bytes() for p in out.iterdir()} == old
 
@@ -451,13 +452,13 @@ def test_report_files_honour_the_umask(tmp_path: Path) -> None:
 # --- evidence and fixes in the HTML (static) ---------------------------------------------------------
 
 def test_html_shows_evidence_and_fixes_collapsed_under_each_finding() -> None:
-    html = render.render_html(D.demo_compare())
+    html = html_report.render_html(D.demo_compare())
     row = html[html.index('<tr data-sev="error" data-rule="stale-endpointslice" data-ns="payments"'):]
     row = row[:row.index("</td></tr>\n")]
     assert '<details class="ev"><summary>Evidence and fix</summary>' in row
     for text in ("fraud-check-tdg7s7smwr-sptmb", "10.0.84.43", "ip-10-0-3-14.eu-west-1.compute.internal"):
         assert text in row
-    capped = render.render_html(F.result())
+    capped = html_report.render_html(F.result())
     assert "endpoints (50)" in capped and "and 30 more (all of them in report.json)" in capped
     assert "cart-7d9f-019" in capped and "cart-7d9f-020" not in capped
     assert '<pre class="fix"' in capped and "kubectl -n shop delete endpointslice cart-x8k2p" in capped
@@ -465,7 +466,7 @@ def test_html_shows_evidence_and_fixes_collapsed_under_each_finding() -> None:
 
 
 def test_html_per_service_view_collects_slices_endpoints_and_ready_counts() -> None:
-    html = render.render_html(D.demo_compare())
+    html = html_report.render_html(D.demo_compare())
     sec = html[html.index('<section id="services">'):html.index("</section>", html.index('<section id="services">'))]
     rec = sec[sec.index("<b>shop/recommendations</b>"):]
     rec = rec[:rec.index("</details>\n<details") if "</details>\n<details" in rec else len(rec)]

@@ -1,0 +1,122 @@
+"""report.junit.xml: one testsuite for the run, as CI systems read JUnit (Ant's schema)."""
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+
+from auditor import TOOL_NAME
+from auditor.model import AuditResult, Finding
+from auditor.report import evidence
+from auditor.report.view import group_by_rule, not_run
+
+INTERNAL_ERROR = "internal-error"  # the engine's finding for a rule that crashed
+_XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _x(text: object) -> str:
+    """Text XML 1.0 can carry: control characters from the cluster would make the file unreadable."""
+    return _XML_BAD.sub("?", str(text))
+
+
+def _junit_timestamp(generated_at: str) -> str | None:
+    # Ant's schema (what most readers follow) wants a dateTime without zone: the time is UTC.
+    m = re.match(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})", generated_at or "")
+    return m.group(1) if m else None
+
+
+def render_junit(result: AuditResult) -> str:
+    """One testsuite for the run: a testcase per finding (classname = rule id, name = the object), failed
+    at or above --fail-on and passed below it (reported in system-out); a passing testcase for each rule
+    that ran clean; a skipped one, with the reason, for each rule that did not run (from result.runs)."""
+    by_rule = group_by_rule(result.findings)
+    skipped = not_run(result)
+    # A crashed rule "ran" and produced an internal-error finding: that is its testcase (an error), not a pass.
+    crashed = {str((f.evidence or {}).get("rule") or f.object.name) for f in by_rule.get(INTERNAL_ERROR, [])}
+    cases: list[ET.Element] = []
+    for rid in _rule_ids(result, set(by_rule)):
+        found = by_rule.get(rid, [])
+        if rid in crashed and not found:
+            continue
+        if rid in skipped and not found:
+            case = _case(rid, "not run")
+            ET.SubElement(case, "skipped", {"message": _x(f"did not run: {skipped[rid]}")})
+            cases.append(case)
+        elif not found:
+            cases.append(_case(rid, "no findings"))
+        else:
+            cases += _finding_cases(result, rid, found)
+    return _document(result, cases)
+
+
+def _rule_ids(result: AuditResult, with_findings: set[str]) -> list[str]:
+    """Every rule of the run, in the result's order, then those only findings or runs name."""
+    rule_ids = [r.id for r in result.rules] + sorted(with_findings - {r.id for r in result.rules})
+    return rule_ids + sorted({r.rule for r in result.runs} - set(rule_ids))
+
+
+def _finding_cases(result: AuditResult, rid: str, found: list[Finding]) -> list[ET.Element]:
+    """A testcase per finding of one rule: an error for a crash, a failure at or above --fail-on (never for a
+    finding in the baseline), else a pass that says why in system-out."""
+    cases = []
+    names: dict[str, int] = {}
+    for f in found:
+        name = str(f.object)
+        names[name] = names.get(name, 0) + 1
+        if names[name] > 1:  # two findings of one rule on one object (e.g. per address family)
+            name = f"{name} [{f.key or names[name]}]"
+        body = _x(_failure_text(f))
+        if f.rule == INTERNAL_ERROR:
+            case = _case(str((f.evidence or {}).get("rule") or f.object.name), "rule crashed")
+            ET.SubElement(case, "error", {"message": _x(f.message), "type": "internal-error"}).text = body
+        else:
+            case = _case(rid, name)
+            if result.is_known(f):  # in the --baseline: reported, never a failure of the gate
+                ET.SubElement(case, "system-out").text = _x(f"known: in the baseline, not gating\n{body}")
+            elif result.fail_on is not None and f.severity >= result.fail_on:
+                ET.SubElement(case, "failure", {"message": _x(f"{f.object}: {f.message}"),
+                                                "type": f.severity.label}).text = body
+            else:
+                below = result.fail_on.label if result.fail_on else "never"
+                ET.SubElement(case, "system-out").text = _x(f"reported, below --fail-on {below}\n{body}")
+        cases.append(case)
+    return cases
+
+
+def _document(result: AuditResult, cases: list[ET.Element]) -> str:
+    """The testsuites document around the cases, with their counts and the suppressed findings."""
+    tests = str(len(cases))
+    n_failed, n_errors, n_skipped = (str(sum(1 for c in cases if c.find(tag) is not None))
+                                     for tag in ("failure", "error", "skipped"))
+    attrs = {"name": f"{TOOL_NAME} {result.mode}", "tests": tests, "failures": n_failed,
+             "errors": n_errors, "skipped": n_skipped, "time": "0"}
+    stamp = _junit_timestamp(result.generated_at)
+    if stamp:
+        attrs["timestamp"] = stamp
+    suite = ET.Element("testsuite", attrs)
+    suite.extend(cases)
+    if result.suppressed:
+        ET.SubElement(suite, "system-out").text = _x("\n".join(
+            f"suppressed: [{s.finding.severity.label}] {s.finding.rule} {s.finding.object}: {s.reason}"
+            for s in result.suppressed))
+    root = ET.Element("testsuites", {"name": TOOL_NAME, "tests": tests, "failures": n_failed,
+                                     "errors": n_errors, "time": "0"})
+    root.append(suite)
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def _case(classname: str, name: str) -> ET.Element:
+    return ET.Element("testcase", {"classname": _x(classname), "name": _x(name) or "?", "time": "0"})
+
+
+def _failure_text(f: Finding) -> str:
+    """The failure body CI shows: what, where, the evidence, how to fix and the commands."""
+    lines = [f"{f.severity.label}: {f.object}", f.message]
+    facts = evidence.as_text(f.evidence)
+    if facts:
+        lines += ["", "Evidence:", *facts]
+    if f.remediation:
+        lines += ["", f"How to fix: {f.remediation}"]
+    if f.fix:
+        lines += ["", "Commands:", *(f"  {c}" for c in f.fix)]
+    return "\n".join(lines)

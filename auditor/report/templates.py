@@ -1,0 +1,92 @@
+"""The reports' Jinja environment and the filters its templates use: cluster text escaped for GitHub Markdown and
+for HTML, and our own prose (rule docs, remediations) as HTML."""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup, escape
+
+from auditor.report import evidence
+
+# Everything GFM could read as markup.
+_MD_ESCAPE = re.compile(r"([\\`*_{}\[\]<>|#!~])")
+# What GFM's autolinker starts from (scheme://, www., mailto:/xmpp:): escaping the ':' or '.' breaks it.
+_AUTOLINK = re.compile(r"(?i):(?=/)|(?<=mailto):|(?<=xmpp):|(?<=\bwww)\.")
+# GitHub links @name and @org/team in text after rendering, escaped or not: a WORD JOINER after '@'
+# (invisible) means no name follows it, so nobody is pinged.
+_NO_MENTION = "@\u2060"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def md_escape(value: object) -> str:
+    """Escape text from the cluster for GitHub Markdown: no markup, no HTML, no table breaks, no links,
+    no mentions; one line."""
+    text = " ".join(_CONTROL.sub(" ", str(value)).split())
+    text = _MD_ESCAPE.sub(r"\\\1", text.replace("&", "&amp;"))
+    return _AUTOLINK.sub(lambda m: "\\" + m.group(), text).replace("@", _NO_MENTION)
+
+
+def md_html(value: object) -> str:
+    """Escape text from the cluster for an HTML line of the Markdown (<summary>...): GitHub passes such a
+    line through as HTML, so backslashes do nothing there; entities do, and mentions still need breaking."""
+    text = " ".join(_CONTROL.sub(" ", str(value)).split())
+    return str(escape(text)).replace(":", "&#58;").replace("@", _NO_MENTION)
+
+
+def md_code(lines: object, indent: str = "") -> str:
+    """Commands as a fenced block, fenced longer than any run of backticks inside so nothing ends it early."""
+    items = [lines] if isinstance(lines, str) else list(lines)  # type: ignore[call-overload]
+    body = [_CONTROL.sub(" ", str(c)) for c in items]
+    longest = max([0] + [len(m) for c in body for m in re.findall(r"`+", c)])
+    fence = "`" * max(3, longest + 1)
+    return "\n".join(indent + line for line in [fence + "sh", *body, fence])
+
+
+_CODE = re.compile(r"`([^`]+)`")
+_FENCE = re.compile(r"```[\w-]*\n(.*?)```", re.S)
+
+
+def doc_html(text: str) -> Markup:
+    """Rule documentation (ours, not the cluster's) as HTML: paragraphs, `code` and fenced blocks, escaped."""
+    out = []
+    pos = 0
+    for m in _FENCE.finditer(text):
+        out.append(_paragraphs(text[pos:m.start()]))
+        out.append(f"<pre>{escape(m.group(1).rstrip())}</pre>")
+        pos = m.end()
+    out.append(_paragraphs(text[pos:]))
+    return Markup("".join(out))
+
+
+def inline_code(text: str) -> Markup:
+    """One line of our own prose (a rule's remediation) as escaped HTML with its `code` spans."""
+    return Markup(_CODE.sub(lambda m: f"<code>{m.group(1)}</code>", str(escape(" ".join(str(text).split())))))
+
+
+def _paragraphs(text: str) -> str:
+    out = []
+    for p in re.split(r"\n\s*\n", text):
+        if p.strip():
+            body = _CODE.sub(lambda m: f"<code>{m.group(1)}</code>", str(escape(" ".join(p.split()))))
+            out.append(f"<p>{body}</p>")
+    return "".join(out)
+
+
+@lru_cache(maxsize=1)
+def env() -> Environment:
+    """The one environment every template renders in (built once)."""
+    # select_autoescape matches the end of the template name: "html.j2" turns escaping on for
+    # report.html.j2 and every _*.html.j2 part; md and js templates are escaped by hand or carry no data.
+    environment = Environment(loader=PackageLoader("auditor.reports", "."),
+                              autoescape=select_autoescape(enabled_extensions=("html.j2", "html"), default=False),
+                              undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                              keep_trailing_newline=True)
+    environment.filters["md"] = md_escape
+    environment.filters["mdhtml"] = md_html
+    environment.filters["mdcode"] = md_code
+    environment.filters["doc_html"] = doc_html
+    environment.filters["ev_blocks"] = evidence.blocks
+    environment.filters["inline_code"] = inline_code
+    return environment

@@ -26,7 +26,7 @@ from auditor.errors import CollectionError, InputError
 from auditor.interrupts import terminate_as_interrupt
 from auditor.state import kinds as _kinds
 from auditor.state.objects import KINDS, NAMESPACED
-from auditor.state.snapshot import SnapshotWriter, now_utc
+from auditor.state.writer import SnapshotWriter, now_utc
 
 LOG = logging.getLogger(__name__)
 

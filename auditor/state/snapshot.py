@@ -1,37 +1,30 @@
-"""Snapshot format v1: load snapshots and kubectl dumps (JSON/YAML, optionally gzip); write atomically."""
+"""Loading cluster states: snapshots and kubectl dumps (JSON or YAML, optionally gzip), one input or several merged,
+each judged for completeness. Decoding is `auditor.state.decode`'s, writing `auditor.state.writer`'s."""
 from __future__ import annotations
 
 import gc
-import gzip
-import json
 import logging
-import os
-import re
-import tempfile
-import zlib
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Any, Iterator, Optional
+from typing import Any, Iterator, Optional
 
 import msgspec
-import yaml
 
-from auditor import TOOL_NAME, __version__
 from auditor.errors import InputError
 from auditor.model import InputInfo
 from auditor.state import eksdata, kinds
 from auditor.state.clusterstate import ClusterState, MissingResource, format_time, parse_time
+from auditor.state.decode import Envelope, decode, first_byte, item_kind
 from auditor.state.inputs import Source, expand, nested_too_deep, read_input
 from auditor.state.labels import ANN_TRIGGER_TIME
 from auditor.state.objects import KubeObject
-from auditor.state.safeyaml import YAMLLimitError, load_all_no_timestamps
+from auditor.state.writer import API_VERSION, SNAPSHOT_KIND
+from auditor.state.writer import SnapshotWriter as SnapshotWriter  # re-exported: the app imports it from here
 
 LOG = logging.getLogger(__name__)
 
-API_VERSION = "upgrade-auditor.io/v1"
-SNAPSHOT_KIND = "ClusterSnapshot"
 EKS_MAX_DEPTH = 32  # deeper than anything the EKS API returns; orjson stops encoding at 255
 KUBECTL_HINT = ("capture the cluster state with `upgrade-auditor snapshot` or "
                 "`kubectl get nodes,namespaces,pods,services,endpoints,endpointslices -A -o json`")
@@ -48,7 +41,7 @@ class SnapshotMeta(msgspec.Struct, rename="camel", omit_defaults=True):
     missing: list[dict[str, Any]] = msgspec.field(default_factory=list)
     warnings: list[str] = msgspec.field(default_factory=list)
     counts: dict[str, int] = msgspec.field(default_factory=dict)
-    # One cut of the cluster (every kind at `resourceVersion`), else each kind's own read (CONTRACT 'Snapshot').
+    # One cut of the cluster (every kind at `resourceVersion`), else each kind's own read (`kindReads`).
     consistent: bool = True
     resource_version: str = ""
     kind_reads: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
@@ -57,35 +50,6 @@ class SnapshotMeta(msgspec.Struct, rename="camel", omit_defaults=True):
     not_served: dict[str, str] = msgspec.field(default_factory=dict)
 
 
-class _Envelope(msgspec.Struct, rename="camel"):
-    """Top level of any input: a snapshot, a List, or (items absent) a single object."""
-
-    kind: str = ""
-    api_version: str = ""
-    metadata: msgspec.Raw = msgspec.Raw()  # empty Raw when absent (Optional[Raw] is not supported)
-    items: Optional[list[KubeObject]] = None
-    eks: msgspec.Raw = msgspec.Raw()
-
-
-class _LooseEnvelope(msgspec.Struct, rename="camel"):
-    """The same top level with items left undecoded: the slow path for Lists holding kinds of other shapes."""
-
-    kind: str = ""
-    api_version: str = ""
-    metadata: msgspec.Raw = msgspec.Raw()
-    items: Optional[list[msgspec.Raw]] = None
-    eks: msgspec.Raw = msgspec.Raw()
-
-
-class _KindOnly(msgspec.Struct, rename="camel"):
-    kind: str = ""
-    api_version: str = ""
-
-
-_ENVELOPE = msgspec.json.Decoder(_Envelope)
-_LOOSE = msgspec.json.Decoder(_LooseEnvelope)
-_KIND_ONLY = msgspec.json.Decoder(_KindOnly)
-_OBJECT = msgspec.json.Decoder(KubeObject)
 _META = msgspec.json.Decoder(SnapshotMeta)
 
 
@@ -105,11 +69,6 @@ def _gc_paused() -> Iterator[None]:
         gc.freeze()
         if was:
             gc.enable()
-
-
-def read_bytes(path: Path) -> bytes | bytearray:
-    """A file's bytes (gunzipped), bounded by the input size limit; refuses FIFOs and devices."""
-    return read_input(Source(Path(path)))
 
 
 def load(path: str | Path) -> ClusterState:
@@ -133,20 +92,12 @@ def load_inputs(specs: list[str]) -> ClusterState:
 
 def _load_source(src: Source) -> ClusterState:
     data = read_input(src)
-    m = _FIRST.search(data)
-    if m is None:
+    if not first_byte(data):
         raise InputError(src.name, "is empty")
-    head = m.group()
     with _gc_paused():
-        if head in (b"{", b"["):
-            env, single = _decode_json(src.name, data)
-        else:
-            env, single = _decode_yaml(src.name, bytes(data) if isinstance(data, bytearray) else data)
+        env, single = decode(src.name, data)
     del data
     return _to_state(src.name, env, single)
-
-
-_FIRST = re.compile(rb"\S")
 
 
 def finalise(state: ClusterState) -> ClusterState:
@@ -163,126 +114,7 @@ def finalise(state: ClusterState) -> ClusterState:
     return replace(state, missing=state.missing + added, inputs=inputs)
 
 
-def _decode_json(p: str, data: bytes | bytearray) -> tuple[_Envelope, KubeObject | None]:
-    if _FIRST.search(data).group() == b"[":  # type: ignore[union-attr]
-        raise InputError(p, "is a JSON array; expected a snapshot, a kubectl List or one object")
-    try:
-        env = _ENVELOPE.decode(data)
-    except msgspec.ValidationError:
-        # Some item does not fit the structs: most often a kind the auditor does not read, whose fields
-        # clash with ours (`kubectl get all` holds Deployments, HPAs, CronJobs...). Decode item by item and
-        # skip the kinds we do not read, whatever their shape; a kind we read with a bad field is an error.
-        env = _decode_loose(p, data)
-    except msgspec.DecodeError as exc:
-        msg = str(exc)
-        if "truncated" in msg:
-            raise InputError(p, "JSON is truncated (the file ends early: was the dump or the copy "
-                                "interrupted?)") from None
-        raise InputError(p, f"not valid JSON ({msg})") from None
-    except RecursionError:
-        raise InputError(p, "JSON is nested too deeply to be a Kubernetes object") from None
-    single = None
-    if env.items is None and env.kind != SNAPSHOT_KIND:
-        if env.kind and not kinds.known(env.kind):
-            return _Envelope(kind=env.kind, items=[]), None
-        try:
-            single = _OBJECT.decode(data)
-        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-            raise InputError(p, f"not a valid Kubernetes object: {exc}") from None
-        except RecursionError:
-            raise InputError(p, "JSON is nested too deeply to be a Kubernetes object") from None
-    return env, single
-
-
-def _decode_loose(p: str, data: bytes | bytearray) -> _Envelope:
-    try:
-        loose = _LOOSE.decode(data)
-    except msgspec.ValidationError as exc:
-        raise InputError(p, f"not a valid cluster state: {exc}") from None
-    items = None
-    if loose.items is not None:
-        items = []
-        default_kind = _item_kind(loose.kind)
-        for n, raw in enumerate(loose.items):
-            try:
-                head = _KIND_ONLY.decode(raw)
-            except msgspec.ValidationError as exc:
-                raise InputError(p, f"item {n}: not a Kubernetes object: {exc}") from None
-            kind = head.kind or default_kind
-            if not kinds.known(kind):
-                continue
-            try:
-                items.append(_OBJECT.decode(raw))
-            except msgspec.ValidationError as exc:
-                raise InputError(p, f"item {n} ({kind}): not a valid {kind}: {exc}") from None
-    return _Envelope(kind=loose.kind, api_version=loose.api_version, metadata=loose.metadata, items=items,
-                     eks=loose.eks)
-
-
-def _convert_items(p: str, docs: list[Any], default_kind: str = "") -> list[KubeObject]:
-    """YAML documents to structs, skipping kinds the auditor does not read whatever their shape."""
-    out: list[KubeObject] = []
-    for n, doc in enumerate(docs):
-        if not isinstance(doc, dict):
-            raise InputError(p, f"item {n}: not a Kubernetes object (not a mapping)")
-        kind = str(doc.get("kind") or default_kind)
-        if not kinds.known(kind):
-            continue
-        try:
-            obj = msgspec.convert(doc, KubeObject, str_keys=True)
-        except msgspec.ValidationError as exc:
-            raise InputError(p, f"item {n} ({kind}): not a valid {kind}: {exc}") from None
-        if not obj.kind:
-            obj.kind = kind
-        out.append(obj)
-    return out
-
-
-def _decode_yaml(p: str, data: bytes) -> tuple[_Envelope, KubeObject | None]:
-    try:
-        docs = [d for d in load_all_no_timestamps(data) if d is not None]
-    except YAMLLimitError as exc:
-        raise InputError(p, f"YAML {exc}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise InputError(p, f"neither JSON nor valid YAML{where}") from None
-    except UnicodeDecodeError:
-        raise InputError(p, "is binary, not JSON or YAML") from None
-    if not docs or not all(isinstance(d, dict) for d in docs):
-        raise InputError(p, "is not a Kubernetes object, List or snapshot (no mapping at the top level)")
-    try:
-        if len(docs) > 1:
-            return _Envelope(kind="List", api_version="v1", items=_convert_items(p, docs)), None
-        doc = docs[0]
-        meta = doc.get("metadata")
-        env = _Envelope(
-            kind=str(doc.get("kind", "")),
-            api_version=str(doc.get("apiVersion", "")),
-            metadata=msgspec.Raw(msgspec.json.encode(meta)) if doc.get("kind") == SNAPSHOT_KIND else msgspec.Raw(),
-            items=(_convert_items(p, list(doc["items"] or []), _item_kind(str(doc.get("kind", ""))))
-                   if "items" in doc else None),
-            eks=msgspec.Raw(msgspec.json.encode(doc["eks"])) if doc.get("eks") is not None else msgspec.Raw(),
-        )
-        single = None
-        if env.items is None and env.kind != SNAPSHOT_KIND:
-            if env.kind and not kinds.known(env.kind):
-                return _Envelope(kind=env.kind, items=[]), None
-            single = msgspec.convert(doc, KubeObject, str_keys=True)
-        return env, single
-    except msgspec.ValidationError as exc:
-        raise InputError(p, f"not a valid cluster state: {exc}") from None
-    except (TypeError, msgspec.EncodeError) as exc:
-        raise InputError(p, f"not a valid cluster state: {exc}") from None
-    except RecursionError:
-        raise InputError(p, "YAML is nested too deeply to be a Kubernetes object") from None
-
-
-def _item_kind(list_kind: str) -> str:
-    return list_kind[:-4] if list_kind.endswith("List") and list_kind != "List" else ""
-
-
-def _to_state(p: str, env: _Envelope, single: KubeObject | None) -> ClusterState:
+def _to_state(p: str, env: Envelope, single: KubeObject | None) -> ClusterState:
     objects: dict[str, list[KubeObject]] = {k: [] for k in kinds.ALL}
     ignored: dict[str, int] = {}
     if env.kind == SNAPSHOT_KIND:
@@ -297,7 +129,7 @@ def _to_state(p: str, env: _Envelope, single: KubeObject | None) -> ClusterState
         items = [single]
     else:
         items = []
-    default_kind = _item_kind(env.kind)
+    default_kind = item_kind(env.kind)
     for i, obj in enumerate(items):
         kind = obj.kind or default_kind
         if kind in objects:
@@ -313,7 +145,7 @@ def _to_state(p: str, env: _Envelope, single: KubeObject | None) -> ClusterState
     if total == 0:
         if set(ignored) == {"(no kind)"}:
             raise InputError(p, f"is not a Kubernetes object, List or snapshot (no 'kind' field); {KUBECTL_HINT}")
-        if env.items == [] and env.kind and env.kind != "List" and not _item_kind(env.kind):
+        if env.items == [] and env.kind and env.kind != "List" and not item_kind(env.kind):
             ignored[env.kind] = 1
         if ignored:
             found = ", ".join(sorted(ignored))
@@ -350,7 +182,7 @@ def require_some_required_kind(state: ClusterState, paths: list[Path] | list[str
                                 f"found only: {', '.join(found)}; {KUBECTL_HINT}")
 
 
-def _snapshot_state(p: str, env: _Envelope, objects: dict[str, list[KubeObject]]) -> ClusterState:
+def _snapshot_state(p: str, env: Envelope, objects: dict[str, list[KubeObject]]) -> ClusterState:
     try:
         meta = _META.decode(env.metadata) if len(env.metadata) else SnapshotMeta()
         eks = msgspec.json.decode(env.eks) if len(env.eks) else None
@@ -434,129 +266,3 @@ def _latest_timestamp(objects: dict[str, list[KubeObject]]) -> datetime:
                             best = t[:19]
     parsed = parse_time(best + "Z") if best else None
     return parsed or datetime(1970, 1, 1, tzinfo=timezone.utc)
-
-
-# ---------------------------------------------------------------------------------------------
-# Writing
-
-
-def incomplete_path(path: Path) -> Path:
-    """Where an incomplete snapshot goes when a complete one is at `path`: `NAME.incomplete.json[.gz]`."""
-    name = path.name
-    for suffix in (".json.gz", ".json", ".gz"):
-        if name.endswith(suffix) and len(name) > len(suffix):
-            return path.with_name(name[: -len(suffix)] + ".incomplete" + suffix)
-    return path.with_name(name + ".incomplete")
-
-
-def is_incomplete_snapshot(path: Path) -> bool:
-    """Whether `path` holds a snapshot this tool wrote that says `complete: false` (only those may be replaced
-    by another incomplete one). Reads the file's tail, decompressing a `.gz` as a stream."""
-    window = 8 << 20
-    try:
-        with open(path, "rb") as fh:
-            gz = fh.read(2) == b"\x1f\x8b"
-            fh.seek(0)
-            if gz:
-                tail = b""
-                with gzip.GzipFile(fileobj=fh) as z:
-                    while chunk := z.read(1 << 20):
-                        tail = (tail + chunk)[-window:]
-            else:
-                size = fh.seek(0, os.SEEK_END)
-                fh.seek(max(0, size - window))
-                tail = fh.read()
-    except (OSError, EOFError, zlib.error):
-        return False
-    at = tail.rfind(b'\n],"metadata":')
-    if at < 0:
-        return False
-    try:
-        meta, _ = json.JSONDecoder().raw_decode(tail[at + len(b'\n],"metadata":'):].decode("utf-8", "replace"))
-    except ValueError:
-        return False
-    return isinstance(meta, dict) and meta.get("complete") is False
-
-
-class SnapshotWriter:
-    """Streams a snapshot to a temporary file beside the target and renames it only when complete.
-
-    Items are written as they arrive (raw JSON bytes, one object each), so memory stays flat
-    whatever the cluster size; a `.gz` target is compressed as it is written. A crash, Ctrl-C or a
-    full disk leaves the previous file untouched. An incomplete snapshot never replaces a complete
-    one: it goes to `incomplete_path(path)` instead (`written` says where). Files are created 0600.
-    """
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.written = self.path
-        self.compress = self.path.suffix == ".gz"
-        self._tmp: str | None = None
-        self._fh: IO[bytes] | None = None
-        self._first = True
-        self.counts: dict[str, int] = {}
-
-    def __enter__(self) -> SnapshotWriter:
-        directory = self.path.parent if str(self.path.parent) else Path(".")
-        if not directory.is_dir():
-            raise InputError(self.path, f"directory {directory} does not exist")
-        # mkstemp creates the file 0600; it is never widened (snapshots describe the whole cluster).
-        fd, self._tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=directory)
-        raw = os.fdopen(fd, "wb")
-        self._raw = raw
-        fh: IO[bytes] = (gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=5)  # type: ignore[assignment]
-                         if self.compress else raw)
-        self._fh = fh
-        fh.write(b'{"apiVersion":"' + API_VERSION.encode() + b'","kind":"' + SNAPSHOT_KIND.encode()
-                       + b'","items":[\n')
-        return self
-
-    def add_raw(self, kind: str, item: bytes) -> None:
-        """Append one object already encoded as JSON (it must carry `kind` and `apiVersion`)."""
-        assert self._fh is not None
-        if not self._first:
-            self._fh.write(b",\n")
-        self._first = False
-        self._fh.write(item)
-        self.counts[kind] = self.counts.get(kind, 0) + 1
-
-    def add(self, obj: dict[str, Any]) -> None:
-        self.add_raw(str(obj.get("kind", "")), msgspec.json.encode(obj))
-
-    def finish(self, meta: dict[str, Any], eks: dict[str, Any] | None = None) -> None:
-        """Write the metadata, flush to disk and atomically replace the target (or go beside it, see above)."""
-        assert self._fh is not None and self._tmp is not None
-        meta = dict(meta)
-        meta.setdefault("tool", {"name": TOOL_NAME, "version": __version__})
-        meta["counts"] = dict(self.counts)
-        tail = b'\n],"metadata":' + msgspec.json.encode(meta)
-        if eks is not None:
-            tail += b',"eks":' + msgspec.json.encode(eks)
-        self._fh.write(tail + b"}\n")
-        if self.compress:
-            self._fh.close()
-        self._raw.flush()
-        os.fsync(self._raw.fileno())
-        self._raw.close()
-        target = self.path
-        if meta.get("complete") is False and self.path.exists() and not is_incomplete_snapshot(self.path):
-            target = incomplete_path(self.path)
-        os.replace(self._tmp, target)
-        self.written = target
-        self._tmp = None
-        self._fh = None
-
-    def __exit__(self, *exc: object) -> None:
-        if self._tmp is not None:  # not finished: leave the old file alone, remove ours
-            try:
-                self._raw.close()
-            except OSError:
-                pass
-            try:
-                os.unlink(self._tmp)
-            except OSError:
-                pass
-
-
-def now_utc() -> str:
-    return format_time(datetime.now(timezone.utc))

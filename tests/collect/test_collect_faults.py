@@ -215,7 +215,7 @@ def test_full_disk_keeps_the_old_file(api: ApiDouble, kubeconfig: Path, tmp_path
                                       monkeypatch: pytest.MonkeyPatch) -> None:
     import errno
 
-    from auditor.state.snapshot import SnapshotWriter
+    from auditor.state.writer import SnapshotWriter
 
     out = tmp_path / "snap.json"
     out.write_text("old")

@@ -16,7 +16,6 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 import builders as b  # noqa: E402
-import workload_builders as wb  # noqa: E402
 
 BASE = "2026-11-20T08:00:00Z"
 ZONES = ["us-east-1a", "us-east-1b", "us-east-1c"]
@@ -116,11 +115,11 @@ def write_state(path: Path, *, pods: int = 100_000, services: int = 10_000, node
                             cluster_ip=f"172.20.{s // 250}.{s % 250 + 1}")
             w.add(svc)
             if workloads:
-                for obj in wb.deployment(app, ns, b.at(BASE, -60 * 24 * 60), replicas=per_svc, labels=labels):
+                for obj in b.deployment(app, ns, b.at(BASE, -60 * 24 * 60), replicas=per_svc, labels=labels):
                     w.add(obj)
                 if s % 2 == 0:
-                    w.add(wb.pdb(app, ns, b.at(BASE, -60 * 24 * 60), selector=labels, max_unavailable=1,
-                                 expected=per_svc, healthy=per_svc, desired=per_svc - 1, allowed=1))
+                    w.add(b.pdb(app, ns, b.at(BASE, -60 * 24 * 60), selector=labels, max_unavailable=1,
+                                expected=per_svc, healthy=per_svc, desired=per_svc - 1, allowed=1))
             pod_objs = []
             for r in range(per_svc):
                 ip_n += 1

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import builders as b
 import pytest
-import workload_builders as w
 from click.testing import CliRunner
 
 from auditor.app import commands as app
@@ -26,11 +25,11 @@ def cluster() -> list[dict]:
                     kubelet=K131, nodegroup="ng-green", ip="10.0.1.40")]
     nodes = {n["metadata"]["name"]: n for n in blue + green}
     svc = b.service("catalog", "shop", T - timedelta(days=30), selector={"app": "catalog"})
-    dep, rs = w.deployment("catalog", "shop", T - timedelta(days=30), replicas=2, labels={"app": "catalog"})
-    pods = [w.with_probe(b.replicaset_pod("catalog", "shop", i, T - timedelta(days=2), labels={"app": "catalog"},
+    dep, rs = b.deployment("catalog", "shop", T - timedelta(days=30), replicas=2, labels={"app": "catalog"})
+    pods = [b.with_probe(b.replicaset_pod("catalog", "shop", i, T - timedelta(days=2), labels={"app": "catalog"},
                                           node_name=blue[i]["metadata"]["name"], ips=[f"10.0.{i + 1}.111"]))
             for i in range(2)]
-    pdb = w.pdb("catalog", "shop", T - timedelta(days=10), selector={"app": "catalog"}, min_available=2,
+    pdb = b.pdb("catalog", "shop", T - timedelta(days=10), selector={"app": "catalog"}, min_available=2,
                 expected=2, healthy=2, desired=2, allowed=0)
     return [b.namespace("shop", T - timedelta(days=90)), *nodes.values(), svc, dep, rs, *pods, pdb,
             *b.controller_slices(svc, pods, nodes, T - timedelta(days=1)),

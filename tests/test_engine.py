@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from auditor.rules.base import Context, Options, parse_doc, rule
-from statekit import state_from
+from builders import state_from
 
 from auditor.analysis.index import ClusterIndex
 from auditor.engine.run import run_rules

@@ -6,8 +6,7 @@ from typing import Any
 
 import builders as b
 import pytest
-import workload_builders as w
-from statekit import state_from
+from builders import state_from
 
 from auditor.analysis.index import ClusterIndex
 from auditor.analysis.plan import UnknownGroupError, check_rotating, plan_of, rotation_plan
@@ -76,10 +75,10 @@ def test_with_eks_data_a_managed_node_group_below_the_target_rotates_whole() -> 
 
 
 def test_karpenter_nodes_rotate_when_drifted_or_below_the_target() -> None:
-    claims = [w.nodeclaim("spot", KARP_DRIFT, T - timedelta(days=3), drifted=True),
-              w.nodeclaim("default", KARP_NEW, T - timedelta(days=3), drifted=False),
-              w.nodeclaim("default", KARP_OLD, T - timedelta(days=3), drifted=False)]
-    idx = index([KARP_OLD, KARP_NEW, KARP_DRIFT, *claims, w.nodepool("default", T - timedelta(days=30))])
+    claims = [b.nodeclaim("spot", KARP_DRIFT, T - timedelta(days=3), drifted=True),
+              b.nodeclaim("default", KARP_NEW, T - timedelta(days=3), drifted=False),
+              b.nodeclaim("default", KARP_OLD, T - timedelta(days=3), drifted=False)]
+    idx = index([KARP_OLD, KARP_NEW, KARP_DRIFT, *claims, b.nodepool("default", T - timedelta(days=30))])
     plan = rotation_plan(idx, Minor(1, 31), ())
     by_name = {g.name: g for g in plan.groups}
     assert set(by_name) == {"default", "spot"} and all(g.kind == "karpenter-nodepool" for g in plan.groups)

@@ -5,10 +5,8 @@ from datetime import timedelta
 from typing import Any
 
 import builders as b
-import msgspec
 import pytest
-import workload_builders as w
-from statekit import state_from
+from builders import state_from
 
 from auditor.analysis.index import ClusterIndex
 from auditor.analysis.workloads import budget_of, pdbs_selecting, pods_selected, workload_of
@@ -26,10 +24,6 @@ def index(objs: list[dict[str, Any]], kinds: list[str] | None = None) -> Cluster
     return ClusterIndex(state_from(spec))
 
 
-def obj(raw: dict[str, Any]) -> KubeObject:
-    return msgspec.convert(raw, KubeObject, str_keys=True)
-
-
 def dpod(app: str, i: int = 0, **kw: Any) -> dict[str, Any]:
     return b.replicaset_pod(app, "shop", i, T - timedelta(days=1), labels={"app": app}, node_name=NODE,
                             ips=[f"10.0.1.{10 + i}"], **kw)
@@ -44,13 +38,13 @@ def test_percentages_round_up_like_the_disruption_controller(value: Any, total: 
 
 def _pdb(**kw: Any) -> KubeObject:
     status = kw.pop("status", None)
-    raw = w.pdb("p", "shop", T - timedelta(days=1), selector={"app": "cart"}, expected=3, healthy=3, desired=0,
+    raw = b.pdb("p", "shop", T - timedelta(days=1), selector={"app": "cart"}, expected=3, healthy=3, desired=0,
                 allowed=0, **kw)
     if status is None:
         del raw["status"]
     else:
         raw["status"].update(status)
-    return obj(raw)
+    return b.kube_object(raw)
 
 
 def test_budget_arithmetic() -> None:
@@ -71,15 +65,15 @@ def test_pdbs_select_pods_of_their_namespace_by_label_selector() -> None:
     cart = [dpod("cart", i) for i in range(2)]
     other_ns = b.replicaset_pod("cart", "other", 0, T - timedelta(days=1), labels={"app": "cart"}, node_name=NODE,
                                 ips=["10.0.1.99"])
-    pdb = w.pdb("cart", "shop", T - timedelta(days=2), selector={"app": "cart"}, max_unavailable=1, expected=2,
+    pdb = b.pdb("cart", "shop", T - timedelta(days=2), selector={"app": "cart"}, max_unavailable=1, expected=2,
                 healthy=2, desired=1, allowed=1)
-    everything = w.pdb("all", "shop", T - timedelta(days=2), selector={}, max_unavailable=1, expected=3,
+    everything = b.pdb("all", "shop", T - timedelta(days=2), selector={}, max_unavailable=1, expected=3,
                        healthy=3, desired=2, allowed=1)
     everything["spec"]["selector"] = {}
-    exprs = w.pdb("exprs", "shop", T - timedelta(days=2), selector={}, max_unavailable=1, expected=2, healthy=2,
+    exprs = b.pdb("exprs", "shop", T - timedelta(days=2), selector={}, max_unavailable=1, expected=2, healthy=2,
                   desired=1, allowed=1)
     exprs["spec"]["selector"] = {"matchExpressions": [{"key": "app", "operator": "In", "values": ["cart"]}]}
-    none = w.pdb("none", "shop", T - timedelta(days=2), selector={}, max_unavailable=1, expected=0, healthy=0,
+    none = b.pdb("none", "shop", T - timedelta(days=2), selector={}, max_unavailable=1, expected=0, healthy=0,
                  desired=0, allowed=0)
     del none["spec"]["selector"]
     idx = index([*cart, other_ns, dpod("web"), pdb, everything, exprs, none])
@@ -95,11 +89,11 @@ def test_pdbs_select_pods_of_their_namespace_by_label_selector() -> None:
 
 
 def test_workload_of_follows_the_controllers_chain() -> None:
-    dep, rs = w.deployment("cart", "shop", T - timedelta(days=9), replicas=3, labels={"app": "cart"})
-    sts = w.statefulset("redis", "shop", T - timedelta(days=9), replicas=2, labels={"app": "redis"}, service="redis")
-    ds = w.daemonset("agent", "shop", T - timedelta(days=9), labels={"app": "agent"}, nodes=1)
-    pods = [dpod("cart"), w.statefulset_pod(sts, 0, T, node_name=NODE, ip="10.0.1.50"),
-            w.daemonset_pod(ds, NODE, T, ip="10.0.1.17", host_network=True),
+    dep, rs = b.deployment("cart", "shop", T - timedelta(days=9), replicas=3, labels={"app": "cart"})
+    sts = b.statefulset("redis", "shop", T - timedelta(days=9), replicas=2, labels={"app": "redis"}, service="redis")
+    ds = b.daemonset("agent", "shop", T - timedelta(days=9), labels={"app": "agent"}, nodes=1)
+    pods = [dpod("cart"), b.statefulset_pod(sts, 0, T, node_name=NODE, ip="10.0.1.50"),
+            b.daemonset_pod(ds, NODE, T, ip="10.0.1.17", host_network=True),
             b.pod("shell", "shop", T, labels={"run": "shell"}, node_name=NODE, ips=["10.0.1.60"])]
     idx = index([dep, rs, sts, ds, *pods])
     got = [workload_of(idx, idx.pods[("shop", p["metadata"]["name"])]) for p in pods]
@@ -119,4 +113,4 @@ def test_static_pods_follow_their_node() -> None:
                    ips=["10.0.1.17"], host_network=True,
                    owner_ref={"apiVersion": "v1", "kind": "Node", "name": NODE, "uid": b.uid(NODE), "controller": True})
     mirror["metadata"]["annotations"] = {"kubernetes.io/config.mirror": "3f2b1c"}
-    assert follows_node(obj(mirror))
+    assert follows_node(b.kube_object(mirror))

@@ -31,7 +31,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 import builders as b  # noqa: E402
-import workload_builders as wb  # noqa: E402
 
 BASE = "2026-11-20T08:00:00Z"
 ZONES = ["eu-west-1a", "eu-west-1b", "eu-west-1c"]
@@ -134,9 +133,9 @@ def build(after: bool) -> dict[str, Any]:
                                          seed="gen0" if stay else f"gen{gen}"))
         probe = (ns, app) != ("search", "query-api")  # query-api's containers declare no readiness probe
         for p in pods:
-            wb.with_probe(p, probe=probe)
+            b.with_probe(p, probe=probe)
         ready_now = 0 if after and (ns, app) == ("search", "query-api") else replicas
-        objs += wb.deployment(app, ns, svc_created, replicas=replicas, labels=labels, ready=ready_now, probe=probe)
+        objs += b.deployment(app, ns, svc_created, replicas=replicas, labels=labels, ready=ready_now, probe=probe)
         objs += _budget(ns, app, labels, replicas, ready_now)
         objs += pods
         slice_pods = pods
@@ -181,8 +180,8 @@ def build(after: bool) -> dict[str, Any]:
                            node_name=nodes[node_idx]["metadata"]["name"], ips=[c.next_ip(node_idx, gen)],
                            owner_ref=sts_owner, hostname=f"redis-{i}", subdomain="redis"))
     objs += rpods
-    objs.append(wb.pdb("redis", "data", svc_created, selector={"app": "redis"}, max_unavailable=1, expected=3,
-                       healthy=3, desired=2, allowed=1))
+    objs.append(b.pdb("redis", "data", svc_created, selector={"app": "redis"}, max_unavailable=1, expected=3,
+                      healthy=3, desired=2, allowed=1))
     objs += b.controller_slices(redis, rpods, c.by_name, written + b.timedelta(minutes=3))
     objs.append(b.endpoints_object(redis, rpods, c.by_name, written + b.timedelta(minutes=3)))
     # Selectorless Service for an external database, with its own slice (the documented pattern).
@@ -219,10 +218,10 @@ def _budget(ns: str, app: str, labels: dict[str, str], replicas: int, healthy: i
         return []
     created = b.at(BASE, -60 * 24 * 60)
     if (ns, app) == ("payments", "ledger"):
-        return [wb.pdb(app, ns, created, selector=labels, min_available=replicas, expected=replicas,
-                       healthy=healthy, desired=replicas, allowed=0)]
-    return [wb.pdb(app, ns, created, selector=labels, max_unavailable=1, expected=replicas, healthy=healthy,
-                   desired=replicas - 1, allowed=max(0, healthy - (replicas - 1)))]
+        return [b.pdb(app, ns, created, selector=labels, min_available=replicas, expected=replicas,
+                      healthy=healthy, desired=replicas, allowed=0)]
+    return [b.pdb(app, ns, created, selector=labels, max_unavailable=1, expected=replicas, healthy=healthy,
+                  desired=replicas - 1, allowed=max(0, healthy - (replicas - 1)))]
 
 
 def _nodegroup(name: str, version: str, release: str, created: str, desired: int) -> dict[str, Any]:

@@ -20,7 +20,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 import builders as b  # noqa: E402
-import workload_builders as w  # noqa: E402
 
 Obj = dict[str, Any]
 TAKEN = "2026-11-20T10:00:00Z"
@@ -77,7 +76,7 @@ def dpod(deploy: str, ns: str, i: int, node: Obj, ip: str, *, probe: bool = True
          startup: bool = False, seed: str = "") -> Obj:
     p = b.replicaset_pod(deploy, ns, i, T - 2 * DAYS, labels={"app": deploy}, node_name=name_of(node), ips=[ip],
                          ready=ready, seed=seed)
-    return _on(w.with_probe(p, probe, startup=startup), node)
+    return _on(b.with_probe(p, probe, startup=startup), node)
 
 
 def svc(name: str, ns: str, ip: str, *, selector: dict[str, str] | None = None, **kw: Any) -> Obj:
@@ -109,58 +108,58 @@ NS = [named("ns-shop", b.namespace("shop", T - 90 * DAYS)), named("ns-search", b
 BASE = [*NS, *ALL_NODES]
 
 # search/query-api: one replica on ng-blue
-QA_DEP, QA_RS = w.deployment("query-api", "search", T - 30 * DAYS, replicas=1, labels={"app": "query-api"})
+QA_DEP, QA_RS = b.deployment("query-api", "search", T - 30 * DAYS, replicas=1, labels={"app": "query-api"})
 QUERY_API = app("query-api", svc("query-api", "search", "172.20.12.4"),
                 [dpod("query-api", "search", 0, NB1, "10.0.1.101")], QA_DEP, QA_RS)
 # shop/catalog: two replicas, both on ng-blue (two zones)
-CAT_DEP, CAT_RS = w.deployment("catalog", "shop", T - 30 * DAYS, replicas=2, labels={"app": "catalog"})
+CAT_DEP, CAT_RS = b.deployment("catalog", "shop", T - 30 * DAYS, replicas=2, labels={"app": "catalog"})
 CATALOG = app("catalog", svc("catalog", "shop", "172.20.30.7"),
               [dpod("catalog", "shop", 0, NB1, "10.0.1.111"), dpod("catalog", "shop", 1, NB2, "10.0.2.112")],
               CAT_DEP, CAT_RS)
 # shop/checkout: two replicas, one on ng-blue and one on ng-green
-CO_DEP, CO_RS = w.deployment("checkout", "shop", T - 30 * DAYS, replicas=2, labels={"app": "checkout"})
+CO_DEP, CO_RS = b.deployment("checkout", "shop", T - 30 * DAYS, replicas=2, labels={"app": "checkout"})
 CHECKOUT = app("checkout", svc("checkout", "shop", "172.20.30.9"),
                [dpod("checkout", "shop", 0, NB1, "10.0.1.121"), dpod("checkout", "shop", 1, NG2, "10.0.2.122")],
                CO_DEP, CO_RS)
 # shop/recommendations: two replicas on ng-blue, no readiness probe
-RE_DEP, RE_RS = w.deployment("recommendations", "shop", T - 30 * DAYS, replicas=2,
+RE_DEP, RE_RS = b.deployment("recommendations", "shop", T - 30 * DAYS, replicas=2,
                              labels={"app": "recommendations"}, probe=False)
 RECOMMENDATIONS = app("recommendations", svc("recommendations", "shop", "172.20.30.11"),
                       [dpod("recommendations", "shop", 0, NB1, "10.0.1.131", probe=False),
                        dpod("recommendations", "shop", 1, NB2, "10.0.2.132", probe=False)], RE_DEP, RE_RS)
 # shop/search-ui: two replicas on ng-blue with only a startup probe
-SU_DEP, SU_RS = w.deployment("search-ui", "shop", T - 30 * DAYS, replicas=2, labels={"app": "search-ui"},
+SU_DEP, SU_RS = b.deployment("search-ui", "shop", T - 30 * DAYS, replicas=2, labels={"app": "search-ui"},
                              probe=False)
 SEARCH_UI = app("search-ui", svc("search-ui", "shop", "172.20.30.13"),
                 [dpod("search-ui", "shop", 0, NB1, "10.0.1.141", probe=False, startup=True),
                  dpod("search-ui", "shop", 1, NB2, "10.0.2.142", probe=False, startup=True)], SU_DEP, SU_RS)
 # shop/fraud-check: two replicas both in eu-west-1a (one ng-blue, one ng-green)
-FC_DEP, FC_RS = w.deployment("fraud-check", "shop", T - 30 * DAYS, replicas=2, labels={"app": "fraud-check"})
+FC_DEP, FC_RS = b.deployment("fraud-check", "shop", T - 30 * DAYS, replicas=2, labels={"app": "fraud-check"})
 FRAUD = app("fraud-check", svc("fraud-check", "shop", "172.20.30.15"),
             [dpod("fraud-check", "shop", 0, NB1, "10.0.1.151"), dpod("fraud-check", "shop", 1, NG1, "10.0.1.152")],
             FC_DEP, FC_RS)
 # monitoring/node-exporter: a hostNetwork DaemonSet on both ng-blue nodes, behind a Service
-NE_DS = w.daemonset("node-exporter", "monitoring", T - 60 * DAYS, labels={"app": "node-exporter"}, nodes=2)
+NE_DS = b.daemonset("node-exporter", "monitoring", T - 60 * DAYS, labels={"app": "node-exporter"}, nodes=2)
 NODE_EXPORTER = app("node-exporter", b.service("node-exporter", "monitoring", T - 60 * DAYS,
                                                selector={"app": "node-exporter"}, cluster_ip="172.20.50.3",
                                                ports=[{"name": "metrics", "port": 9100, "protocol": "TCP",
                                                        "targetPort": 9100}]),
-                    [_on(w.daemonset_pod(NE_DS, name_of(NB1), T - 20 * DAYS, ip=ip_of(NB1), host_network=True), NB1),
-                     _on(w.daemonset_pod(NE_DS, name_of(NB2), T - 20 * DAYS, ip=ip_of(NB2), host_network=True), NB2)],
+                    [_on(b.daemonset_pod(NE_DS, name_of(NB1), T - 20 * DAYS, ip=ip_of(NB1), host_network=True), NB1),
+                     _on(b.daemonset_pod(NE_DS, name_of(NB2), T - 20 * DAYS, ip=ip_of(NB2), host_network=True), NB2)],
                     NE_DS)
 # search/suggest: one replica on Fargate
-SG_DEP, SG_RS = w.deployment("suggest", "search", T - 30 * DAYS, replicas=1, labels={"app": "suggest"}, probe=False)
+SG_DEP, SG_RS = b.deployment("suggest", "search", T - 30 * DAYS, replicas=1, labels={"app": "suggest"}, probe=False)
 SUGGEST = app("suggest", svc("suggest", "search", "172.20.12.8"),
               [dpod("suggest", "search", 0, FG, "10.0.3.9", probe=False)], SG_DEP, SG_RS)
 # search/debug: a bare Pod (no controller) on ng-blue
 BARE = app("debug", svc("debug", "search", "172.20.12.14"),
-           [_on(w.with_probe(b.pod("debug-shell", "search", T - DAYS, labels={"app": "debug"}, node_name=name_of(NB2),
+           [_on(b.with_probe(b.pod("debug-shell", "search", T - DAYS, labels={"app": "debug"}, node_name=name_of(NB2),
                                    ips=["10.0.2.191"])), NB2)])
 # search/redis: a StatefulSet of 2 on ng-blue behind a headless publishNotReadyAddresses Service, and redis-ro (a
 # plain Service on the same Pods)
-REDIS_STS = w.statefulset("redis", "search", T - 40 * DAYS, replicas=2, labels={"app": "redis"}, service="redis")
-_redis_pods = [_on(w.statefulset_pod(REDIS_STS, 0, T - 3 * DAYS, node_name=name_of(NB1), ip="10.0.1.161"), NB1),
-               _on(w.statefulset_pod(REDIS_STS, 1, T - 3 * DAYS, node_name=name_of(NB2), ip="10.0.2.162"), NB2)]
+REDIS_STS = b.statefulset("redis", "search", T - 40 * DAYS, replicas=2, labels={"app": "redis"}, service="redis")
+_redis_pods = [_on(b.statefulset_pod(REDIS_STS, 0, T - 3 * DAYS, node_name=name_of(NB1), ip="10.0.1.161"), NB1),
+               _on(b.statefulset_pod(REDIS_STS, 1, T - 3 * DAYS, node_name=name_of(NB2), ip="10.0.2.162"), NB2)]
 for _p in _redis_pods:
     del _p["spec"]["containers"][0]["readinessProbe"]
 REDIS = app("redis", b.service("redis", "search", T - 40 * DAYS, selector={"app": "redis"}, headless=True, pnra=True,
@@ -170,17 +169,17 @@ REDIS_RO = [named("svc-redis-ro", svc("redis-ro", "search", "172.20.12.9", selec
             *(named(f"slice-redis-ro{'-' + str(i + 1) if i else ''}", s)
               for i, s in enumerate(slices(X["svc-redis-ro"], [X["pod-redis-1"], X["pod-redis-2"]])))]
 # search/ranker: a StatefulSet of one on ng-blue
-RK_STS = w.statefulset("ranker", "search", T - 40 * DAYS, replicas=1, labels={"app": "ranker"}, service="ranker")
+RK_STS = b.statefulset("ranker", "search", T - 40 * DAYS, replicas=1, labels={"app": "ranker"}, service="ranker")
 RANKER = app("ranker", svc("ranker", "search", "172.20.12.12"),
-             [_on(w.statefulset_pod(RK_STS, 0, T - 3 * DAYS, node_name=name_of(NB1), ip="10.0.1.171"), NB1)], RK_STS)
+             [_on(b.statefulset_pod(RK_STS, 0, T - 3 * DAYS, node_name=name_of(NB1), ip="10.0.1.171"), NB1)], RK_STS)
 # payments/ledger on the Karpenter node (only drift rotates it)
 LEDGER_NS = named("ns-payments", b.namespace("payments", T - 90 * DAYS))
-LG_DEP, LG_RS = w.deployment("ledger", "payments", T - 30 * DAYS, replicas=2, labels={"app": "ledger"})
+LG_DEP, LG_RS = b.deployment("ledger", "payments", T - 30 * DAYS, replicas=2, labels={"app": "ledger"})
 LEDGER = app("ledger", svc("ledger", "payments", "172.20.40.5"),
              [dpod("ledger", "payments", 0, KP, "10.0.4.181"), dpod("ledger", "payments", 1, NG2, "10.0.2.182")],
              LG_DEP, LG_RS)
-POOL = named("nodepool-default", w.nodepool("default", T - 60 * DAYS))
-CLAIM_DRIFTED = named("nodeclaim-drifted", w.nodeclaim("default", KP, T - 20 * DAYS, drifted=True))
+POOL = named("nodepool-default", b.nodepool("default", T - 60 * DAYS))
+CLAIM_DRIFTED = named("nodeclaim-drifted", b.nodeclaim("default", KP, T - 20 * DAYS, drifted=True))
 CLAIM = copy.deepcopy(CLAIM_DRIFTED)
 CLAIM["status"]["conditions"] = CLAIM["status"]["conditions"][:-1]
 CLAIM = named("nodeclaim", CLAIM)
@@ -189,7 +188,7 @@ API = [named(f"apiserver-{o['kind'].lower()}", o)
 
 
 def pdb(name: str, ns: str, app_label: str, **kw: Any) -> Obj:
-    return named(f"pdb-{name}", w.pdb(name, ns, T - 10 * DAYS, selector={"app": app_label}, **kw))
+    return named(f"pdb-{name}", b.pdb(name, ns, T - 10 * DAYS, selector={"app": app_label}, **kw))
 
 
 PDB_CAT_OK = pdb("catalog", "shop", "catalog", max_unavailable=1, expected=2, healthy=2, desired=1, allowed=1)
@@ -449,7 +448,7 @@ def readiness() -> list[Obj]:
 def single_zone() -> list[Obj]:
     fc = FRAUD
     fc_nozone = [fc[0], fc[1], fc[2], *variant_slices(fc[0], [fc[1], fc[2]], zone=False), FC_DEP, FC_RS]
-    ds_a = [_on(w.daemonset_pod(NE_DS, name_of(n), T - 20 * DAYS, ip=ip_of(n), host_network=True), n)
+    ds_a = [_on(b.daemonset_pod(NE_DS, name_of(n), T - 20 * DAYS, ip=ip_of(n), host_network=True), n)
             for n in (NB1, NG1)]
     ne_1a = [X["svc-node-exporter"], *ds_a, *variant_slices(X["svc-node-exporter"], ds_a), NE_DS]
     return [

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-from statekit import state_from
+from builders import state_from
 
 from auditor.analysis.eksview import eks_view
 from auditor.analysis.index import ClusterIndex

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 import pytest
 import yaml
+from click.testing import CliRunner
 
 from auditor.cli.main import main
 from auditor.engine.follow import FOLLOWED_KINDS
@@ -123,6 +124,19 @@ def test_readme_keeps_the_make_targets_and_says_where_the_demo_writes() -> None:
     default = next(p.default for p in demo.params if p.name == "output_dir")
     for step in ("preflight", "audit", "compare"):
         assert f"{default}/{step}/" in text, f"the README does not say the demo writes {default}/{step}/"
+
+
+def test_readme_demo_output_is_what_the_demo_prints(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's excerpt of the demo's output (lines cut at the terminal's width aside) is printed as shown,
+    report paths included: they say where `make demo` writes."""
+    block = next(b for b in FENCE.findall(README.read_text()) if "Demo 3/3" in b)
+    shown = [line.rstrip() for line in block.splitlines()[1:-1] if line.strip() and "…" not in line]
+    monkeypatch.chdir(tmp_path)  # the demo writes under ./upgrade-audit by default
+    result = CliRunner().invoke(main, ["demo"], env={"NO_COLOR": "1"}, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    printed = {line.rstrip() for line in result.output.splitlines()}
+    assert [line for line in shown if line not in printed] == []
+    assert (tmp_path / "upgrade-audit" / "compare" / "report.junit.xml").is_file()
 
 
 def readme_rbac() -> dict[str, list[dict]]:

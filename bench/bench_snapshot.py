@@ -99,14 +99,14 @@ def _compare_model(kubeconfig: Path, pods: int) -> dict[str, float]:
     from kubernetes import client, config
 
     from auditor.collect.kube import Cluster
-    from auditor.collect.live import _collect_kind, _Spool
+    from auditor.collect.listing import Spool, collect_kind
     from auditor.collect.options import ClusterOptions
 
     cluster = Cluster(ClusterOptions(kubeconfig=str(kubeconfig)))
     start = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp:  # the snapshot's own path: raw pages, projected to a spool file
-        spool = _Spool(Path(tmp), ".pods.", compress=False)
-        n = _collect_kind(cluster, "Pod", spool, {}).count
+        spool = Spool(Path(tmp), ".pods.", compress=False)
+        n = collect_kind(cluster, "Pod", spool, {}).count
         spool.close()
     raw = time.monotonic() - start
     api = client.CoreV1Api(config.new_client_from_config(str(kubeconfig)))

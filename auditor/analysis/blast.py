@@ -1,6 +1,6 @@
 """The blast radius of a planned rotation: per rotating node group, the Services at risk, worst first, with fixes.
 
-Built from the rotation plan (`auditor.analysis.plan`) and the findings of the pre-rotation rules (rules/rotation.py):
+Built from the rotation plan (`auditor.analysis.plan`) and the findings of the pre-rotation rules (`ROTATION_RULES`):
 each finding names the node groups it concerns (`evidence.nodegroups`); a Service's risks in a group are the
 findings on it there, its PodDisruptionBudgets that block the drain (`pdb-blocks-drain`, which names the
 Services its held Pods back) and, for a Service already at risk, its single-zone placement. Pure: findings in,

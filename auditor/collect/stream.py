@@ -15,7 +15,8 @@ from urllib.parse import urlencode
 import msgspec
 import urllib3
 
-from auditor.collect.kube import Cluster, Forbidden, one_line
+from auditor.collect.failures import Forbidden, one_line
+from auditor.collect.kube import Cluster
 
 
 class Meta(msgspec.Struct, rename="camel"):

@@ -178,17 +178,17 @@ def test_incomplete_snapshot_replaces_an_incomplete_one(api: ApiDouble, kubeconf
 
 def test_gz_snapshot_spools_compressed(api: ApiDouble, kubeconfig: Path, tmp_path: Path, snap: Snap,
                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    from auditor.collect import live
+    from auditor.collect.listing import Spool
 
     sizes: dict[str, int] = {}
-    real_lines = live._Spool.lines
+    real_lines = Spool.lines
 
-    def lines(self: live._Spool) -> Any:
+    def lines(self: Spool) -> Any:
         sizes[self.file.name if isinstance(self.file.name, str) else str(len(sizes))] = self.file.seek(0, 2)
         assert self.compress
         return real_lines(self)
 
-    monkeypatch.setattr(live._Spool, "lines", lines)
+    monkeypatch.setattr(Spool, "lines", lines)
     assert snap("-o", tmp_path / "s.json.gz", "--kubeconfig", kubeconfig).exit_code == 0
     plain = len(json.dumps(_doc(tmp_path / "s.json.gz")["items"]))
     assert sum(sizes.values()) < plain / 5, (sizes, plain)  # the spools hold compressed data only
@@ -196,9 +196,9 @@ def test_gz_snapshot_spools_compressed(api: ApiDouble, kubeconfig: Path, tmp_pat
 
 
 def test_spool_rolls_back_a_compressed_attempt(tmp_path: Path) -> None:
-    from auditor.collect.live import _Spool
+    from auditor.collect.listing import Spool
 
-    spool = _Spool(tmp_path, ".x.", compress=True)
+    spool = Spool(tmp_path, ".x.", compress=True)
     spool.begin()
     spool.write(b'{"a":1}\n')
     spool.commit()

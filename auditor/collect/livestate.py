@@ -1,0 +1,223 @@
+"""What following a live cluster knows, in memory: the objects of each kind (projected lines, or their digests),
+the queue of changes for the consumer, the counters, the notices said once, and where each feed's watch stands.
+
+One lock guards all of it: the watch threads write under it, the consumer reads under it (`LiveState.lock`).
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from auditor.collect.stream import DECODE_ERRORS, HEAD
+
+LOG = logging.getLogger(__name__)
+
+ADDED, MODIFIED, DELETED = "ADDED", "MODIFIED", "DELETED"
+
+
+@dataclass(frozen=True)
+class Change:
+    """One object that changed, as the tool learned it (from a watch event, or a relist or poll diff)."""
+
+    kind: str  # "Pod", "EndpointSlice", ...
+    type: str  # ADDED | MODIFIED | DELETED
+    namespace: str  # "" for cluster-scoped kinds
+    name: str
+    line: bytes  # the projected object (one JSON line, kind and apiVersion first); for DELETED the last known
+    at: float  # time.time() when the tool received it
+    resource_version: str = ""  # the object's metadata.resourceVersion ("" when unknown)
+
+
+@dataclass
+class WatchStats:
+    """Counters over the whole run (read them without the lock: they only grow)."""
+
+    events: int = 0  # ADDED/MODIFIED/DELETED events received from watches
+    bookmarks: int = 0
+    duplicates: int = 0  # events that changed nothing (an object already as received, a delete of an unknown one)
+    changes: int = 0  # Changes queued
+    watches: int = 0  # watch requests made
+    resumes: int = 0  # watch requests after the first, per kind
+    relists: int = 0  # lists after a 410
+    polls: int = 0  # lists of kinds polled because their watch is forbidden
+    failures: int = 0  # watch or list attempts that failed (dropped, refused, 5xx...)
+
+
+@dataclass
+class Feed:
+    """One kind in one scope (a namespace, or the whole cluster) and where its watch stands."""
+
+    kind: str
+    namespace: str | None
+    path: str
+    api_version: str
+    plural: str
+    rv: str = ""
+    exact: bool = True  # listed at the common resourceVersion
+    polling: bool = False
+    relist: bool = False  # the last relist failed: list again before watching
+    watched: bool = False  # a watch was opened before (the next one is a resume)
+    conn: Any = None  # the connection of the open watch: close() shuts it
+    thread: threading.Thread | None = None
+    error: str = ""  # why it is not following right now ("" when healthy)
+
+
+#: one watch event to apply: (ADDED | MODIFIED | DELETED, (namespace, name), projected line, resourceVersion)
+Event = tuple[str, tuple[str, str], bytes, str]
+
+
+def _digest(line: bytes) -> bytes:
+    return hashlib.blake2b(line, digest_size=16).digest()
+
+
+class LiveState:
+    """The objects, change queue, counters and notices of one followed cluster, under one lock."""
+
+    def __init__(self, say: Callable[[str], None], stop: threading.Event) -> None:
+        self.objects: dict[str, dict[tuple[str, str], bytes]] = {}
+        self.digests = False  # after forget_lines(): `objects` holds a digest per object, not its line
+        self.stats = WatchStats()
+        self.lock = threading.Lock()
+        self.cond = threading.Condition(self.lock)
+        self._say = say
+        self._stop = stop  # set: a consumer waiting for changes returns at once
+        self._queue: list[Change] = []
+        self._notices: list[str] = []
+        self._said: set[str] = set()
+
+    # -- the consumer's side -----------------------------------------------------------------
+
+    def changes(self, timeout: float) -> list[Change]:
+        """Wait up to `timeout` seconds for a change; return it with everything queued by then ([] on timeout)."""
+        with self.cond:
+            if not self._queue:
+                self.cond.wait_for(lambda: bool(self._queue) or self._stop.is_set(), max(0.0, timeout))
+            out, self._queue = self._queue, []
+        return out
+
+    def snapshot(self) -> dict[str, list[bytes]]:
+        """A consistent copy of `objects`: kind -> projected lines (empty after `forget_lines()`)."""
+        with self.lock:
+            if self.digests:
+                return {}
+            return {kind: list(store.values()) for kind, store in self.objects.items()}
+
+    def notices(self) -> list[str]:
+        """What was said once (watch forbidden -> polling, relists after 410, lasting failures), in order."""
+        with self.lock:
+            return list(self._notices)
+
+    def forget_lines(self) -> None:
+        """Keep a 16-byte digest of each object instead of its line (what a reader that decoded the first lists
+        needs no more): changes are still told from duplicates, at a fraction of the memory. `snapshot()` is
+        then empty."""
+        with self.cond:
+            self.digests = True
+            for store in self.objects.values():
+                for key, line in store.items():
+                    store[key] = _digest(line)
+
+    def drain_lines(self, chunk: int = 2000) -> Iterator[tuple[str, list[bytes]]]:
+        """The first lists as (kind, lines) chunks, each object's line replaced by its digest as it is handed
+        out (`forget_lines`, a chunk at a time: the caller decodes them, so the JSON never coexists whole with
+        its decoded form). The watches wait for the lock meanwhile; their changes queue up."""
+        with self.cond:
+            self.digests = True
+            for kind, store in self.objects.items():
+                out: list[bytes] = []
+                for key, line in store.items():
+                    store[key] = _digest(line)
+                    out.append(line)
+                    if len(out) >= chunk:
+                        yield kind, out
+                        out = []
+                if out:
+                    yield kind, out
+
+    # -- the watches' side -------------------------------------------------------------------
+
+    def replace(self, feed: Feed, lines: dict[tuple[str, str], bytes], rv: str, at: float) -> None:
+        """A fresh list of the feed's scope: queue the difference from what was known, and keep the new."""
+        changes = []
+        with self.cond:
+            store = self.objects.setdefault(feed.kind, {})
+            for key in [k for k in store if feed.namespace is None or k[0] == feed.namespace]:
+                if key not in lines:
+                    changes.append(self._change(feed.kind, DELETED, key,
+                                                self._gone_line(feed, key, store.pop(key)), at))
+            for key, line in lines.items():
+                old = store.get(key)
+                kept = self._kept(line)
+                if old != kept:
+                    store[key] = kept
+                    changes.append(self._change(feed.kind, ADDED if old is None else MODIFIED, key, line, at))
+            feed.rv, feed.error = rv, ""
+            self._queue_locked(changes)
+
+    def apply(self, feed: Feed, batch: list[Event], rv: str, bookmarks: int, at: float) -> None:
+        """Some watch events of the feed: objects first, then their changes queued (an event that changes
+        nothing is a duplicate); the feed's resume point moves to `rv` when given."""
+        changes = []
+        with self.cond:
+            store = self.objects.setdefault(feed.kind, {})
+            for type_, key, line, obj_rv in batch:
+                if type_ == DELETED:
+                    if store.pop(key, None) is None:
+                        self.stats.duplicates += 1
+                        continue
+                else:
+                    kept = self._kept(line)
+                    if store.get(key) == kept:
+                        self.stats.duplicates += 1
+                        continue
+                    store[key] = kept
+                changes.append(Change(feed.kind, type_, key[0], key[1], line, at, obj_rv))
+            if rv:
+                feed.rv = rv
+            self.stats.events += len(batch)
+            self.stats.bookmarks += bookmarks
+            self._queue_locked(changes)
+
+    def note(self, key: str, text: str) -> None:
+        """Say `text` once per `key` (through `say`, and in `notices()`)."""
+        with self.lock:
+            if key in self._said:
+                return
+            self._said.add(key)
+            self._notices.append(text)
+        LOG.info("%s", text)
+        try:
+            self._say(text)
+        except Exception:  # noqa: BLE001 - a broken stderr must not stop the watches
+            pass
+
+    def _kept(self, line: bytes) -> bytes:
+        return _digest(line) if self.digests else line
+
+    def _gone_line(self, feed: Feed, key: tuple[str, str], kept: bytes) -> bytes:
+        """The line a DELETED change carries: the last known object, or (digests only) its identity."""
+        if not self.digests:
+            return kept
+        meta = {"name": key[1], **({"namespace": key[0]} if key[0] else {})}
+        return orjson.dumps({"kind": feed.kind, "apiVersion": feed.api_version, "metadata": meta})
+
+    @staticmethod
+    def _change(kind: str, type_: str, key: tuple[str, str], line: bytes, at: float, rv: str = "") -> Change:
+        if not rv:
+            try:
+                rv = HEAD.decode(line).metadata.resource_version
+            except DECODE_ERRORS:
+                rv = ""
+        return Change(kind, type_, key[0], key[1], line, at, rv)
+
+    def _queue_locked(self, changes: list[Change]) -> None:
+        if changes:
+            self.stats.changes += len(changes)
+            self._queue.extend(changes)
+            self.cond.notify_all()

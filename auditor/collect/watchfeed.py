@@ -1,0 +1,263 @@
+"""Following one feed (a kind in one scope) in its own thread: watch from the list's resourceVersion, resume
+when a watch ends, list again after `410 Expired`, poll the list when RBAC forbids the watch.
+
+What a watch says goes into the shared `LiveState`; lists are read as the snapshot reads them (`list_feed`).
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+import msgspec
+import urllib3
+
+from auditor.collect import stream
+from auditor.collect.deadline import shut
+from auditor.collect.failures import Forbidden, Gone, Refused, RequestFailed, Stopped, one_line
+from auditor.collect.kube import Cluster
+from auditor.collect.livestate import ADDED, DELETED, MODIFIED, Event, Feed, LiveState
+from auditor.collect.project import project
+from auditor.collect.stream import DECODE_ERRORS, HEAD, Expired, Failed
+from auditor.errors import CollectionError
+
+LOG = logging.getLogger(__name__)
+
+#: what a failed watch request can raise that a resume may cure
+_WATCH_FAILURES = (Failed, Gone, Refused, RequestFailed, CollectionError, urllib3.exceptions.HTTPError, OSError,
+                   msgspec.DecodeError, msgspec.ValidationError)
+
+
+def list_feed(cluster: Cluster, feed: Feed, version: str) -> tuple[dict[tuple[str, str], bytes], str, bool]:
+    """One kind in one scope: (projected lines by (namespace, name), the list's resourceVersion, exact).
+
+    At `version` when given (410 or 400 there: the latest); a continue token that expires restarts the
+    list, then falls back to one unpaginated list, as the snapshot does."""
+    exact = bool(version)
+    restarts, unpaginated = 0, False
+    while True:
+        lines: dict[tuple[str, str], bytes] = {}
+        list_rv = ""
+        pages = 0
+        try:
+            for page in cluster.pages(feed.path, version, limit=0 if unpaginated else None):
+                if not pages:
+                    list_rv = page.resource_version
+                pages += 1
+                for item in page.items:
+                    key, line, _ = project_item(feed, item)
+                    if key is not None:
+                        lines[key] = line
+            return lines, list_rv, exact
+        except (Gone, Refused):
+            if version:
+                version, exact = "", False
+                if not pages:
+                    continue
+            if unpaginated:
+                raise
+            restarts += 1
+            unpaginated = restarts > cluster.opts.retry.restarts
+
+
+def project_item(feed: Feed, raw: bytes | msgspec.Raw) -> tuple[tuple[str, str] | None, bytes, str]:
+    """An object as served to ((namespace, name), its projected line, its resourceVersion)."""
+    try:
+        meta = HEAD.decode(raw).metadata
+    except DECODE_ERRORS:
+        meta = stream.Meta()
+    if not meta.name:
+        LOG.info("%s: an object without a readable metadata.name; skipped", feed.kind)
+        return None, b"", ""
+    return (meta.namespace, meta.name), project(feed.kind, feed.api_version, raw), meta.resource_version
+
+
+class FeedWatcher:
+    """Keeps one feed's objects in `state` current until `stop` (or the cluster's own stop) is set."""
+
+    def __init__(self, cluster: Cluster, state: LiveState, feed: Feed, stop: threading.Event, *,
+                 poll_interval: float, watch_timeout: int, read_timeout: float) -> None:
+        self.cluster, self.state, self.feed, self.stop = cluster, state, feed, stop
+        self.poll_interval = poll_interval
+        self.watch_timeout = watch_timeout
+        self.read_timeout = read_timeout
+
+    def run(self) -> None:
+        """The thread's body: watch (or poll); a bug here is logged and shown as the feed's error."""
+        try:
+            self._watch_loop()
+            if self.feed.polling:
+                self._poll_loop()
+        except Stopped:
+            pass
+        except Exception as exc:  # noqa: BLE001 - a bug here must not pass silently, nor kill the process
+            LOG.exception("following %s stopped", self.feed.kind)
+            with self.state.lock:
+                self.feed.error = f"stopped: {one_line(exc)}"
+
+    def _stopped(self) -> bool:
+        return self.stop.is_set() or self.cluster.stop.is_set()
+
+    def _watch_loop(self) -> None:
+        """Watch, resume, relist, until stopped or the watch turns out to be forbidden (then poll)."""
+        feed = self.feed
+        failures = 0
+        policy = self.cluster.opts.retry
+        while not self._stopped():
+            delay = 0.0
+            began = time.monotonic()
+            try:
+                if feed.relist:
+                    self._relist()
+                received = self._watch_once()
+                if received:
+                    failures = 0
+                elif time.monotonic() - began < 1.0:  # ended at once with nothing: never a tight loop
+                    failures += 1
+                    delay = policy.backoff(min(failures - 1, 20))
+            except Expired:
+                feed.relist = True
+                continue
+            except Forbidden as exc:
+                feed.polling = True
+                LOG.info("watch on %s: %s", feed.plural, exc)
+                self.state.note(f"poll:{feed.kind}", f"watch on {feed.plural} forbidden; polling the list every "
+                                                     f"{self.poll_interval:g}s")
+                return
+            except Stopped:
+                return
+            except _WATCH_FAILURES as exc:
+                if self._stopped():
+                    return
+                failures += 1
+                delay = self._failed(exc, failures)
+            if delay and self.stop.wait(delay):
+                return
+
+    def _failed(self, exc: BaseException, failures: int) -> float:
+        """Count a failed watch (the `failures`-th in a row) and say so once it lasts; how long to wait."""
+        feed = self.feed
+        policy = self.cluster.opts.retry
+        text = one_line(exc) or type(exc).__name__
+        with self.state.lock:
+            self.state.stats.failures += 1
+            feed.error = text if failures > 1 else feed.error
+        LOG.info("watch on %s: %s (failure %d)", feed.plural, text, failures)
+        if failures == 3:
+            self.state.note(f"failing:{feed.kind}", f"watch on {feed.plural} keeps failing ({text}); retrying")
+        retry_after = exc.retry_after if isinstance(exc, Failed) else None
+        # A watch that ran and then broke resumes at once; failing again backs off.
+        return 0.0 if failures == 1 and retry_after is None else \
+            max(retry_after or 0.0, policy.backoff(min(failures - 1, 20)))
+
+    def _relist(self) -> None:
+        feed = self.feed
+        with self.state.lock:
+            self.state.stats.relists += 1
+        self.state.note(f"relist:{feed.kind}", f"watch on {feed.plural} expired (410 Gone); listed them again")
+        try:
+            lines, rv, _ = list_feed(self.cluster, feed, "")
+        except Forbidden as exc:  # the list, not the watch: polling would not help
+            raise Failed(f"list forbidden: {exc}") from None
+        self.state.replace(feed, lines, rv, time.time())
+        feed.relist = False
+
+    def _poll_loop(self) -> None:
+        feed = self.feed
+        while not self.stop.wait(self.poll_interval):
+            if self._stopped():
+                return
+            try:
+                lines, rv, _ = list_feed(self.cluster, feed, "")
+            except Stopped:
+                return
+            except (Forbidden, Gone, Refused, RequestFailed, CollectionError) as exc:
+                with self.state.lock:
+                    self.state.stats.failures += 1
+                    feed.error = one_line(exc)
+                self.state.note(f"poll-failing:{feed.kind}", f"polling {feed.plural} failed ({one_line(exc)}); "
+                                                             "retrying")
+                continue
+            with self.state.lock:
+                self.state.stats.polls += 1
+            self.state.replace(feed, lines, rv, time.time())
+
+    # -- one watch request -------------------------------------------------------------------
+
+    def _watch_once(self) -> int:
+        """One watch from `feed.rv` until it ends; returns the lines received. Raises Expired, Forbidden, Failed
+        or a urllib3/OS error; a read timeout is a normal end."""
+        feed = self.feed
+        query: list[tuple[str, Any]] = [("watch", "1")]
+        if feed.rv:
+            query.append(("resourceVersion", feed.rv))
+        query += [("allowWatchBookmarks", "true"), ("timeoutSeconds", self.watch_timeout)]
+        with self.state.lock:
+            self.state.stats.watches += 1
+            self.state.stats.resumes += feed.watched
+            feed.watched = True
+        resp = stream.open_watch(self.cluster, feed.path, query, self.read_timeout)
+        conn = resp.connection
+        with self.state.lock:
+            feed.conn = conn
+        if self._stopped():
+            shut(conn)
+        clean = False
+        try:
+            if resp.status != 200:
+                raise stream.refusal(resp.status, resp.read(1 << 16), resp.headers,
+                                     self.cluster.opts.retry.max_retry_after)
+            with self.state.lock:
+                feed.error = ""
+            received = 0
+            try:
+                for batch in stream.lines(resp):
+                    received += self._take(batch, time.time())
+                clean = True
+            except urllib3.exceptions.ReadTimeoutError:
+                LOG.info("watch on %s: nothing for %.0fs; resuming", feed.plural, self.read_timeout)
+                received = max(received, 1)  # quiet, not failing
+            return received
+        finally:
+            with self.state.lock:
+                feed.conn = None
+            if not clean:
+                resp.close()  # a cut or unread stream: the connection cannot carry another request
+            resp.release_conn()  # back to the pool (a closed one reconnects when next taken)
+
+    def _take(self, lines: list[bytes], at: float) -> int:
+        """Apply some complete watch lines: objects first, then their changes queued; the resume point moves."""
+        batch: list[Event] = []
+        rv = ""
+        bookmarks = 0
+        error: BaseException | None = None
+        count = 0
+        for raw in lines:
+            if not raw.strip():
+                continue
+            count += 1
+            try:
+                event = stream.EVENT.decode(raw)
+            except DECODE_ERRORS as exc:
+                error = Failed(f"undecodable watch event: {one_line(exc)}")
+                break
+            if event.type == "BOOKMARK":
+                try:
+                    rv = HEAD.decode(event.object).metadata.resource_version or rv
+                except DECODE_ERRORS:
+                    pass
+                bookmarks += 1
+            elif event.type in (ADDED, MODIFIED, DELETED):
+                key, line, obj_rv = project_item(self.feed, event.object)
+                if key is None:
+                    continue
+                batch.append((event.type, key, line, obj_rv))
+                rv = obj_rv or rv
+            elif event.type == "ERROR":
+                error = stream.error_of(event.object)
+                break
+        self.state.apply(self.feed, batch, rv, bookmarks, at)
+        if error is not None:
+            raise error
+        return count

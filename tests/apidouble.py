@@ -30,6 +30,8 @@ from urllib.parse import parse_qs, urlsplit
 import orjson
 import yaml
 
+from tests.waiting import wait_until
+
 ENDPOINTS_WARNING = "v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice"
 # kind -> (group/version, plural, namespaced)
 RESOURCES = {
@@ -122,6 +124,7 @@ class ApiDouble:
         self._drops = 0  # bumped by drop_watches(): open watches started under an older count are cut
         self._closing = False
         self._watch_socks: set[Any] = set()
+        self._sent: dict[Any, tuple[str, str | None, int]] = {}  # open watch -> (kind, namespace, log position sent)
         self._tls = _make_tls() if tls else None
         self.set_state(objects)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
@@ -348,12 +351,13 @@ class ApiDouble:
 
     def wait_watches(self, count: int, timeout: float = 5.0) -> bool:
         """Wait until at least `count` watch streams are open (True) or `timeout` passes (False)."""
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            if self.open_watches >= count:
-                return True
-            time.sleep(0.005)
-        return self.open_watches >= count
+        return wait_until(lambda: self.open_watches >= count, timeout)
+
+    def watches_caught_up(self) -> bool:
+        """Every open watch has sent every event of its kind so far: what its client can have read by now."""
+        with self._cond:
+            started = len(self._sent) == len(self._watch_socks)  # each has sent what it starts with
+            return started and not any(self._watch_next(kind, ns, sent)[0] for kind, ns, sent in self._sent.values())
 
     def _cut_watches(self) -> None:
         with self._lock:
@@ -701,6 +705,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.write(b"0\r\n\r\n")
                 return
             self._chunks(api, first)
+            with api._cond:
+                api._sent[self.connection] = (kind, ns, cursor)
             now = time.monotonic()
             deadline, next_bookmark = now + timeout, now + api.bookmark_every
             while True:
@@ -728,6 +734,8 @@ class _Handler(BaseHTTPRequestHandler):
                     self.close_connection = True
                     return
                 self._chunks(api, out)
+                with api._cond:
+                    api._sent[self.connection] = (kind, ns, cursor)
                 if end:
                     self.wfile.write(b"0\r\n\r\n")
                     return
@@ -736,6 +744,7 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             with api._cond:
                 api._watch_socks.discard(self.connection)
+                api._sent.pop(self.connection, None)
 
     def _chunks(self, api: ApiDouble, lines: list[bytes]) -> None:
         if not lines:

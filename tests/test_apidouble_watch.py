@@ -14,6 +14,7 @@ import urllib3
 
 from tests import clusterfactory
 from tests.apidouble import ApiDouble
+from tests.waiting import wait_until
 
 Obj = dict[str, Any]
 
@@ -149,7 +150,7 @@ def test_compaction_ends_an_open_watch_that_has_not_sent_what_was_forgotten(api:
     resp = _get(api, "/api/v1/pods", watch=1, resourceVersion=api.resource_version, timeoutSeconds=0.5)
     assert api.wait_watches(1)
     api.set_state([_relabel(o, "2") for o in objects])
-    time.sleep(0.3)  # the watch has sent them by now
+    assert wait_until(api.watches_caught_up)  # the watch has sent them: compaction comes after
     api.compact()
     assert [e["type"] for e in _events(resp)] == ["MODIFIED"] * 6
 

@@ -17,6 +17,7 @@ from click.testing import CliRunner, Result
 
 from auditor.cli.main import main
 from tests.apidouble import ApiDouble
+from tests.waiting import wait_until
 
 Snap = Callable[..., Result]
 ROOT = Path(__file__).resolve().parents[2]
@@ -79,12 +80,9 @@ def test_signals_stop_snapshot_within_2s_whatever_the_server_does(api: ApiDouble
                                                                  sig: signal.Signals) -> None:
     out = tmp_path / "snap.json"
     out.write_text('{"old": true}\n')
-    api.add_fault(r"^/api/v1/pods$", times=None, **fault)
+    held = api.add_fault(r"^/api/v1/pods$", times=None, **fault)
     proc = _cli("snapshot", "-o", out, "--kubeconfig", kubeconfig)
-    deadline = time.monotonic() + 20
-    while not api.calls(r"^/api/v1/pods$") and time.monotonic() < deadline:
-        time.sleep(0.05)
-    time.sleep(1.0)  # a worker is now blocked in the Pod read
+    assert wait_until(lambda: held.hits > 0, timeout=20)  # the double holds the Pod read: a worker waits on it
     assert proc.poll() is None
     start = time.monotonic()
     proc.send_signal(sig)
@@ -110,12 +108,9 @@ def before(objects: list[dict[str, Any]], tmp_path: Path) -> Path:
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["INT", "TERM"])
 def test_signals_stop_verify_within_2s_mid_request(api: ApiDouble, kubeconfig: Path, before: Path,
                                                    tmp_path: Path, sig: signal.Signals) -> None:
-    api.add_fault(r"^/api/v1/pods$", trickle=2.0, times=None)
+    held = api.add_fault(r"^/api/v1/pods$", trickle=2.0, times=None)
     proc = _cli("verify", "--before", before, "--kubeconfig", kubeconfig, "--output-dir", tmp_path / "out")
-    deadline = time.monotonic() + 20
-    while not api.calls(r"^/api/v1/pods$") and time.monotonic() < deadline:
-        time.sleep(0.05)
-    time.sleep(1.0)
+    assert wait_until(lambda: held.hits > 0, timeout=20)  # the double trickles the Pod list: a worker reads it
     assert proc.poll() is None
     start = time.monotonic()
     proc.send_signal(sig)

@@ -16,6 +16,7 @@ import pytest
 from click.testing import Result
 
 from tests.apidouble import ApiDouble
+from tests.waiting import wait_until
 
 Snap = Callable[..., Result]
 ROOT = Path(__file__).resolve().parents[2]
@@ -81,15 +82,15 @@ def test_state_changing_during_a_list_is_consistent(api: ApiDouble, kubeconfig: 
     fault = api.add_fault(r"^/api/v1/pods$", on_continue=True, delay=0.3, times=1)
     import threading
 
-    def change() -> None:
-        while not fault.hits:
-            time.sleep(0.01)
-        api.set_state([o for o in objects if not (o["kind"] == "Pod" and o["metadata"]["name"].endswith("00000"))])
+    def change() -> None:  # while the double holds the continued page
+        if wait_until(lambda: fault.hits > 0, timeout=20):
+            api.set_state([o for o in objects if not (o["kind"] == "Pod" and o["metadata"]["name"].endswith("00000"))])
 
     t = threading.Thread(target=change)
     t.start()
     assert snap("-o", tmp_path / "s.json", "--kubeconfig", kubeconfig).exit_code == 0
     t.join()
+    assert fault.hits == 1, "the state never changed mid-list: the test proved nothing"
     assert len(_pods(tmp_path / "s.json")) == 1200
 
 
@@ -177,14 +178,13 @@ def test_killed_mid_write_keeps_the_old_file(api: ApiDouble, kubeconfig: Path, t
                                              sig: signal.Signals) -> None:
     out = tmp_path / "snap.json"
     out.write_text('{"old": true}\n')
-    api.add_fault(r"^/api/v1/pods$", delay=0.5, times=None, on_continue=True)  # a long, slow list
+    slow = api.add_fault(r"^/api/v1/pods$", delay=0.5, times=None, on_continue=True)  # a long, slow list
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen([sys.executable, "-m", "auditor", "snapshot", "-o", str(out), "--kubeconfig",
                              str(kubeconfig)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 20
-    while not [p for p in os.listdir(tmp_path) if p.startswith(".snap.json.")] and time.monotonic() < deadline:
-        time.sleep(0.02)
-    time.sleep(0.2)  # well inside the listing: the temp file exists, Pods are still being read
+    # well inside the listing: the temp file exists, and the double holds a continued page of Pods
+    assert wait_until(lambda: slow.hits > 0 and any(p.startswith(".snap.json.") for p in os.listdir(tmp_path)),
+                      timeout=20)
     assert proc.poll() is None
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=20)

@@ -5,6 +5,7 @@ import copy
 import json
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -151,7 +152,13 @@ def test_resume_after_dropped_watches_misses_nothing_and_duplicates_nothing(api:
 def test_server_timeout_ends_the_watch_cleanly_and_it_resumes(api: ApiDouble, make: Make,
                                                               objects: list[Obj]) -> None:
     live = make(watch_timeout=1)
-    time.sleep(1.3)  # every watch has ended once
+    kinds = len(live.objects)
+
+    def resumed() -> bool:  # every kind's watch has ended once (timeoutSeconds) and been asked for again
+        watches = Counter(path for _, path, query in list(api.requests) if "watch" in query)
+        return len(watches) == kinds and min(watches.values()) >= 2
+
+    assert _wait(resumed, timeout=10)
     pod = _pods(objects)[1]
     api.set_state([_relabel(o, "t") if o is pod else o for o in objects])
     got = _collect(live, lambda g: len(g) >= 1)

@@ -4,6 +4,7 @@ verdict, the recording replays to the same report."""
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from auditor.cli.main import main
 from tests import builders as b
 from tests import rotation_script as rs
 from tests.apidouble import ApiDouble
+from tests.waiting import wait_until
 
 Obj = dict[str, Any]
 
@@ -165,18 +167,25 @@ def test_sigterm_with_follow_writes_reports_and_exits_by_the_verdict(tmp_path: P
             deadline = time.time() + 30
             assert proc.stderr is not None
             listed = threading.Event()
+            progress: list[str] = []
 
             def watch_stderr() -> None:
                 assert proc.stderr is not None
                 for line in proc.stderr:
                     if line.startswith("verify 0:"):
                         listed.set()
+                    clock = re.match(r"verify \d+:\d\d: (.*)", line)  # a progress line, not a note
+                    if clock:
+                        progress.append(clock.group(1).strip())
 
             threading.Thread(target=watch_stderr, daemon=True).start()
             assert listed.wait(deadline - time.time()), "verify never reported progress"
             playback = rs.play(api, rot.steps, rot.before)
             assert playback.join(10)
-            time.sleep(1.0)
+            # Stop it once it has seen the end of the rotation: every event is on its watches, and the last
+            # progress line says converged (solo's outage came and went).
+            assert wait_until(api.watches_caught_up, timeout=10)
+            assert wait_until(lambda: progress[-1:] == ["converged"], timeout=10), progress
             os.kill(proc.pid, signal.SIGTERM)
             code = proc.wait(timeout=15)
         finally:

@@ -109,8 +109,8 @@ class ClusterIndex:
         return {(s.metadata.namespace, s.metadata.name): s for s in self.slices}
 
     def pods_holding(self, addresses: set[str]) -> dict[str, list[KubeObject]]:
-        """Pods holding any of these IPs, hostNetwork Pods included (they hold their node's IP, several may share
-        one: K8S-FACTS 8.2); one pass, without indexing every Pod IP."""
+        """Pods holding any of these IPs, hostNetwork Pods included (their status.podIP is their node's IP, which
+        several may share); one pass, without indexing every Pod IP."""
         out: dict[str, list[KubeObject]] = {}
         if not addresses:
             return out

@@ -1,7 +1,7 @@
 """The rotation plan: which nodes the upgrade will replace, by group, and how that was decided. Pure.
 
 Decided from `--rotating` (names node groups; `karpenter:POOL` for Karpenter node pools) or, by default,
-from the target version (K8S-FACTS 5.3-5.5):
+from the target version, as each kind of node is upgraded:
 
 - an EKS managed node group whose version (EKS data) is below the target: all its nodes;
 - without EKS data for a node, or for self-managed nodes: every node whose kubelet minor is below the target;

@@ -202,9 +202,6 @@ class AuditResult:
             return self.findings
         return tuple(f for f in self.findings if f.fingerprint not in self.baseline.known)
 
-    def run_of(self, rule_id: str) -> RuleRun | None:
-        return next((r for r in self.runs if r.rule == rule_id), None)
-
     @property
     def not_run(self) -> tuple[RuleRun, ...]:
         return tuple(r for r in self.runs if not r.ran)

@@ -9,7 +9,8 @@ import builders as b
 import pytest
 from click.testing import CliRunner
 
-from auditor.app import commands as app
+from auditor.app.audit import audit_state
+from auditor.app.inputs import load_states, with_options
 from auditor.cli.main import main
 from auditor.settings import Config, ReportSettings
 
@@ -131,11 +132,11 @@ def test_compare_accepts_rotating_and_checks_it_against_before(tmp_path: Path, s
 
 def test_the_result_carries_the_plan(tmp_path: Path, state: Path) -> None:
     report = ReportSettings(output_dir=tmp_path / "r", formats=("json",))
-    st = app.load_states([state])
-    result = app.audit_state(st, app._options(Config(), None, ("ng-blue",)), report, mode="audit")
+    st = load_states([state])
+    result = audit_state(st, with_options(Config(), None, ("ng-blue",)), report, mode="audit")
     assert result.plan is not None
     assert result.plan["how"] == "--rotating ng-blue" and result.plan["decided"] is True
     assert [(g["kind"], g["name"], len(g["nodes"]), g["reason"]) for g in result.plan["groups"]] == [
         ("eks-nodegroup", "ng-blue", 2, "--rotating ng-blue")]
-    empty = app.audit_state(st, Config(), report, mode="audit")
+    empty = audit_state(st, Config(), report, mode="audit")
     assert empty.plan is not None and empty.plan["decided"] is False and empty.plan["groups"] == []

@@ -185,9 +185,7 @@ def test_readme_rule_table_is_generated_from_all_rules() -> None:
     assert all(f"`{r.id}`" in readme.read_text() for r in ALL_RULES)
 
 
-@pytest.mark.parametrize("path", [
-    pytest.param(p, marks=pytest.mark.xfail(strict=True, reason="verify still echoes its own lines: moving to cli"))
-    if p.name == "verify.py" else p for p in _modules("auditor/app")], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", _modules("auditor/app"), ids=lambda p: p.name)
 def test_orchestration_prints_nothing(path: Path) -> None:
     """auditor/app returns results and texts; the CLI layer (auditor/cli, report/terminal) prints them."""
     assert not any(name == "click" or name.startswith("click.") for name, _ in imports(path)), path

@@ -13,7 +13,6 @@ Pure: no clock and no I/O; every time comes with the change that caused it.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
@@ -22,16 +21,14 @@ import msgspec
 from auditor.analysis.index import ClusterIndex
 from auditor.analysis.timeline import Timeline
 from auditor.engine.run import run_rules
+from auditor.engine.verdict import FOLLOWED_RULES, Key, Verdict
 from auditor.facts.pods import pod_ips
 from auditor.facts.slices import proxied_among, ready_count, ready_endpoints_in
-from auditor.model import Finding, InputInfo, Severity
-from auditor.rules import ALL_RULES
+from auditor.model import Finding, InputInfo
 from auditor.settings import Config
 from auditor.state.clusterstate import ClusterState, format_time
 from auditor.state.labels import LABEL_SERVICE_NAME
 from auditor.state.objects import KubeObject, canonical_ip, service_selector
-
-Key = tuple[str, str]  # (namespace, name)
 
 #: What endpoints depend on: the kinds verify reads and watches.
 FOLLOWED_KINDS = ("Namespace", "Node", "Pod", "Service", "Endpoints", "EndpointSlice")
@@ -60,17 +57,6 @@ def decode(line: bytes) -> KubeObject:
     return _DECODE.decode(line)
 
 
-@dataclass
-class Verdict:
-    """What the last evaluation of the touched Services found."""
-
-    not_converged: dict[Key, list[Finding]] = field(default_factory=dict)
-
-    @property
-    def converged(self) -> bool:
-        return not self.not_converged
-
-
 class Follower:
     """The followed cluster's objects and indexes, the timeline, and the per-Service convergence verdict."""
 
@@ -89,7 +75,6 @@ class Follower:
         self.timeline = Timeline(start=started, end=started)
         self._ready_before: dict[Key, int] = {}
         self.verdict = Verdict()
-        self._rules = tuple(r for r in ALL_RULES if r.convergence and r.mode in ("single", "pair"))
         self.last_change = started  # the latest endpoint-relevant change seen (Pods, slices, Services)
         self.pending: set[Key] = set()  # touched since the last evaluation
         self.version = 0  # batches applied: a whole-state comparison made at one version holds until the next
@@ -262,21 +247,9 @@ class Follower:
             return self.verdict
         after = self._substate(wanted, now)
         before = self._before_substate(wanted)
-        run = run_rules(self._rules, ClusterIndex(after), self.config, before=ClusterIndex(before),
+        run = run_rules(FOLLOWED_RULES, ClusterIndex(after), self.config, before=ClusterIndex(before),
                         command="verify")
-        found: dict[Key, list[Finding]] = {}
-        for f in run.findings:
-            if f.severity < Severity.ERROR:
-                continue
-            key = self._service_of(f)
-            if key is not None and key in wanted:
-                found.setdefault(key, []).append(f)
-        for key in wanted:
-            if key in found:
-                self.verdict.not_converged[key] = found[key]
-            else:
-                self.verdict.not_converged.pop(key, None)
-        return self.verdict
+        return self.verdict.update(wanted, run.findings, self._service_of)
 
     def _service_of(self, f: Finding) -> Key | None:
         o = f.object

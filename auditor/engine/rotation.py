@@ -2,19 +2,15 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Iterable
+from typing import Any
 
 from auditor.analysis.desired import service_ready_endpoints
 from auditor.analysis.index import ClusterIndex
+from auditor.engine import verdict
 from auditor.facts.nodes import kubelet_version, node_group
 from auditor.facts.slices import ready_count
-from auditor.model import Finding, Severity
-from auditor.rules import convergence_rules
+from auditor.model import Finding
 from auditor.state.objects import KubeObject
-
-#: Rules whose error findings mean "slices did not follow the Pods" (verify polls until none is left):
-#: the `convergence` metadata on each rule.
-RECONVERGENCE_RULES = convergence_rules()
 
 
 def _cp(index: ClusterIndex) -> str | None:
@@ -23,10 +19,6 @@ def _cp(index: ClusterIndex) -> str | None:
 
 def _node_key(n: KubeObject) -> tuple[str, str]:
     return (n.metadata.name, n.metadata.uid)
-
-
-def converged(findings: Iterable[Finding]) -> bool:
-    return not any(f.rule in RECONVERGENCE_RULES and f.severity >= Severity.ERROR for f in findings)
 
 
 def _eks_groups(index: ClusterIndex) -> dict[str, dict[str, Any]]:
@@ -38,7 +30,10 @@ def _eks_groups(index: ClusterIndex) -> dict[str, dict[str, Any]]:
             for ng in eks.nodegroups if ng.name}
 
 
-def summarise(before: ClusterIndex, after: ClusterIndex, findings: list[Finding]) -> dict[str, Any]:
+def summarise(before: ClusterIndex, after: ClusterIndex, findings: list[Finding],
+              unrun: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The rotation summary; `converged` is the verdict (`auditor.engine.verdict`) of these findings, false when
+    a convergence rule could not run (`unrun`)."""
     b_nodes = {_node_key(n): n for n in before.nodes.values()}
     a_nodes = {_node_key(n): n for n in after.nodes.values()}
     removed = [n for k, n in b_nodes.items() if k not in a_nodes]
@@ -88,7 +83,7 @@ def summarise(before: ClusterIndex, after: ClusterIndex, findings: list[Finding]
         "podsMoved": moved,
         "services": services,
         "servicesNotConverged": not_converged,
-        "converged": converged(findings),
+        "converged": verdict.converged(findings, unrun),
     }
 
 
@@ -179,13 +174,8 @@ def _pods_moved(before: ClusterIndex, after: ClusterIndex) -> int:
 
 def _services(before: ClusterIndex, after: ClusterIndex,
               findings: list[Finding]) -> tuple[list[dict[str, Any]], list[str]]:
-    bad: set[str] = set()
-    for f in findings:
-        if f.rule in RECONVERGENCE_RULES and f.severity >= Severity.ERROR:
-            if f.object.kind == "Service":
-                bad.add(f"{f.object.namespace}/{f.object.name}")
-            elif "service" in f.evidence and f.evidence["service"]:
-                bad.add(f"{f.object.namespace}/{f.evidence['service']}")
+    held = verdict.services_held_back(findings)
+    bad = set(held)
     rows = []
     for key in sorted(set(before.services) | set(after.services)):
         ns, name = key
@@ -201,4 +191,4 @@ def _services(before: ClusterIndex, after: ClusterIndex,
                      "nodesBefore": nb[:20], "nodesAfter": na[:20], "zonesBefore": zb, "zonesAfter": za,
                      "converged": sid not in bad, "deleted": key not in after.services})
     rows.sort(key=lambda r: (r["converged"], r["namespace"], r["name"]))
-    return rows, sorted(bad)
+    return rows, held

@@ -67,7 +67,7 @@ def test_bad_request_timeout_is_a_usage_error(kubeconfig: Path, tmp_path: Path, 
 
 
 def test_request_timeout_units(kubeconfig: Path) -> None:
-    from auditor.cli.main import parse_duration
+    from auditor.cli.options import parse_duration
 
     assert [parse_duration(v) for v in ("60", "60s", "2m", "1m30s", "500ms", "1.5")] == [60, 60, 120, 90, 0.5, 1.5]
 

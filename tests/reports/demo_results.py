@@ -9,7 +9,9 @@ from pathlib import Path
 
 from auditor.rules.base import Options
 
-from auditor.app import commands as app
+from auditor.app.audit import audit_state
+from auditor.app.compare import compare_states
+from auditor.app.inputs import resolve_target, with_options
 from auditor.model import AuditResult
 from auditor.settings import FORMATS, Config, ReportSettings
 from auditor.state import snapshot
@@ -30,8 +32,8 @@ def demo_audit() -> AuditResult:
     config = Config(options=Options())
     with resources.as_file(data / "after.json.gz") as after:
         state = snapshot.load(after)
-    target = app.resolve_target(state, None, config, planning=True)
-    return _stable(app.audit_state(state, app._options(config, target), report, mode="audit"))
+    target = resolve_target(state, None, config, planning=True)
+    return _stable(audit_state(state, with_options(config, target), report, mode="audit"))
 
 
 @lru_cache(maxsize=1)
@@ -41,5 +43,5 @@ def demo_compare() -> AuditResult:
     config = Config(options=Options())
     with resources.as_file(data / "before.json.gz") as b, resources.as_file(data / "after.json.gz") as a:
         before, after = snapshot.load(b), snapshot.load(a)
-    target = app.resolve_target(after, None, config, planning=False)
-    return _stable(app.compare_states(before, after, app._options(config, target), report, mode="compare"))
+    target = resolve_target(after, None, config, planning=False)
+    return _stable(compare_states(before, after, with_options(config, target), report, mode="compare"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from auditor.rules.rotation import ROTATION_RULES
 
-from auditor.app.commands import explanation
+from auditor.app.catalog import explanation
 
 MUST_MENTION = ("DaemonSet", "hostNetwork", "Fargate", "publishNotReadyAddresses", "default/kubernetes")
 

@@ -10,7 +10,9 @@ import pytest
 from auditor.rules.base import Options
 
 from auditor.analysis.timeline import ServiceLine, Timeline
-from auditor.app.verify import SNAPSHOT_NAME, VerifySettings, verify
+from auditor.app.replay import replay
+from auditor.app.verify import verify
+from auditor.app.verify_end import SNAPSHOT_NAME, VerifySettings
 from auditor.collect.options import ClusterOptions
 from auditor.collect.project import project
 from auditor.settings import Config, ReportSettings
@@ -118,9 +120,9 @@ def test_outage_is_measured_and_reported(tmp_path: Path, before_path: Path, caps
     initial, steps = _rotation()
     src = ScriptedSource(initial, steps)
     lines: list[str] = []
-    code = verify(_settings(tmp_path, before_path, record=tmp_path / "events.jsonl.gz", follow=True, timeout=10.0),
-                  source=src, clock=src.clock, echo=lines.append)
-    assert code == 0, lines
+    verified = verify(_settings(tmp_path, before_path, record=tmp_path / "events.jsonl.gz", follow=True,
+                                timeout=10.0), source=src, clock=src.clock, echo=lines.append)
+    assert verified.written.result.passed and not verified.interrupted, lines
     assert src.closed
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     validate(report)  # the schema in the repo knows the timeline
@@ -150,13 +152,12 @@ def test_replay_reproduces_the_report(tmp_path: Path, before_path: Path) -> None
     src = ScriptedSource(initial, steps)
     events = tmp_path / "events.jsonl.gz"
     assert verify(_settings(tmp_path, before_path, record=events, follow=True, timeout=10.0), source=src,
-                  clock=src.clock, echo=lambda _: None) == 0
+                  clock=src.clock, echo=lambda _: None).written.result.passed
     live = json.loads((tmp_path / "out" / "report.json").read_text())
     rec = recording.read(events)
     assert rec.reason == "timeout" and rec.settled and len(rec.changes) > 0
-    from auditor.app.verify import replay
     settings = _settings(tmp_path / "replay", before_path)
-    assert replay(before_path, rec, settings) == 0
+    assert replay(settings, rec).result.passed
     again = json.loads((tmp_path / "replay" / "out" / "report.json").read_text())
     assert again["timeline"] == live["timeline"]
     assert [(f["rule"], f["object"]) for f in again["findings"]] == [(f["rule"], f["object"]) for f in live["findings"]]
@@ -166,12 +167,12 @@ def test_replay_reproduces_the_report(tmp_path: Path, before_path: Path) -> None
 def test_fail_on_outage_and_tolerance(tmp_path: Path, before_path: Path) -> None:
     initial, steps = _rotation()
     src = ScriptedSource(initial, steps)
-    assert verify(_settings(tmp_path, before_path, fail_on_outage=True, follow=True, timeout=10.0), source=src,
-                  clock=src.clock, echo=lambda _: None) == 1
+    assert not verify(_settings(tmp_path, before_path, fail_on_outage=True, follow=True, timeout=10.0), source=src,
+                      clock=src.clock, echo=lambda _: None).written.result.passed
     src = ScriptedSource(initial, steps)
     tolerant = _settings(tmp_path / "t", before_path, fail_on_outage=True, follow=True, timeout=10.0,
                          options={"outage_tolerance_seconds": 5})
-    assert verify(tolerant, source=src, clock=src.clock, echo=lambda _: None) == 0
+    assert verify(tolerant, source=src, clock=src.clock, echo=lambda _: None).written.result.passed
 
 
 def test_without_follow_it_ends_once_converged(tmp_path: Path, before_path: Path) -> None:
@@ -180,7 +181,7 @@ def test_without_follow_it_ends_once_converged(tmp_path: Path, before_path: Path
     after = verify_states.converged_after()
     src = ScriptedSource(_without_endpoints(after, "cart"), [(T0 + 2.0, after)])
     assert verify(_settings(tmp_path, before_path, timeout=60.0), source=src, clock=src.clock,
-                  echo=lambda _: None) == 0
+                  echo=lambda _: None).written.result.passed
     assert src.now < T0 + 4.0  # within a few seconds of converging (grace 0)
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     cart = next(s for s in report["timeline"]["services"] if s["name"] == "cart")
@@ -189,8 +190,8 @@ def test_without_follow_it_ends_once_converged(tmp_path: Path, before_path: Path
 
 def test_never_converges_exits_1_at_the_timeout(tmp_path: Path, before_path: Path) -> None:
     src = ScriptedSource(verify_states.stuck_after(), [])
-    assert verify(_settings(tmp_path, before_path, timeout=5.0), source=src, clock=src.clock,
-                  echo=lambda _: None) == 1
+    assert not verify(_settings(tmp_path, before_path, timeout=5.0), source=src, clock=src.clock,
+                      echo=lambda _: None).written.result.passed
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["summary"]["converged"] is False
     assert any("timed out" in n for n in report["notices"])
@@ -201,7 +202,7 @@ def test_follow_runs_to_the_timeout_and_exits_by_the_verdict(tmp_path: Path, bef
     initial, steps = _rotation()
     src = ScriptedSource(initial, steps)
     assert verify(_settings(tmp_path, before_path, follow=True, timeout=20.0), source=src, clock=src.clock,
-                  echo=lambda _: None) == 0
+                  echo=lambda _: None).written.result.passed
     assert src.now >= T0 + 20.0  # did not stop at convergence
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["summary"]["converged"] is True and any("--follow" in n for n in report["notices"])

@@ -13,7 +13,7 @@ from typing import Any, Callable
 import pytest
 from click.testing import CliRunner, Result
 
-from auditor.app.verify import SNAPSHOT_NAME
+from auditor.app.verify_end import SNAPSHOT_NAME
 from auditor.cli.main import main
 from auditor.state import snapshot
 from tests.apidouble import ApiDouble

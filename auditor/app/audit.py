@@ -1,0 +1,92 @@
+"""`audit`: the single-state rules on one cluster state (files, folders or stdin merged), its plan and blast radius."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from auditor.analysis import blast, plan
+from auditor.analysis.eksview import eks_view
+from auditor.analysis.index import ClusterIndex
+from auditor.app.inputs import baseline_of, check_rotating, check_target, load_states, resolve_target, with_options
+from auditor.app.publish import finish
+from auditor.engine.baseline import apply as apply_baseline
+from auditor.engine.run import run_rules
+from auditor.facts import versions
+from auditor.facts.nodes import eks_nodegroup
+from auditor.model import AuditResult, Written
+from auditor.rules import ALL_RULES
+from auditor.settings import Config, ReportSettings
+from auditor.state.clusterstate import ClusterState, format_time
+
+
+@dataclass(frozen=True)
+class AuditSettings:
+    """What `audit` was asked: the INPUT arguments, the config, the reports, --target-version, --rotating."""
+
+    inputs: tuple[str, ...]
+    config: Config
+    report: ReportSettings
+    target: str | None = None
+    rotating: tuple[str, ...] = ()
+
+
+def audit(settings: AuditSettings) -> Written:
+    config, report = settings.config, settings.report
+    baseline_of(report)  # a bad baseline fails before the inputs are read
+    state = load_states(list(settings.inputs))
+    check_target([state], settings.target, config)
+    check_rotating(state, settings.rotating, config)
+    config = with_options(config, resolve_target(state, settings.target, config, planning=True), settings.rotating)
+    return finish(audit_state(state, config, report, mode="audit"), report)
+
+
+def audit_state(state: ClusterState, config: Config, report: ReportSettings, *, mode: str) -> AuditResult:
+    index = ClusterIndex(state)
+    rules = tuple(r for r in ALL_RULES if r.mode in ("single", "eks"))
+    rotation_plan = plan_json(index, config)
+    run = run_rules(rules, index, config, command=mode)
+    result = AuditResult(
+        mode=mode, inputs=tuple(state.inputs), findings=tuple(run.findings), suppressed=tuple(run.suppressed),
+        fail_on=report.fail_on, rules=tuple(r.info() for r in rules),
+        cluster=cluster_facts(state, config.options.target_version),
+        eks=eks_view(index, config.options.target_version), notices=tuple(state.warnings) + tuple(run.notices),
+        generated_at=format_time(datetime.now(timezone.utc)), runs=tuple(run.runs), warnings=tuple(run.warnings),
+        plan=rotation_plan, blast_radius=blast.blast_radius(rotation_plan, run.findings))
+    return apply_baseline(result, baseline_of(report))
+
+
+def plan_json(index: ClusterIndex, config: Config) -> dict[str, Any]:
+    """The rotation plan for the report, the same object the rotation rules read (memoised on the index)."""
+    return plan.plan_of(index, config.options.target_version, config.options.rotating).to_json()
+
+
+def cluster_facts(state: ClusterState, target_version: str | None = None) -> dict[str, object]:
+    """The report's `cluster` block: where the state came from, its versions, node groups and object counts."""
+    facts: dict[str, object] = {}
+    if target_version:
+        facts["targetVersion"] = target_version
+    if state.context:
+        facts["context"] = state.context
+    if state.server:
+        facts["server"] = state.server
+    if state.server_version:
+        facts["serverVersion"] = state.server_version
+    eks = state.eks_data
+    if eks is not None:
+        facts["eksCluster"] = eks.name or None
+        facts["eksVersion"] = eks.cluster.version or None
+        facts["eksPlatformVersion"] = eks.cluster.platform_version or None
+    cp = versions.control_plane(state.server_version, eks.cluster.version if eks is not None else None)
+    if cp is not None:
+        facts["controlPlane"] = {"version": str(cp.version), "source": cp.source}
+    groups: dict[str, int] = {}
+    for node in state.of("Node"):
+        ng = eks_nodegroup(node)
+        if ng:
+            groups[ng] = groups.get(ng, 0) + 1
+    if groups:
+        facts["nodeGroups"] = groups
+    facts["takenAt"] = format_time(state.taken_at)
+    facts["objects"] = {k: len(v) for k, v in state.objects.items()}
+    return {k: v for k, v in facts.items() if v is not None}

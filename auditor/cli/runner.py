@@ -1,0 +1,35 @@
+"""Running a command body: its outcome printed, expected failures as one line, the exit code from `ExitCode`."""
+from __future__ import annotations
+
+import sys
+from typing import Callable
+
+import click
+
+from auditor.errors import AuditorError, ExitCode
+from auditor.model import Written
+from auditor.report.terminal import present
+from auditor.settings import ReportSettings
+
+
+def run(action: Callable[[], int]) -> None:
+    """Run a command body: expected failures become one line on stderr and their exit code."""
+    try:
+        code = action()
+    except AuditorError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(int(exc.exit_code))
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    sys.exit(int(code))
+
+
+def show(written: Written, report: ReportSettings) -> int:
+    """Print an auditing command's outcome (warnings, then the summary) as -q / -v asked; its exit code."""
+    return present(written, quiet=report.quiet, verbose=report.verbose)
+
+
+def echo_ok(text: str) -> int:
+    click.echo(text)
+    return int(ExitCode.OK)

@@ -6,7 +6,7 @@ from typing import Iterator
 from auditor.rules.base import Context, RuleNotRun, rule
 
 from auditor.analysis.index import ref_of
-from auditor.facts import versions
+from auditor.facts import fixcmd, versions
 from auditor.facts.fixcmd import aws_eks
 from auditor.facts.nodes import eks_nodegroup, kubelet_version
 from auditor.model import Finding, ObjectRef, Severity, cluster_ref
@@ -49,7 +49,7 @@ def kubelet_version_skew(ctx: Context) -> Iterator[Finding]:
         if problem is None:
             continue
         group = eks_nodegroup(node)
-        fix = [f"kubectl get node {node.name} -o wide"]
+        fix = [fixcmd.kubectl("get", "Node", node.name, "", "-o", "wide")]
         eks = idx.eks_data
         if group and eks is not None:
             fix.append(aws_eks("update-nodegroup-version", eks.region, eks.name, nodegroup_name=group,

@@ -53,19 +53,11 @@ def nodegroup_version_skew(ctx: Context) -> Iterator[Finding]:
             continue
         nodes = idx.nodes_of_nodegroup(ng.name)
         kubelets = sorted({v for v in (kubelet_version(n) for n in nodes) if v})
-        minors = [m for m in [nodegroup_minor(ng), *map(versions.parse, kubelets)] if m is not None]
-        if not minors:
+        judged = _judge_nodegroup(nodegroup_minor(ng), kubelets, cp, target)
+        if judged is None:
             continue
-        oldest, newest = min(minors), max(minors)
-        runs = f"runs Kubernetes {oldest}" if oldest == newest else f"runs Kubernetes {oldest} to {newest}"
-        problems = [p for p in (versions.judge_skew(newest, cp, target), versions.judge_skew(oldest, cp, target))
-                    if p is not None]
-        problems = [p for i, p in enumerate(problems) if p not in problems[:i]]
-        if not problems:
-            continue
+        runs, problems, fix_to = judged
         texts = [p.describe() for p in problems]
-        ref = target if target is not None and (cp is None or target > cp) else cp
-        fix_to = cp if problems[0].problem == "newer" or ref is None else ref
         yield ctx.finding(
             ObjectRef("NodeGroup", "", ng.name),
             f"node group {ng.name} {runs} and {'; '.join(texts)} (skew policy: {versions.POLICY_TEXT})",
@@ -77,6 +69,26 @@ def nodegroup_version_skew(ctx: Context) -> Iterator[Finding]:
             fix=[aws_eks("describe-nodegroup", eks.region, eks.name, nodegroup_name=ng.name),
                  aws_eks("update-nodegroup-version", eks.region, eks.name, nodegroup_name=ng.name,
                          kubernetes_version=str(fix_to))])
+
+
+Judged = tuple[str, list[versions.SkewProblem], versions.Minor | None]
+
+
+def _judge_nodegroup(version: versions.Minor | None, kubelets: list[str], cp: versions.Minor | None,
+                     target: versions.Minor | None) -> Judged | None:
+    """(what the group runs, its skew problems, the version to fix it to), None when it is within the policy."""
+    minors = [m for m in [version, *map(versions.parse, kubelets)] if m is not None]
+    if not minors:
+        return None
+    oldest, newest = min(minors), max(minors)
+    runs = f"runs Kubernetes {oldest}" if oldest == newest else f"runs Kubernetes {oldest} to {newest}"
+    problems = [p for p in (versions.judge_skew(newest, cp, target), versions.judge_skew(oldest, cp, target))
+                if p is not None]
+    problems = [p for i, p in enumerate(problems) if p not in problems[:i]]
+    if not problems:
+        return None
+    ref = target if target is not None and (cp is None or target > cp) else cp
+    return runs, problems, cp if problems[0].problem == "newer" or ref is None else ref
 
 
 @rule("nodegroup-not-active", Severity.ERROR, "Node group not ACTIVE or unhealthy", mode="eks")

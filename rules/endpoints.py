@@ -93,8 +93,7 @@ def truncated_endpoints(ctx: Context) -> Iterator[Finding]:
             ns, name = ep.metadata.namespace, ep.metadata.name
             yield ctx.finding(ref_of(ep), "Endpoints truncated at 1000 addresses: v1 Endpoints consumers "
                               "miss the remaining Pods", addresses=len(ready) + len(not_ready),
-                              fix=[f"kubectl -n {fixcmd.q(ns)} get endpointslices -l "
-                                   f"{fixcmd.q('kubernetes.io/service-name=' + name)}"])
+                              fix=[fixcmd.slices_of_service(ns, name, output=None)])
 
 
 @rule("unmirrored-endpoints", Severity.WARNING, "Hand-written Endpoints not mirrored to an EndpointSlice",
@@ -143,5 +142,4 @@ def unmirrored_endpoints(ctx: Context) -> Iterator[Finding]:
                           "EndpointSlice: kube-proxy and CoreDNS see no endpoints",
                           addresses=len(ready) + len(not_ready),
                           fix=[fixcmd.kubectl_yaml("Endpoints", name, ns),
-                               f"kubectl -n {fixcmd.q(ns)} get endpointslices -l "
-                               f"{fixcmd.q('kubernetes.io/service-name=' + name)}"])
+                               fixcmd.slices_of_service(ns, name, output=None)])

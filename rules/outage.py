@@ -8,7 +8,9 @@ from auditor.rules.base import Context, RuleNotRun, rule
 from auditor.analysis.desired import service_ready_endpoints
 from auditor.analysis.index import ref_of
 from auditor.analysis.timeline import Timeline, iso
+from auditor.facts import fixcmd
 from auditor.facts.pods import condition, pod_node
+from auditor.facts.slices import ReadyEndpoint
 from auditor.model import Finding, ObjectRef, Severity
 
 
@@ -61,23 +63,27 @@ def service_outage(ctx: Context) -> Iterator[Finding]:
         was = service_ready_endpoints(ctx.before, *key)
         now = service_ready_endpoints(ctx.index, *key)
         left = sorted({e.node for e in was.values() if e.node} - {e.node for e in now.values() if e.node})
-        replaced = []
-        for e in now.values():
-            pod = ctx.index.pods.get((line.namespace, e.pod)) if e.pod else None
-            ready = condition(pod, "Ready") if pod is not None else None
-            replaced.append({"pod": e.pod or None, "address": e.address, "node": e.node or None,
-                             "readySince": ready.last_transition_time if ready is not None else None})
+        replaced = _replaced_by(ctx, line.namespace, now)
         still = outages[-1][1] is None
         intervals = [{"from": iso(a), "to": iso(b) if b is not None else None} for a, b in outages]
         text = (f"had {line.ready_before} ready endpoint(s) before and was at zero for {down:.1f}s during the run "
                 f"({len(outages)} outage{'s' if len(outages) != 1 else ''}"
                 + (", still down at the end" if still else "") + ")")
-        ns = line.namespace
-        fix = [f"kubectl -n {ns} get endpointslices -l kubernetes.io/service-name={line.name} -o wide",
-               f"kubectl -n {ns} get events --field-selector involvedObject.kind=Pod --sort-by=.lastTimestamp"]
+        fix = [fixcmd.slices_of_service(line.namespace, line.name, output="wide"), fixcmd.pod_events(line.namespace)]
         yield ctx.finding(obj, text, key=line.name, fix=fix, downSeconds=round(down, 3), outages=intervals,
                           readyBefore=line.ready_before, minReady=line.min_ready(), readyAtEnd=line.ready_at_end(),
                           nodesLeft=left or None, replacedBy=replaced or None,
                           toleranceSeconds=tolerance if tolerance else None,
                           nodesOfPodsNow=sorted({pod_node(p) for p in ctx.index.selected_pods(svc)} - {""})
                           if svc is not None and svc.spec is not None and svc.spec.selector else None)
+
+
+def _replaced_by(ctx: Context, namespace: str, now: dict[str, ReadyEndpoint]) -> list[dict[str, object]]:
+    """The endpoints serving the Service at the end, with when each Pod became ready."""
+    out: list[dict[str, object]] = []
+    for e in now.values():
+        pod = ctx.index.pods.get((namespace, e.pod)) if e.pod else None
+        ready = condition(pod, "Ready") if pod is not None else None
+        out.append({"pod": e.pod or None, "address": e.address, "node": e.node or None,
+                    "readySince": ready.last_transition_time if ready is not None else None})
+    return out

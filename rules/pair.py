@@ -51,7 +51,7 @@ def _svc_fix(svc: KubeObject) -> list[str]:
     out = [fixcmd.slices_of_service(ns, name)]
     if has_selector(svc):
         out += [fixcmd.pods_by_selector(ns, service_selector(svc)),
-                f"kubectl -n {fixcmd.q(ns)} describe pods -l {fixcmd.q(fixcmd.selector_text(service_selector(svc)))}"]
+                fixcmd.describe_pods(ns, service_selector(svc))]
     return out
 
 

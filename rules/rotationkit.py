@@ -173,7 +173,8 @@ def plural(n: int, word: str) -> str:
 
 
 def drain_consequence(groups: Iterable[PlanGroup]) -> str:
-    """What each kind of rotation does when an eviction is refused (K8S-FACTS 5.3-5.5)."""
+    """What each kind of rotation does when an eviction is refused (EKS managed node group update behaviour,
+    Karpenter's disruption docs)."""
     kinds = {g.kind for g in groups}
     parts = []
     if "eks-nodegroup" in kinds:

@@ -15,7 +15,8 @@ if TYPE_CHECKING:
 
 def controller_slices(index: ClusterIndex, svc: KubeObject) -> list[KubeObject]:
     """Slices the EndpointSlice controller manages for this live Service: its managed-by, owned by the
-    Service's uid (the controller deletes the others), not being deleted (K8S-FACTS 1.3)."""
+    Service's uid (the controller deletes the others), not being deleted (the controller's reconciler,
+    pkg/controller/endpointslice)."""
     uid = svc.metadata.uid
     return [s for s in index.slices_by_service.get((svc.metadata.namespace, svc.metadata.name), ())
             if slice_manager(s) == CONTROLLER and s.metadata.deletion_timestamp is None
@@ -36,7 +37,8 @@ def routed_slices(index: ClusterIndex, svc: KubeObject) -> list[KubeObject]:
 
 
 class DesiredEndpoint(NamedTuple):
-    """One endpoint the EndpointSlice controller would write for a Service (K8S-FACTS 2, podToEndpoint)."""
+    """One endpoint the EndpointSlice controller would write for a Service (`podToEndpoint` in
+    staging/src/k8s.io/endpointslice/utils.go)."""
 
     pod: KubeObject
     address: str

@@ -27,10 +27,6 @@ from auditor.state.objects import KubeObject
 KARPENTER_PREFIX = "karpenter:"
 
 
-
-
-
-
 @dataclass(frozen=True)
 class PlanGroup:
     kind: str                 # "eks-nodegroup" | "karpenter-nodepool" | "unmanaged"

@@ -10,11 +10,11 @@ Rules read `Reconciler` (one per index and grace period, memoised); none re-deri
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from auditor.analysis.desired import controller_slices, desired_endpoints, mirrored_slices
+from auditor.analysis.discrepancies import EndpointsReport, Problem, Reconciliation, ServiceReport, SliceReport
 from auditor.facts.endpoints import (
     endpoints_addresses,
     endpoints_truncated,
@@ -36,7 +36,7 @@ from auditor.facts.services import (
 from auditor.facts.slices import endpoint_ready, owned_by, slice_manager
 from auditor.state.clusterstate import parse_time
 from auditor.state.labels import CONTROLLER
-from auditor.state.objects import EndpointAddress, KubeObject, canonical_ip
+from auditor.state.objects import Endpoint, EndpointAddress, KubeObject, canonical_ip
 
 if TYPE_CHECKING:
     from auditor.analysis.index import ClusterIndex
@@ -44,147 +44,12 @@ if TYPE_CHECKING:
 
 
 
-# -- addresses ------------------------------------------------------------------------------------------
 
-# -- Pods -------------------------------------------------------------------------------------------------
 
 
 
 
 
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-# -- Services -------------------------------------------------------------------------------------------
-
-
-
-
-
-
-
-
-
-
-
-# -- ports (FindPort) -------------------------------------------------------------------------------------
-
-
-
-
-
-# -- slice ownership ----------------------------------------------------------------------------------------
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-# -- v1 Endpoints ---------------------------------------------------------------------------------------
-
-
-
-
-
-
-
-
-
-
-
-# -- the desired state ------------------------------------------------------------------------------------
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-# -- discrepancies -----------------------------------------------------------------------------------------
-
-@dataclass
-class Problem:
-    """One discrepancy that is not in flight; `since` is when the unreconciled change happened. When `exact`
-    is False, `since` is only a lower bound (a gone Pod leaves no deletion time)."""
-
-    what: str
-    detail: dict[str, object]
-    since: datetime | None
-    exact: bool = True
-
-
-@dataclass
-class SliceReport:
-    slice: KubeObject
-    service: KubeObject | None
-    problems: list[Problem] = field(default_factory=list)
-
-
-@dataclass
-class ServiceReport:
-    service: KubeObject
-    missing_families: list[str] = field(default_factory=list)   # no controller slice at all
-    ready_families_missing: dict[str, int] = field(default_factory=dict)  # fam -> ready pods, no slice
-    missing_ready: list[Problem] = field(default_factory=list)  # ready pods absent from its slices
-
-
-@dataclass
-class EndpointsReport:
-    endpoints: KubeObject
-    reason: str = ""            # service-gone | frozen | "" (address problems)
-    problems: list[Problem] = field(default_factory=list)
-
-
-@dataclass
-class Reconciliation:
-    slices: list[SliceReport]
-    services: list[ServiceReport]
-    latest_controller_write: datetime | None
-    frozen: list[SliceReport] = field(default_factory=list)   # leftovers of ExternalName / selectorless
 
 
 class Reconciler:
@@ -311,7 +176,8 @@ class Reconciler:
                 for ep in s.endpoints or ():
                     tr = ep.target_ref
                     if ep.addresses and tr is not None:
-                        # the controller's endpoint key is address + targetRef namespace/name (K8S-FACTS 4): a Pod
+                        # the controller's endpoint key is address + targetRef namespace/name (endpointslice's
+                        # `endpointsEqualBeyondHash` / `newEndpointMeta`): a Pod
                         # reborn with the same name and IP is present (its stale uid is reported as pod-recreated)
                         addr = canonical_ip(ep.addresses[0])
                         present.add((addr, tr.name))
@@ -355,13 +221,7 @@ class Reconciler:
             if tr is None or tr.kind != "Pod" or not ep.addresses:
                 continue
             addr = canonical_ip(ep.addresses[0])
-            info: dict[str, object] = {"pod": tr.name, "uid": tr.uid, "address": addr, "node": ep.node_name or ""}
-            if ep.zone:
-                info["zone"] = ep.zone
-            if ep.conditions is not None:
-                info["conditions"] = {k: v for k, v in (("ready", ep.conditions.ready),
-                                                        ("serving", ep.conditions.serving),
-                                                        ("terminating", ep.conditions.terminating)) if v is not None}
+            info = _endpoint_info(ep, addr)
             pod = idx.pods.get((tr.namespace or ns, tr.name))
             if pod is None:
                 # A gone Pod leaves no deletion time; its deletion would have made the controller rewrite this
@@ -386,7 +246,8 @@ class Reconciler:
                     rep.problems.append(Problem("node-gone", info, written, exact=False))
                 continue
             if node_ok is False and not pnra:
-                continue  # Pod still bound to a deleted Node: in flight until PodGC deletes it (K8S-FACTS 8.9)
+                # Pod still bound to a deleted Node: in flight until the Pod garbage collector deletes it (podgc)
+                continue
             if pod.metadata.uid not in selected:
                 if not self.in_flight(pod=pod, slc=slc):
                     rep.problems.append(Problem("not-selected", info, written, exact=False))
@@ -447,7 +308,8 @@ class Reconciler:
                 if not self.in_flight(pod=pod, endpoints=ep):
                     rep.problems.append(Problem("ip-changed", base, self.pod_changed(pod)))
             elif selected is not None and pod.metadata.uid not in selected:
-                # the Endpoints controller re-lists Pods by selector on every sync (K8S-FACTS 8.6)
+                # the Endpoints controller re-lists Pods by selector on every sync
+                # (pkg/controller/endpoint/endpoints_controller.go)
                 if not self.in_flight(pod=pod, endpoints=ep):
                     rep.problems.append(Problem("not-selected", base, write_time(ep), exact=False))
         if controller_manages(svc) and not endpoints_truncated(ep) and idx.has("Pod"):
@@ -483,7 +345,7 @@ class Reconciler:
     # -- mirrored slices ----------------------------------------------------------------------------
     def stale_mirrors(self) -> list[SliceReport]:
         """Mirrored slices whose addresses no longer match their Endpoints beyond the grace period
-        (K8S-FACTS 8.7): kube-proxy routes a selectorless Service from them."""
+        (pkg/controller/endpointslicemirroring): kube-proxy routes a selectorless Service from them."""
         out = []
         idx = self.index
         for (ns, name), ep in idx.endpoints.items():
@@ -519,3 +381,14 @@ class Reconciler:
         return out
 
 
+def _endpoint_info(ep: Endpoint, addr: str) -> dict[str, object]:
+    """What a slice endpoint says of itself, as a problem's detail."""
+    tr = ep.target_ref
+    info: dict[str, object] = {"pod": tr.name if tr else "", "uid": tr.uid if tr else "", "address": addr,
+                               "node": ep.node_name or ""}
+    if ep.zone:
+        info["zone"] = ep.zone
+    if ep.conditions is not None:
+        info["conditions"] = {k: v for k, v in (("ready", ep.conditions.ready), ("serving", ep.conditions.serving),
+                                                ("terminating", ep.conditions.terminating)) if v is not None}
+    return info

@@ -37,9 +37,19 @@ def pods_by_selector(namespace: str, selector: Mapping[str, str], wide: bool = T
     return cmd + (" -o wide" if wide else "")
 
 
-def slices_of_service(namespace: str, service: str) -> str:
-    return (f"kubectl -n {q(namespace)} get endpointslices -l "
-            f"{q('kubernetes.io/service-name=' + service)} -o yaml")
+def slices_of_service(namespace: str, service: str, output: str | None = "yaml") -> str:
+    cmd = f"kubectl -n {q(namespace)} get endpointslices -l {q('kubernetes.io/service-name=' + service)}"
+    return cmd + (f" -o {output}" if output else "")
+
+
+def describe_pods(namespace: str, selector: Mapping[str, str]) -> str:
+    return kubectl("describe", "pods", "", namespace, "-l", q(selector_text(selector)))
+
+
+def pod_events(namespace: str) -> str:
+    """The namespace's Pod events, oldest first: what happened to the Pods behind a Service."""
+    return kubectl("get", "events", "", namespace, "--field-selector", "involvedObject.kind=Pod",
+                   "--sort-by=.lastTimestamp")
 
 
 def events_of(kind: str, name: str, namespace: str) -> str:

@@ -82,7 +82,8 @@ class Conditions(NamedTuple):
 
 def endpoint_conditions(pod: KubeObject, publish_not_ready: bool) -> Conditions:
     """podToEndpoint: serving = Ready, terminating = deletionTimestamp set, ready = serving and not terminating,
-    or always true with publishNotReadyAddresses (K8S-FACTS 2, 4.5)."""
+    or always true with publishNotReadyAddresses (`podToEndpoint` in pkg/controller/util/endpointslice, and the
+    EndpointConditions API docs)."""
     serving = pod_ready(pod)
     terminating = pod_terminating(pod)
     return Conditions(publish_not_ready or (serving and not terminating), serving, terminating)

@@ -9,7 +9,8 @@ from auditor.state.objects import (
 
 
 def has_selector(svc: KubeObject) -> bool:
-    """The controllers test Selector == nil; an empty map reads back as none (K8S-FACTS 8.12)."""
+    """The controllers test Selector == nil; an empty map reads back as none (`Selector == nil` in
+    pkg/controller/endpointslice/endpointslice_controller.go)."""
     return bool(svc.spec is not None and svc.spec.selector)
 
 
@@ -27,7 +28,8 @@ def controller_manages(svc: KubeObject) -> bool:
 
 
 def service_families(svc: KubeObject) -> list[str]:
-    """Address families the EndpointSlice controller writes slices for (K8S-FACTS 2, 'Address families')."""
+    """Address families the EndpointSlice controller writes slices for (`getAddressTypesForService` in
+    pkg/controller/endpointslice/utils.go)."""
     spec = svc.spec
     if spec is None:
         return ["IPv4"]
@@ -42,7 +44,8 @@ def service_families(svc: KubeObject) -> list[str]:
 def find_port(pod: KubeObject, svc_port: ServicePort) -> int | None:
     """The container port a Service port resolves to on this Pod, as `FindPort` does: a number (or no
     targetPort: the Service port) always resolves; a name matches a container port (or a restartable init
-    container's) with that name *and* the Service port's protocol (TCP when unset) (K8S-FACTS 8.1)."""
+    container's) with that name *and* the Service port's protocol (TCP when unset) (`FindPort` in
+    pkg/api/v1/pod/util.go)."""
     target = svc_port.target_port
     if target is None or target == "" or target == 0:
         return svc_port.port

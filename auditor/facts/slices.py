@@ -7,7 +7,7 @@ from auditor.facts.services import has_selector, is_external_name
 from auditor.state.labels import CONTROLLER, LABEL_MANAGED_BY, LABEL_SERVICE_NAME, MIRRORING_CONTROLLER
 from auditor.state.objects import Endpoint, KubeObject, canonical_ip, ip_family
 
-#: managed-by values of known third-party writers (K8S-FACTS 1.2, 8.3, 8.11); config adds more.
+#: managed-by values of known third-party writers (each project's own controller source); config adds more.
 KNOWN_THIRD_PARTY = {
     "endpointslice-mesh-controller.cilium.io": "Cilium ClusterMesh",
     "lighthouse-agent.submariner.io": "Submariner Lighthouse",
@@ -17,11 +17,13 @@ KNOWN_THIRD_PARTY = {
 }
 
 
-#: writers whose slices deliberately carry no kubernetes.io/service-name (K8S-FACTS 8.3)
+#: writers whose slices deliberately carry no kubernetes.io/service-name (Submariner's Lighthouse agent labels its
+#: slices for multi-cluster DNS, not for kube-proxy)
 MULTICLUSTER_WITHOUT_SERVICE_NAME = {"lighthouse-agent.submariner.io"}
 
 
-#: writers whose endpoints name remote nodes and synthetic Pods (K8S-FACTS 8.4): never matched locally
+#: writers whose endpoints name remote nodes and synthetic Pods (Cilium ClusterMesh and the multi-cluster controllers
+#: mirror other clusters' endpoints): never matched locally
 REMOTE_WRITERS = {"endpointslice-mesh-controller.cilium.io", "lighthouse-agent.submariner.io",
                   "aws-cloud-map-mcs-controller-for-k8s", "endpointslice-dispatch-controller.karmada.io"}
 
@@ -41,7 +43,7 @@ def owned_by(obj: KubeObject, kind: str, uid: str) -> bool:
 
 
 def third_party_writer(slc: KubeObject, extra: Iterable[str] = ()) -> str | None:
-    """The name of a known third-party writer of this slice (K8S-FACTS 1.2), or None."""
+    """The name of a known third-party writer of this slice, or None."""
     manager = slice_manager(slc)
     if manager in KNOWN_THIRD_PARTY:
         return KNOWN_THIRD_PARTY[manager]
@@ -73,7 +75,8 @@ def is_remote_writer(slc: KubeObject) -> bool:
 def proxied_among(svc: KubeObject, labelled: Iterable[KubeObject]) -> list[KubeObject]:
     """The slices kube-proxy actually programs for a Service: every slice labelled with its name, whoever wrote
     it and whatever owner it names (kube-proxy's slice cache keys on the label alone), none for an ExternalName
-    Service (K8S-FACTS 8.5). This is what traffic sees; `routed_slices` is what should describe the Service."""
+    Service (kube-proxy's pkg/proxy/endpointslicecache.go keys on the `kubernetes.io/service-name` label and skips
+    ExternalName Services). This is what traffic sees; `routed_slices` is what should describe the Service."""
     if is_external_name(svc):
         return []
     return [s for s in labelled if s.metadata.deletion_timestamp is None]
@@ -129,7 +132,7 @@ def ready_endpoints_in(slices: Iterable[KubeObject]) -> dict[str, ReadyEndpoint]
 
 def ready_count(eps: dict[str, ReadyEndpoint]) -> int:
     """A Service's ready endpoints as a count of backends: the larger per-family count (a dual-stack Pod has
-    one endpoint per family, K8S-FACTS 2)."""
+    one endpoint per family in a slice of each address type)."""
     if not any(":" in addr for addr in eps):
         return len(eps)
     per_family: dict[str, int] = {}

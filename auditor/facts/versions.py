@@ -94,7 +94,7 @@ def next_minor(text: object) -> str | None:
 
 def allowed_lag(control_plane: Minor) -> int:
     """Minors a kubelet (or a managed node group) may lag the control plane: 3 from a 1.28 control plane
-    (KEP-3935; covers kubelets from 1.25), 2 before. Never newer (K8S-FACTS 5.1, 5.2)."""
+    (KEP-3935; covers kubelets from 1.25), 2 before. Never newer (https://kubernetes.io/releases/version-skew-policy/)."""
     return 3 if control_plane >= Minor(1, 28) else 2
 
 

@@ -293,7 +293,8 @@ def ip_family(ip: str) -> str:
 
 
 def service_selector(svc: KubeObject) -> dict[str, str]:
-    """A Service's selector map ({} when selectorless; an empty map reads back as none, K8S-FACTS 8.12)."""
+    """A Service's selector map ({} when selectorless; an empty map reads back as none: the controllers test
+    `Selector == nil`)."""
     sel = svc.spec.selector if svc.spec is not None else None
     if not sel:
         return {}

@@ -1,0 +1,610 @@
+"""The reconcile engine (auditor.analysis.reconcile): each discrepancy against what the EndpointSlice, Endpoints and
+mirroring controllers would write, when it happened, and when it is still in flight."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, Callable
+
+import builders as b
+import pytest
+from builders import state_from
+
+from auditor.analysis.discrepancies import Problem, Reconciliation
+from auditor.analysis.index import ClusterIndex
+from auditor.analysis.reconcile import Reconciler
+
+Obj = dict[str, Any]
+T = b.at("2026-11-20T10:00:00Z")
+OLD = T - timedelta(hours=3)          # long past any grace period
+RECENT = T - timedelta(seconds=30)    # inside the default 120 s
+GRACE = 120
+NS = "shop"
+NODE_A = "ip-10-0-1-17.eu-west-1.compute.internal"
+NODE_B = "ip-10-0-2-9.eu-west-1.compute.internal"
+NODE_GONE = "ip-10-0-3-4.eu-west-1.compute.internal"
+NODES = {NODE_A: b.node(NODE_A, OLD - timedelta(days=2), zone="eu-west-1a", ip="10.0.1.250"),
+         NODE_B: b.node(NODE_B, OLD - timedelta(days=2), zone="eu-west-1b", ip="10.0.2.250")}
+#: the Node the Pods ran on before it was deleted, for writing the slices the controller wrote then
+WITH_GONE = {**NODES, NODE_GONE: b.node(NODE_GONE, OLD - timedelta(days=2), zone="eu-west-1c")}
+
+
+def cart_pod(i: int, *, node: str | None = None, ips: list[str] | None = None, created: datetime = OLD,
+             **kw: Any) -> Obj:
+    return b.replicaset_pod("cart", NS, i, created, labels={"app": "cart"}, node_name=node or (NODE_A, NODE_B)[i % 2],
+                            ips=ips or [f"10.0.1.{10 + i}"], **kw)
+
+
+def cart_service(**kw: Any) -> Obj:
+    kw.setdefault("selector", {"app": "cart"})
+    return b.service("cart", NS, OLD - timedelta(days=10), **kw)
+
+
+def cluster(pods: list[Obj], *, svc: Obj | None = None, written: datetime = OLD, slice_pods: list[Obj] | None = None,
+            endpoint_pods: list[Obj] | None = None, nodes: dict[str, Obj] = NODES, extra: tuple[Obj, ...] = (),
+            endpoints: bool = True) -> list[Obj]:
+    """Pods and a Service in the state; the slices and Endpoints as the controllers wrote them at `written` for
+    `slice_pods` / `endpoint_pods` (by default the Pods in the state: nothing to reconcile)."""
+    svc = svc or cart_service()
+    slices = b.controller_slices(svc, pods if slice_pods is None else slice_pods, WITH_GONE, written)
+    objs = [b.namespace(NS, OLD - timedelta(days=30)), *nodes.values(), svc, *pods, *slices, *extra]
+    if endpoints:
+        objs.append(b.endpoints_object(svc, pods if endpoint_pods is None else endpoint_pods, WITH_GONE, written))
+    return objs
+
+
+def reconciler(objs: list[Obj], grace: int = GRACE, **spec: Any) -> Reconciler:
+    return Reconciler.of(ClusterIndex(state_from({"takenAt": b.ts(T), "objects": objs, **spec})), grace)
+
+
+def name_of(p: Obj) -> str:
+    return str(p["metadata"]["name"])
+
+
+def slice_problems(r: Reconciliation) -> list[tuple[str, str, object]]:
+    return [(sr.service.metadata.name if sr.service else "", p.what, p.detail.get("pod") or p.detail.get("address"))
+            for sr in r.slices for p in sr.problems]
+
+
+TWO = [cart_pod(0), cart_pod(1)]
+GONE = cart_pod(2)
+
+
+# -- EndpointSlices ------------------------------------------------------------------------------------------
+
+def test_a_reconciled_state_has_no_discrepancy() -> None:
+    r = reconciler(cluster(TWO)).slices()
+    assert (r.slices, r.services, r.frozen) == ([], [], [])
+    assert r.latest_controller_write == OLD
+
+
+def test_latest_controller_write_reads_controller_slices_only() -> None:
+    handmade = {"kind": "EndpointSlice", "apiVersion": "discovery.k8s.io/v1", "addressType": "IPv4",
+                "metadata": b.meta("cart-manual", NS, RECENT, labels={"kubernetes.io/service-name": "cart"}),
+                "endpoints": []}
+    newer = b.controller_slices(b.service("web", NS, OLD, selector={"app": "web"}), [], NODES, OLD + timedelta(hours=1))
+    r = reconciler(cluster(TWO, extra=(handmade, *newer))).slices()
+    assert r.latest_controller_write == OLD + timedelta(hours=1)
+    assert reconciler([b.namespace(NS, OLD)]).slices().latest_controller_write is None
+
+
+Case = Callable[[], list[Obj]]
+
+SLICE_CASES: list[tuple[str, Case, list[tuple[str, str, object]]]] = [
+    ("pod gone: listed, no longer in the state",
+     lambda: cluster(TWO, slice_pods=[*TWO, GONE]), [("cart", "pod-gone", name_of(GONE))]),
+    ("pod gone, but the slice was written within the grace period",
+     lambda: cluster(TWO, slice_pods=[*TWO, GONE], written=RECENT), []),
+    ("pod gone from a Node created within the grace period",
+     lambda: cluster(TWO, slice_pods=[*TWO, cart_pod(2, node="ip-new")],
+                     nodes={**NODES, "ip-new": b.node("ip-new", RECENT, zone="eu-west-1a")}), []),
+    ("pod recreated: same name, another uid",
+     lambda: cluster([TWO[0], b.replicaset_pod("cart", NS, 1, OLD + timedelta(minutes=5), labels={"app": "cart"},
+                                               node_name=NODE_B, ips=["10.0.1.11"])], slice_pods=TWO),
+     [("cart", "pod-recreated", name_of(TWO[1]))]),
+    ("pod recreated within the grace period",
+     lambda: cluster([TWO[0], b.replicaset_pod("cart", NS, 1, RECENT - timedelta(seconds=30),
+                                               labels={"app": "cart"}, node_name=NODE_B, ips=["10.0.1.11"])],
+                     slice_pods=TWO), []),
+    ("IP changed",
+     lambda: cluster([TWO[0], cart_pod(1, ips=["10.0.1.99"])], slice_pods=TWO),
+     [("cart", "ip-changed", name_of(TWO[1])), ("cart", "missing-ready-pod", name_of(TWO[1]))]),
+    ("endpoint on a deleted Node, the Pod elsewhere now",
+     lambda: cluster([TWO[0], cart_pod(1)], slice_pods=[TWO[0], cart_pod(1, node=NODE_GONE)]),
+     [("cart", "node-gone", name_of(TWO[1]))]),
+    ("Pod still bound to its deleted Node: in flight until podgc",
+     lambda: cluster([TWO[0], cart_pod(1, node=NODE_GONE)], slice_pods=[TWO[0], cart_pod(1, node=NODE_GONE)]), []),
+    ("no longer selected",
+     lambda: cluster([TWO[0], b.replicaset_pod("cart", NS, 1, OLD, labels={"app": "cart-canary"},
+                                               node_name=NODE_B, ips=["10.0.1.11"])], slice_pods=TWO),
+     [("cart", "not-selected", name_of(TWO[1]))]),
+    ("terminal Pod still listed",
+     lambda: cluster([TWO[0], cart_pod(1, phase="Failed", ready=False, ready_at=OLD + timedelta(minutes=10))],
+                     slice_pods=TWO), [("cart", "pod-terminal", name_of(TWO[1]))]),
+    ("terminal within the grace period",
+     lambda: cluster([TWO[0], cart_pod(1, phase="Failed", ready=False, ready_at=RECENT)], slice_pods=TWO), []),
+    ("ready in the slice, not ready since long",
+     lambda: cluster([TWO[0], cart_pod(1, ready=False, ready_at=OLD + timedelta(minutes=10))], slice_pods=TWO),
+     [("cart", "wrong-ready", name_of(TWO[1]))]),
+    ("not ready since within the grace period",
+     lambda: cluster([TWO[0], cart_pod(1, ready=False, ready_at=RECENT)], slice_pods=TWO), []),
+    ("wrong readiness, the slice rewritten within the grace period",
+     lambda: cluster([TWO[0], cart_pod(1, ready=False, ready_at=OLD + timedelta(minutes=10))], slice_pods=TWO,
+                     written=RECENT), []),
+    ("a ready Pod missing from the slices",
+     lambda: cluster([*TWO, GONE], slice_pods=TWO), [("cart", "missing-ready-pod", name_of(GONE))]),
+    ("a ready Pod missing, created within the grace period",
+     lambda: cluster([*TWO, cart_pod(2, created=RECENT - timedelta(seconds=30))], slice_pods=TWO), []),
+    ("a not-ready Pod is not missing",
+     lambda: cluster([*TWO, cart_pod(2, ready=False, ready_at=OLD + timedelta(minutes=10))], slice_pods=TWO), []),
+    ("a terminal Pod is not missing",
+     lambda: cluster([*TWO, cart_pod(2, phase="Succeeded")], slice_pods=TWO), []),
+    ("a Pod on a Node that does not exist is not desired",
+     lambda: cluster([*TWO, cart_pod(2, node=NODE_GONE)], slice_pods=TWO), []),
+]
+
+
+@pytest.mark.parametrize(("objs", "want"), [pytest.param(c, w, id=i) for i, c, w in SLICE_CASES])
+def test_slice_discrepancies(objs: Case, want: list[tuple[str, str, object]]) -> None:
+    r = reconciler(objs()).slices()
+    missing = [("cart", p.what, p.detail["pod"]) for rep in r.services for p in rep.missing_ready]
+    assert slice_problems(r) + missing == want
+
+
+def only_problem(r: Reconciliation) -> Problem:
+    problems = [p for sr in r.slices for p in sr.problems] + [p for rep in r.services for p in rep.missing_ready]
+    assert len(problems) == 1, problems
+    return problems[0]
+
+
+def test_pod_gone_detail() -> None:
+    p = only_problem(reconciler(cluster(TWO, slice_pods=[*TWO, GONE])).slices())
+    m = GONE["metadata"]
+    assert p == Problem("pod-gone", {"pod": m["name"], "uid": m["uid"], "address": "10.0.1.12", "node": NODE_A,
+                                     "zone": "eu-west-1a",
+                                     "conditions": {"ready": True, "serving": True, "terminating": False}},
+                        OLD, exact=False)
+
+
+def test_pod_recreated_detail() -> None:
+    reborn = b.replicaset_pod("cart", NS, 1, OLD + timedelta(minutes=5), labels={"app": "cart"}, node_name=NODE_B,
+                              ips=["10.0.1.11"])
+    p = only_problem(reconciler(cluster([TWO[0], reborn], slice_pods=TWO)).slices())
+    assert p.what == "pod-recreated" and p.exact
+    assert (p.detail["oldUid"], p.detail["newUid"]) == (TWO[1]["metadata"]["uid"], reborn["metadata"]["uid"])
+    assert p.since == OLD + timedelta(minutes=5)
+
+
+def test_ip_changed_detail() -> None:
+    moved = cart_pod(1, ips=["10.0.1.99"], ready_at=OLD + timedelta(minutes=7))
+    r = reconciler(cluster([TWO[0], moved], slice_pods=TWO)).slices()
+    changed = [p for sr in r.slices for p in sr.problems]
+    assert [(p.what, p.detail["address"], p.detail["podIPs"], p.since, p.exact) for p in changed] == [
+        ("ip-changed", "10.0.1.11", ["10.0.1.99"], OLD + timedelta(minutes=7), True)]
+
+
+def test_not_selected_and_node_gone_are_lower_bounds() -> None:
+    relabelled = b.replicaset_pod("cart", NS, 1, OLD, labels={"app": "cart-canary"}, node_name=NODE_B,
+                                  ips=["10.0.1.11"])
+    p = only_problem(reconciler(cluster([TWO[0], relabelled], slice_pods=TWO), grace=60).slices())
+    assert (p.what, p.since, p.exact) == ("not-selected", OLD, False)
+    p = only_problem(reconciler(cluster(TWO, slice_pods=[TWO[0], cart_pod(1, node=NODE_GONE)])).slices())
+    assert (p.what, p.detail["node"], p.since, p.exact) == ("node-gone", NODE_GONE, OLD, False)
+    assert "zone" in p.detail and p.detail["zone"] == "eu-west-1c"
+
+
+def test_pod_terminal_detail() -> None:
+    failed = cart_pod(1, phase="Failed", ready=False, ready_at=OLD + timedelta(minutes=10))
+    p = only_problem(reconciler(cluster([TWO[0], failed], slice_pods=TWO)).slices())
+    assert (p.what, p.detail["phase"], p.since, p.exact) == ("pod-terminal", "Failed", OLD + timedelta(minutes=10),
+                                                             True)
+
+
+def test_wrong_ready_detail() -> None:
+    unready = cart_pod(1, ready=False, ready_at=OLD + timedelta(minutes=10))
+    p = only_problem(reconciler(cluster([TWO[0], unready], slice_pods=TWO)).slices())
+    assert p.what == "wrong-ready" and p.since == OLD + timedelta(minutes=10)
+    assert {k: p.detail[k] for k in ("ready", "podReady", "terminating", "conditions")} == {
+        "ready": True, "podReady": False, "terminating": False,
+        "conditions": {"ready": True, "serving": True, "terminating": False}}
+
+
+def test_terminating_pod_listed_ready_is_wrong() -> None:
+    leaving = cart_pod(1, deleting_at=OLD + timedelta(minutes=20), grace=30)
+    p = only_problem(reconciler(cluster([TWO[0], leaving], slice_pods=TWO)).slices())
+    assert (p.what, p.detail["ready"], p.detail["podReady"], p.detail["terminating"]) == (
+        "wrong-ready", True, True, True)
+    assert p.since == OLD + timedelta(minutes=20)  # when the deletion started, not its deadline
+
+
+def test_missing_ready_pod_detail() -> None:
+    r = reconciler(cluster([*TWO, GONE], slice_pods=TWO)).slices()
+    assert [rep.service.metadata.name for rep in r.services] == ["cart"]
+    p = only_problem(r)
+    m = GONE["metadata"]
+    assert p == Problem("missing-ready-pod", {"pod": m["name"], "uid": m["uid"], "address": "10.0.1.12",
+                                              "node": NODE_A, "family": "IPv4", "zone": "eu-west-1a",
+                                              "conditions": {"ready": True, "serving": True, "terminating": False}},
+                        OLD + timedelta(seconds=20))
+
+
+def test_publish_not_ready_keeps_pods_of_deleted_nodes() -> None:
+    svc = cart_service(pnra=True)
+    bound = cart_pod(1, node=NODE_GONE)
+    # the Pod is still bound to its deleted Node: with publishNotReadyAddresses the controller keeps it listed, so
+    # its slice is judged like any other (here: relabelled out of the selector)
+    relabelled = b.replicaset_pod("cart", NS, 1, OLD, labels={"app": "other"}, node_name=NODE_GONE, ips=["10.0.1.11"])
+    assert slice_problems(reconciler(cluster([TWO[0], bound], svc=svc)).slices()) == []
+    r = reconciler(cluster([TWO[0], relabelled], svc=svc, slice_pods=[TWO[0], bound])).slices()
+    assert slice_problems(r) == [("cart", "not-selected", name_of(relabelled))]
+
+
+def test_publish_not_ready_lists_not_ready_pods_as_ready() -> None:
+    svc = cart_service(pnra=True)
+    unready = cart_pod(1, ready=False, ready_at=OLD + timedelta(minutes=10))
+    assert slice_problems(reconciler(cluster([TWO[0], unready], svc=svc)).slices()) == []
+    # what a slice written without publishNotReadyAddresses says (ready: false) is wrong once it is set
+    plain = b.controller_slices(cart_service(), [TWO[0], unready], NODES, OLD)
+    objs = [o for o in cluster([TWO[0], unready], svc=svc) if o["kind"] != "EndpointSlice"] + plain
+    assert slice_problems(reconciler(objs).slices()) == [("cart", "wrong-ready", name_of(unready))]
+
+
+def test_endpoints_without_a_pod_target_are_not_judged() -> None:
+    objs = cluster(TWO)
+    slc = next(o for o in objs if o["kind"] == "EndpointSlice")
+    slc["endpoints"] += [{"addresses": ["10.0.9.9"], "conditions": {"ready": True}},
+                         {"addresses": ["10.0.9.8"], "conditions": {"ready": True},
+                          "targetRef": {"kind": "Node", "name": NODE_A}},
+                         {"addresses": [], "targetRef": {"kind": "Pod", "namespace": NS, "name": "ghost"}}]
+    assert slice_problems(reconciler(objs).slices()) == []
+
+
+def test_an_endpoint_found_by_name_or_uid_is_present() -> None:
+    # the controller keys endpoints by address and targetRef name: a uid-less targetRef still counts as present
+    objs = cluster(TWO)
+    for o in objs:
+        if o["kind"] == "EndpointSlice":
+            for ep in o["endpoints"]:
+                del ep["targetRef"]["uid"]
+    r = reconciler(objs).slices()
+    assert (slice_problems(r), r.services) == ([], [])
+
+
+def test_dual_stack_family_without_a_slice() -> None:
+    svc = cart_service(families=["IPv4", "IPv6"])
+    pods = [cart_pod(0, ips=["10.0.1.10", "fd00:10::a"]), cart_pod(1, ips=["10.0.1.11", "fd00:10::b"]),
+            cart_pod(2, ips=["10.0.1.12", "fd00:10::c"], created=RECENT - timedelta(seconds=30))]
+    objs = [o for o in cluster(pods, svc=svc) if o.get("addressType") != "IPv6"]
+    r = reconciler(objs).slices()
+    assert [(rep.missing_families, rep.ready_families_missing) for rep in r.services] == [(["IPv6"], {"IPv6": 2})]
+    # the IPv4 slice is checked all the same
+    assert slice_problems(r) == []
+
+
+def test_a_family_without_slice_or_ready_pods() -> None:
+    svc = cart_service(families=["IPv6"], cluster_ip="fd00:20::a")
+    unready = [cart_pod(0, ips=["fd00:10::a"], ready=False, ready_at=OLD + timedelta(minutes=1))]
+    objs = [o for o in cluster(unready, svc=svc) if o["kind"] != "EndpointSlice"]
+    r = reconciler(objs).slices()
+    assert [(rep.missing_families, rep.ready_families_missing) for rep in r.services] == [(["IPv6"], {})]
+
+
+def test_foreign_owner() -> None:
+    old_svc = cart_service(labels={"app.kubernetes.io/name": "cart", "generation": "old"})
+    stale = b.controller_slices(old_svc, TWO, NODES, OLD - timedelta(days=20))
+    live = cart_service(labels={"app.kubernetes.io/name": "cart", "generation": "new"})
+    live["metadata"]["uid"] = "a-new-uid"
+    objs = [o for o in cluster(TWO, svc=live)] + stale
+    r = reconciler(objs).slices()
+    foreign = [(sr.slice.metadata.name, p) for sr in r.slices for p in sr.problems]
+    assert [p.what for _, p in foreign] == ["foreign-owner"]
+    name, p = foreign[0]
+    assert name == stale[0]["metadata"]["name"] and "(uid a-new-uid)" in str(p.detail["reason"])
+    assert p.since == OLD - timedelta(days=10) and p.exact
+
+
+def test_new_and_deleted_services_and_terminating_namespaces_are_skipped() -> None:
+    fresh = b.service("cart", NS, RECENT, selector={"app": "cart"})
+    assert reconciler(cluster([*TWO, GONE], svc=fresh, slice_pods=TWO)).slices().services == []
+    deleting = cart_service()
+    deleting["metadata"]["deletionTimestamp"] = b.ts(OLD)
+    assert reconciler(cluster([*TWO, GONE], svc=deleting, slice_pods=TWO)).slices().services == []
+    objs = cluster([*TWO, GONE], slice_pods=TWO)
+    objs[0]["metadata"]["deletionTimestamp"] = b.ts(OLD)
+    objs[0]["status"]["phase"] = "Terminating"
+    assert reconciler(objs).slices().services == []
+    objs[0]["metadata"].pop("deletionTimestamp")
+    assert reconciler(objs).slices().services == []  # Terminating alone
+
+
+FROZEN_CASES = [
+    ("selectorless", lambda: cart_service(selector=None), OLD, "no selector"),
+    ("ExternalName", lambda: cart_service(svc_type="ExternalName"), OLD, "now type ExternalName"),
+    ("written within the grace period", lambda: cart_service(selector=None), RECENT, None),
+]
+
+
+@pytest.mark.parametrize(("make_svc", "written", "reason"),
+                         [pytest.param(s, w, r, id=i) for i, s, w, r in FROZEN_CASES])
+def test_frozen_leftovers(make_svc: Callable[[], Obj], written: datetime, reason: str | None) -> None:
+    svc = make_svc()
+    slices = b.controller_slices(cart_service(), TWO, NODES, written)
+    objs = [b.namespace(NS, OLD), *NODES.values(), svc, *TWO, *slices]
+    r = reconciler(objs).slices()
+    assert (r.slices, r.services) == ([], [])
+    if reason is None:
+        assert r.frozen == []
+        return
+    assert [p.what for sr in r.frozen for p in sr.problems] == ["frozen"]
+    p = r.frozen[0].problems[0]
+    assert reason in str(p.detail["reason"]) and (p.since, p.exact) == (written, False)
+
+
+def test_empty_or_foreign_slices_are_not_frozen() -> None:
+    empty = b.controller_slices(cart_service(), [], NODES, OLD)
+    other = cart_service()
+    other["metadata"]["uid"] = "someone-else"
+    foreign = b.controller_slices(other, TWO, NODES, OLD)
+    objs = [b.namespace(NS, OLD), *NODES.values(), cart_service(selector=None), *TWO, *empty, *foreign]
+    assert reconciler(objs).slices().frozen == []
+
+
+def test_slices_are_memoised_per_grace() -> None:
+    index = ClusterIndex(state_from({"takenAt": b.ts(T), "objects": cluster(TWO, slice_pods=[*TWO, GONE])}))
+    rec = Reconciler.of(index, GRACE)
+    assert Reconciler.of(index, GRACE) is rec and Reconciler.of(index, 60) is not rec
+    assert rec.slices() is rec.slices()
+    assert Reconciler.of(index, 60).slices() is not rec.slices()
+
+
+# -- the grace period ------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("age", "grace", "recent"), [
+    (119, 120, True), (120, 120, False), (121, 120, False), (0, 0, False), (59, 60, True)])
+def test_recent_is_strictly_inside_the_grace_period(age: int, grace: int, recent: bool) -> None:
+    rec = reconciler([], grace)
+    assert rec.cutoff == T - timedelta(seconds=grace)
+    assert rec.recent(T - timedelta(seconds=age)) is recent
+    assert rec.recent(None) is False
+
+
+def test_a_state_read_over_time_widens_the_grace_period() -> None:
+    reads = {"Pod": [b.ts(T - timedelta(minutes=5)), b.ts(T - timedelta(minutes=4))],
+             "EndpointSlice": [b.ts(T - timedelta(minutes=3)), b.ts(T)]}
+    assert reconciler([], GRACE, consistent=False, kindReads=reads).cutoff == T - timedelta(minutes=5, seconds=GRACE)
+    # a consistent read (one resourceVersion) is judged at its own time, whatever the reading window
+    assert reconciler([], GRACE, consistent=True, kindReads=reads).cutoff == T - timedelta(seconds=GRACE)
+    assert reconciler([], GRACE, consistent=False).cutoff == T - timedelta(seconds=GRACE)
+    late = {"Pod": [b.ts(T + timedelta(minutes=1)), b.ts(T + timedelta(minutes=2))]}
+    assert reconciler([], GRACE, consistent=False, kindReads=late).cutoff == T - timedelta(seconds=GRACE)
+
+
+def test_in_flight_looks_at_the_objects_of_the_discrepancy_only() -> None:
+    fresh_pod = cart_pod(5, created=RECENT)
+    objs = [*NODES.values(), b.node("ip-new", RECENT, zone="eu-west-1a"), fresh_pod, TWO[0]]
+    rec = reconciler(objs)
+    pods = rec.index.pods
+    fresh, old = pods[(NS, name_of(fresh_pod))], pods[(NS, name_of(TWO[0]))]
+    assert rec.in_flight(pod=fresh) and not rec.in_flight(pod=old)
+    assert rec.in_flight(pod=old, node="ip-new") and not rec.in_flight(pod=old, node=NODE_A)
+    assert not rec.in_flight(node="not-a-node") and not rec.in_flight(node="")
+    services = ClusterIndex(state_from({"takenAt": b.ts(T), "objects": [b.service("new", NS, RECENT),
+                                                                         b.service("old", NS, OLD)]})).services
+    assert rec.in_flight(service=services[(NS, "new")]) and not rec.in_flight(service=services[(NS, "old")])
+    assert not rec.in_flight()
+    assert rec.pod_changed(old) == OLD + timedelta(seconds=20)
+
+
+# -- v1 Endpoints ----------------------------------------------------------------------------------------------
+
+def endpoints_problems(rec: Reconciler) -> list[tuple[str, str, object]]:
+    return [(rep.endpoints.metadata.name, rep.reason or p.what, p.detail.get("pod"))
+            for rep in rec.endpoints() for p in (rep.problems or [Problem("", {}, None)])]
+
+
+ENDPOINTS_CASES: list[tuple[str, Case, list[tuple[str, str, object]]]] = [
+    ("reconciled", lambda: cluster(TWO), []),
+    ("pod gone", lambda: cluster(TWO, endpoint_pods=[*TWO, GONE]), [("cart", "pod-gone", name_of(GONE))]),
+    ("pod gone, written within the grace period", lambda: cluster(TWO, endpoint_pods=[*TWO, GONE], written=RECENT),
+     []),
+    ("pod recreated",
+     lambda: cluster([TWO[0], b.replicaset_pod("cart", NS, 1, OLD + timedelta(minutes=5), labels={"app": "cart"},
+                                               node_name=NODE_B, ips=["10.0.1.11"])], endpoint_pods=TWO),
+     [("cart", "pod-recreated", name_of(TWO[1]))]),
+    ("IP changed", lambda: cluster([TWO[0], cart_pod(1, ips=["10.0.1.99"])], endpoint_pods=TWO),
+     [("cart", "ip-changed", name_of(TWO[1])), ("cart", "missing-ready-pod", name_of(TWO[1]))]),
+    ("no longer selected",
+     lambda: cluster([TWO[0], b.replicaset_pod("cart", NS, 1, OLD, labels={"app": "cart-canary"},
+                                               node_name=NODE_B, ips=["10.0.1.11"])], endpoint_pods=TWO),
+     [("cart", "not-selected", name_of(TWO[1]))]),
+    ("a ready Pod missing", lambda: cluster([*TWO, GONE], endpoint_pods=TWO),
+     [("cart", "missing-ready-pod", name_of(GONE))]),
+    ("a terminating Pod is not missing",
+     lambda: cluster([*TWO, cart_pod(2, deleting_at=OLD + timedelta(minutes=1))], endpoint_pods=TWO), []),
+    ("a terminating Pod is missing with publishNotReadyAddresses",
+     lambda: cluster([*TWO, cart_pod(2, deleting_at=OLD + timedelta(minutes=1))], svc=cart_service(pnra=True),
+                     endpoint_pods=TWO), [("cart", "missing-ready-pod", name_of(GONE))]),
+    ("a not-ready Pod is not missing",
+     lambda: cluster([*TWO, cart_pod(2, ready=False)], endpoint_pods=TWO), []),
+    ("a Pod no Service port resolves on is not missing",
+     lambda: cluster([*TWO, GONE], svc=cart_service(ports=[{"name": "grpc", "port": 81, "protocol": "TCP",
+                                                            "targetPort": "grpc"}]), endpoint_pods=TWO), []),
+    ("service gone", lambda: [o for o in cluster(TWO) if o["kind"] != "Service"], [("cart", "service-gone", None)]),
+    ("selector removed, no controller label: not frozen, its addresses still match",
+     lambda: cluster(TWO, svc=cart_service(selector=None)), []),
+    ("ExternalName leftover", lambda: cluster(TWO, svc=cart_service(svc_type="ExternalName")), []),
+]
+
+
+@pytest.mark.parametrize(("objs", "want"), [pytest.param(c, w, id=i) for i, c, w in ENDPOINTS_CASES])
+def test_endpoints_discrepancies(objs: Case, want: list[tuple[str, str, object]]) -> None:
+    assert endpoints_problems(reconciler(objs())) == want
+
+
+def endpoints_of(objs: list[Obj]) -> Obj:
+    return next(o for o in objs if o["kind"] == "Endpoints")
+
+
+def test_frozen_endpoints_need_the_controllers_label() -> None:
+    objs = cluster(TWO, svc=cart_service(selector=None))
+    endpoints_of(objs)["metadata"]["labels"]["endpoints.kubernetes.io/managed-by"] = "endpoint-controller"
+    assert endpoints_problems(reconciler(objs)) == [("cart", "frozen", None)]
+
+
+@pytest.mark.parametrize("change", ["leader", "deleting", "namespace", "recent"])
+def test_endpoints_left_alone(change: str) -> None:
+    objs = [o for o in cluster(TWO, endpoint_pods=[*TWO, GONE]) if o["kind"] != "Service"]
+    ep = endpoints_of(objs)
+    if change == "leader":
+        ep["metadata"]["annotations"]["control-plane.alpha.kubernetes.io/leader"] = '{"holderIdentity":"x"}'
+    elif change == "deleting":
+        ep["metadata"]["deletionTimestamp"] = b.ts(OLD)
+    elif change == "namespace":
+        objs[0]["status"]["phase"] = "Terminating"
+    else:
+        ep["metadata"]["annotations"]["endpoints.kubernetes.io/last-change-trigger-time"] = b.ts(RECENT)
+    assert reconciler(objs).endpoints() == []
+
+
+def test_endpoints_problem_details() -> None:
+    rec = reconciler(cluster([TWO[0], cart_pod(1, ips=["10.0.1.99"], ready_at=OLD + timedelta(minutes=7))],
+                             endpoint_pods=[TWO[0], TWO[1], GONE]))
+    [rep] = rec.endpoints()
+    got = [(p.what, p.detail, p.since, p.exact) for p in rep.problems]
+    m1, m2 = TWO[1]["metadata"], GONE["metadata"]
+    assert got == [
+        ("ip-changed", {"pod": m1["name"], "uid": m1["uid"], "address": "10.0.1.11", "node": NODE_B},
+         OLD + timedelta(minutes=7), True),
+        ("pod-gone", {"pod": m2["name"], "uid": m2["uid"], "address": "10.0.1.12", "node": NODE_A}, OLD, False),
+        ("missing-ready-pod", {"pod": m1["name"], "uid": m1["uid"], "address": "10.0.1.99", "node": NODE_B,
+                               "zone": "eu-west-1b",
+                               "conditions": {"ready": True, "serving": True, "terminating": False}},
+         OLD + timedelta(minutes=7), True),
+    ]
+
+
+def test_endpoints_missing_reads_the_first_family_only() -> None:
+    svc = cart_service(families=["IPv6", "IPv4"], cluster_ip="fd00:20::a")
+    pods = [cart_pod(0, ips=["10.0.1.10", "fd00:10::a"]), cart_pod(1, ips=["10.0.1.11", "fd00:10::b"])]
+    assert endpoints_problems(reconciler(cluster(pods, svc=svc))) == []
+    lacking = cluster(pods, svc=svc, endpoint_pods=pods[:1])
+    assert [(w, p) for _, w, p in endpoints_problems(reconciler(lacking))] == [("missing-ready-pod", name_of(pods[1]))]
+
+
+def test_endpoints_missing_is_not_judged_when_truncated() -> None:
+    objs = cluster([*TWO, GONE], endpoint_pods=TWO)
+    endpoints_of(objs)["metadata"]["annotations"]["endpoints.kubernetes.io/over-capacity"] = "truncated"
+    assert reconciler(objs).endpoints() == []
+
+
+def test_endpoints_addresses_without_a_pod_or_uid() -> None:
+    objs = cluster(TWO)
+    ep = endpoints_of(objs)
+    for a in ep["subsets"][0]["addresses"]:
+        del a["targetRef"]["uid"]  # a hand-edited or mirrored-back object: the name still matches
+    ep["subsets"][0]["addresses"].append({"ip": "10.0.9.9"})  # an external address: not judged
+    ep["subsets"][0]["addresses"].append({"ip": "10.0.9.8", "targetRef": {"kind": "Node", "name": NODE_A}})
+    assert reconciler(objs).endpoints() == []
+
+
+def test_an_address_without_target_counts_as_listed() -> None:
+    objs = cluster([*TWO, GONE], endpoint_pods=TWO)
+    endpoints_of(objs)["subsets"][0]["addresses"].append({"ip": "10.0.1.12"})
+    assert reconciler(objs).endpoints() == []
+
+
+def test_a_pod_gone_from_a_node_created_within_grace_is_in_flight() -> None:
+    moved = cart_pod(2, node="ip-new")
+    objs = cluster(TWO, endpoint_pods=[*TWO, moved], nodes={**NODES, "ip-new": b.node("ip-new", RECENT,
+                                                                                     zone="eu-west-1a")})
+    assert reconciler(objs).endpoints() == []
+
+
+def test_endpoints_are_memoised() -> None:
+    rec = reconciler(cluster(TWO, endpoint_pods=[*TWO, GONE]))
+    assert rec.endpoints() is rec.endpoints()
+
+
+# -- mirrored slices -----------------------------------------------------------------------------------------
+
+EXTERNAL = [("10.9.0.1", True), ("10.9.0.2", True), ("10.9.0.3", False)]
+
+
+def legacy(addresses: list[tuple[str, bool]], *, written: datetime = OLD, labels: dict[str, str] | None = None,
+           annotations: dict[str, str] | None = None) -> Obj:
+    ready = [{"ip": ip} for ip, r in addresses if r]
+    not_ready = [{"ip": ip} for ip, r in addresses if not r]
+    sub: Obj = {"ports": [{"name": "pg", "port": 5432, "protocol": "TCP"}]}
+    if ready:
+        sub["addresses"] = ready
+    if not_ready:
+        sub["notReadyAddresses"] = not_ready
+    return {"kind": "Endpoints", "apiVersion": "v1",
+            "metadata": b.meta("legacy-pg", "db", written, labels=labels,
+                               annotations={"endpoints.kubernetes.io/last-change-trigger-time": b.ts(written),
+                                            **(annotations or {})}, seed="db/legacy-pg/ep"),
+            "subsets": [sub]}
+
+
+def mirror(ep: Obj, addresses: list[tuple[str, bool]], *, written: datetime = OLD, owned: bool = True) -> Obj:
+    owners = [b.owner("Endpoints", ep)] if owned else None
+    return {"kind": "EndpointSlice", "apiVersion": "discovery.k8s.io/v1", "addressType": "IPv4",
+            "metadata": b.meta(f"legacy-pg-{b.suffix(str(addresses))}", "db", written,
+                               labels={"kubernetes.io/service-name": "legacy-pg",
+                                       "endpointslice.kubernetes.io/managed-by":
+                                           "endpointslicemirroring-controller.k8s.io"},
+                               annotations={"endpoints.kubernetes.io/last-change-trigger-time": b.ts(written)},
+                               owners=owners),
+            "endpoints": [{"addresses": [ip], "conditions": {"ready": r}} for ip, r in addresses],
+            "ports": [{"name": "pg", "port": 5432, "protocol": "TCP"}]}
+
+
+def legacy_service(**kw: Any) -> Obj:
+    return b.service("legacy-pg", "db", OLD - timedelta(days=10), selector=kw.pop("selector", None), **kw)
+
+
+def mirror_problems(objs: list[Obj]) -> list[tuple[str, str, object]]:
+    return [(p.what, str(p.detail["address"]), p.detail.get("ready")) for sr in reconciler(objs).stale_mirrors()
+            for p in sr.problems]
+
+
+def test_stale_mirror() -> None:
+    ep = legacy(EXTERNAL)
+    have = [("10.9.0.1", True), ("10.9.0.3", True), ("10.9.0.4", True)]
+    objs = [legacy_service(), ep, mirror(ep, have)]
+    assert mirror_problems(objs) == [("not-in-endpoints", "10.9.0.4", None), ("missing-from-mirror", "10.9.0.2", None),
+                                     ("wrong-ready", "10.9.0.3", True)]
+    [rep] = reconciler(objs).stale_mirrors()
+    assert rep.slice.metadata.name == objs[2]["metadata"]["name"] and rep.service is not None
+    assert {(p.since, p.exact) for p in rep.problems} == {(OLD, False)}
+
+
+def test_mirrors_are_merged_across_slices() -> None:
+    ep = legacy(EXTERNAL)
+    objs = [legacy_service(), ep, mirror(ep, EXTERNAL[:1]), mirror(ep, EXTERNAL[1:], owned=False)]
+    assert mirror_problems(objs) == []
+
+
+def test_an_address_both_ready_and_not_is_ready() -> None:
+    ep = legacy([("10.9.0.1", True), ("10.9.0.1", False)])
+    assert mirror_problems([legacy_service(), ep, mirror(ep, [("10.9.0.1", True)])]) == []
+    assert mirror_problems([legacy_service(), ep, mirror(ep, [("10.9.0.1", False)])]) == [
+        ("wrong-ready", "10.9.0.1", False)]
+
+
+@pytest.mark.parametrize("change", ["selector", "ExternalName", "no service", "skip-mirror", "leader", "deleting",
+                                    "mirror written within grace", "endpoints written within grace", "no mirror",
+                                    "mirror of another Endpoints"])
+def test_mirrors_left_alone(change: str) -> None:
+    labels = {"endpointslice.kubernetes.io/skip-mirror": "true"} if change == "skip-mirror" else None
+    annotations = {"control-plane.alpha.kubernetes.io/leader": "{}"} if change == "leader" else None
+    ep = legacy(EXTERNAL, labels=labels, annotations=annotations,
+                written=RECENT if change == "endpoints written within grace" else OLD)
+    if change == "deleting":
+        ep["metadata"]["deletionTimestamp"] = b.ts(OLD)
+    svc = legacy_service(selector={"app": "pg"} if change == "selector" else None,
+                         svc_type="ExternalName" if change == "ExternalName" else "ClusterIP")
+    slc = mirror(ep, EXTERNAL[:1], written=RECENT if change == "mirror written within grace" else OLD)
+    if change == "mirror of another Endpoints":
+        slc["metadata"]["ownerReferences"][0]["uid"] = "another"
+    objs = [ep] + ([] if change == "no service" else [svc]) + ([] if change == "no mirror" else [slc])
+    assert reconciler(objs).stale_mirrors() == []

@@ -52,9 +52,7 @@ def kubelet_version_skew(ctx: Context) -> Iterator[Finding]:
         fix = [fixcmd.kubectl("get", "Node", node.name, "", "-o", "wide")]
         eks = idx.eks_data
         if group and eks is not None:
-            fix.append(aws_eks("update-nodegroup-version", eks.region, eks.name, nodegroup_name=group,
-                               kubernetes_version=str(cp if problem.problem == "newer" or cp and
-                                                      problem.against == "control plane" else target)))
+            fix += fixcmd.nodegroup_skew_fix(eks.region, eks.name, group, problem, cp, target)
         msg = f"kubelet {kv} {problem.describe()}"
         if problem.against == "target" and problem.problem == "too-old":
             msg += ": upgrade this node first"

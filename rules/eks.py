@@ -5,7 +5,7 @@ from typing import Iterator
 
 from auditor.rules.base import Context, RuleNotRun, rule
 
-from auditor.facts import versions
+from auditor.facts import fixcmd, versions
 from auditor.facts.eks import compatibility, compatibility_targets, nodegroup_minor
 from auditor.facts.fixcmd import aws_eks
 from auditor.facts.nodes import kubelet_version
@@ -56,7 +56,7 @@ def nodegroup_version_skew(ctx: Context) -> Iterator[Finding]:
         judged = _judge_nodegroup(nodegroup_minor(ng), kubelets, cp, target)
         if judged is None:
             continue
-        runs, problems, fix_to = judged
+        runs, problems = judged
         texts = [p.describe() for p in problems]
         yield ctx.finding(
             ObjectRef("NodeGroup", "", ng.name),
@@ -67,16 +67,15 @@ def nodegroup_version_skew(ctx: Context) -> Iterator[Finding]:
             if idx.control_plane else None, targetVersion=str(target) if target else None,
             allowedSkew=problems[0].allowed, maxUnavailable=ng.max_unavailable_text(),
             fix=[aws_eks("describe-nodegroup", eks.region, eks.name, nodegroup_name=ng.name),
-                 aws_eks("update-nodegroup-version", eks.region, eks.name, nodegroup_name=ng.name,
-                         kubernetes_version=str(fix_to))])
+                 *fixcmd.nodegroup_skew_fix(eks.region, eks.name, ng.name, problems[0], cp, target)])
 
 
-Judged = tuple[str, list[versions.SkewProblem], versions.Minor | None]
+Judged = tuple[str, list[versions.SkewProblem]]
 
 
 def _judge_nodegroup(version: versions.Minor | None, kubelets: list[str], cp: versions.Minor | None,
                      target: versions.Minor | None) -> Judged | None:
-    """(what the group runs, its skew problems, the version to fix it to), None when it is within the policy."""
+    """(what the group runs, its skew problems), None when it is within the policy."""
     minors = [m for m in [version, *map(versions.parse, kubelets)] if m is not None]
     if not minors:
         return None
@@ -87,8 +86,7 @@ def _judge_nodegroup(version: versions.Minor | None, kubelets: list[str], cp: ve
     problems = [p for i, p in enumerate(problems) if p not in problems[:i]]
     if not problems:
         return None
-    ref = target if target is not None and (cp is None or target > cp) else cp
-    return runs, problems, cp if problems[0].problem == "newer" or ref is None else ref
+    return runs, problems
 
 
 @rule("nodegroup-not-active", Severity.ERROR, "Node group not ACTIVE or unhealthy", mode="eks")
@@ -162,7 +160,9 @@ def addon_version_incompatible(ctx: Context) -> Iterator[Finding]:
     ## How to fix
     Update the add-on to a compatible version (`aws eks update-addon --cluster-name C --addon-name A
     --addon-version V`), one minor at a time, before or right after the control-plane upgrade as the
-    add-on's documentation says; prefer the default version EKS names for the target.
+    add-on's documentation says; prefer the default version EKS names for the target. kube-proxy is
+    never newer than the API server: its version for the target goes on right after the control
+    plane reaches the target, which the finding says when the target is ahead of the control plane.
     """
     eks = ctx.index.eks_data
     assert eks is not None
@@ -188,6 +188,10 @@ def addon_version_incompatible(ctx: Context) -> Iterator[Finding]:
             msg = f"add-on {name} {installed}: EKS lists no version of {name} compatible with Kubernetes {target}"
         msg += f"; the default version for {target} is {default}" if default else \
             f"; EKS names no default version for {target}"
+        cp = ctx.index.control_plane.version if ctx.index.control_plane else None
+        if name == "kube-proxy" and default and cp is not None and target > cp:
+            msg += (f": update it right after the control plane reaches {target} (kube-proxy is never newer than "
+                    "the API server)")
         fix = [aws_eks("describe-addon-versions", eks.region, None, addon_name=name,
                        kubernetes_version=str(target))]
         if default:

@@ -12,6 +12,7 @@ from auditor.facts import fixcmd
 from auditor.facts.endpoints import endpoints_addresses, is_leader_election, skips_mirror
 from auditor.facts.pods import write_time
 from auditor.facts.services import has_selector, is_external_name
+from auditor.facts.slices import proxied_among
 from auditor.model import Finding, Severity
 from auditor.state.labels import ANN_OVER_CAPACITY
 from auditor.state.objects import service_selector
@@ -138,8 +139,11 @@ def unmirrored_endpoints(ctx: Context) -> Iterator[Finding]:
             continue
         if mirrored_slices(idx, ep) or ctx.recent(write_time(ep)):
             continue
+        others = proxied_among(svc, idx.slices_by_service.get((ns, name), ()))
+        seen = (f"kube-proxy and CoreDNS route from the {len(others)} other slice(s) labelled with its name, not "
+                "from these addresses") if others else "kube-proxy and CoreDNS see no endpoints"
         yield ctx.finding(ref_of(ep), "hand-written Endpoints of a selectorless Service has no mirrored "
-                          "EndpointSlice: kube-proxy and CoreDNS see no endpoints",
+                          f"EndpointSlice: {seen}",
                           addresses=len(ready) + len(not_ready),
                           fix=[fixcmd.kubectl_yaml("Endpoints", name, ns),
                                fixcmd.slices_of_service(ns, name, output=None)])

@@ -5,6 +5,8 @@ import json
 import shlex
 from typing import Mapping
 
+from auditor.facts import versions
+
 #: `aws eks` operations whose cluster parameter is `--name` rather than `--cluster-name`
 _NAME_PARAM = {"describe-cluster", "describe-update", "list-updates", "update-cluster-version"}
 
@@ -102,3 +104,15 @@ def patch_merge(kind: str, name: str, namespace: str, patch: object) -> str:
 def patch_json(kind: str, name: str, namespace: str, ops: list[dict[str, object]]) -> str:
     """`kubectl -n NS patch KIND NAME --type json -p '[...]'` (RFC 6902 operations)."""
     return f"kubectl -n {q(namespace)} patch {kind.lower()} {q(name)} --type json -p {q(_json(ops))}"
+
+
+def nodegroup_skew_fix(region: str | None, cluster: str | None, nodegroup: str, problem: versions.SkewProblem,
+                       cp: versions.Minor | None, target: versions.Minor | None) -> list[str]:
+    """Update the node group up to the control plane, or (a node group newer than its cluster cannot be rolled back)
+    bring the control plane one minor closer to it."""
+    update_to = versions.node_update_version(problem, cp, target)
+    if update_to is not None:
+        return [aws_eks("update-nodegroup-version", region, cluster, nodegroup_name=nodegroup,
+                        kubernetes_version=str(update_to))]
+    catch_up = versions.control_plane_catch_up(problem, cp)
+    return [aws_eks("update-cluster-version", region, cluster, kubernetes_version=str(catch_up))] if catch_up else []

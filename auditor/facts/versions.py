@@ -179,3 +179,21 @@ def judge_skew(node: Minor, cp: Minor | None, target: Minor | None) -> SkewProbl
         if v.problem == "too-old":
             return SkewProblem("too-old", "target", target, v.lag, v.allowed)
     return None
+
+
+def node_update_version(problem: SkewProblem, cp: Minor | None, target: Minor | None) -> Minor | None:
+    """The version to update a node (group) to for this skew problem: never above the control plane, since a node
+    group cannot be newer than its cluster (the control plane's version when known, else the target). None when the
+    node is the newer one: EKS cannot roll a node group back, so the control plane catches up instead
+    (`control_plane_catch_up`)."""
+    if problem.problem == "newer":
+        return None
+    return cp if cp is not None else target
+
+
+def control_plane_catch_up(problem: SkewProblem, cp: Minor | None) -> Minor | None:
+    """For nodes newer than the control plane: the next minor of the control plane (EKS upgrades it one minor at a
+    time); None when the nodes are not newer or the control plane's version is unknown."""
+    if problem.problem != "newer" or cp is None:
+        return None
+    return cp.next()

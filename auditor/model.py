@@ -226,10 +226,10 @@ class AuditResult:
 
     @property
     def passed(self) -> bool:
-        if self.mode == "verify":  # verify's verdict is convergence (CONTRACT.md exit codes)
+        if self.mode == "verify":  # verify's verdict is convergence (README: exit codes)
             outage = self.fail_on_outage and any(f.rule == "service-outage" for f in self.new_findings)
             return self.converged is True and not outage
-        # audit and compare: findings at or above --fail-on decide (CONTRACT.md); `converged` is reported
+        # audit and compare: findings at or above --fail-on decide (README: exit codes); `converged` is reported
         # beside the verdict, and slices that did not reconverge are error findings in their own right
         return not self.failed
 

@@ -270,7 +270,7 @@ def test_compare_exit_code_follows_fail_on_and_reports_convergence(tmp_path: Pat
     with resources.as_file(demo / "before.json.gz") as before, resources.as_file(demo / "after.json.gz") as after:
         code, out, _ = invoke("compare", str(before), str(after), "--output-dir", str(tmp_path / "a"),
                               "--format", "json", "--fail-on", "never")
-        assert code == 0, out  # exit 1 means findings at or above --fail-on, nothing else (CONTRACT.md)
+        assert code == 0, out  # exit 1 means findings at or above --fail-on, nothing else (README: exit codes)
         report = json.loads((tmp_path / "a/report.json").read_text())
         assert report["summary"]["converged"] is False and report["summary"]["error"] > 0
         code, _, _ = invoke("compare", str(before), str(after), "--output-dir", str(tmp_path / "b"), "--format", "json")

@@ -63,7 +63,7 @@ def verify(settings: VerifySettings, *, echo: Callable[[str], None], source: Opt
            clock: Callable[[], float] = time.time) -> Verified:
     """Follow the cluster until converged, or to the end of the run; progress lines go to `echo` as they come.
 
-    Exit codes (CONTRACT.md), which the CLI takes from the result: 0 converged, 1 not converged when the run
+    Exit codes (README), which the CLI takes from the result: 0 converged, 1 not converged when the run
     ended (the timeout, or the end of a `--follow` run), 3 the cluster could never be read (CollectionError), 2 a
     bad BEFORE/config. `--fail-on-outage` also exits 1 when a `service-outage` finding is left. `--fail-on` does
     not change the exit code of `verify`: it decides which findings the JUnit report marks as failures. Without

@@ -25,7 +25,7 @@ Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
 
 def report_options(fn: Callable[..., Any], fail_on_help: str = FAIL_ON_HELP) -> Callable[..., Any]:
-    """The report flags every auditing command shares (CONTRACT.md 'Report options')."""
+    """The report flags every auditing command shares (README: report options)."""
     # Paths are checked by the loaders, whose one-line errors name the file and say what is wrong.
     fn = click.option("--config", "config", type=click.Path(), default=None,
                       help="Config file (default: .upgrade-auditor.yaml when it exists).")(fn)

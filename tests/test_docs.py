@@ -174,3 +174,18 @@ def test_readme_cluster_role_grants_what_the_tool_reads() -> None:
 
 def test_performance_page_keeps_the_section_for_figures_by_change() -> None:
     assert "\n## Figures by change\n" in (ROOT / "docs" / "performance.md").read_text()
+
+
+def _tracked_text_files() -> list[Path]:
+    import subprocess
+    out = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=False).stdout.split()
+    files = [ROOT / f for f in out] if out else [p for p in ROOT.rglob("*") if p.is_file() and ".git" not in p.parts]
+    return [p for p in files if p.suffix in (".py", ".md", ".yaml", ".yml", ".toml", ".j2", ".snap", ".sh", ".json")
+            and p.name != Path(__file__).name and p.exists()]
+
+
+def test_no_file_of_the_repository_points_at_a_file_beside_it() -> None:
+    """Code comments, rule cases and snapshots too: the next person has the repository, not our work folder."""
+    pattern = OUTSIDE[0][0]
+    found = [rel(p) for p in _tracked_text_files() if pattern.search(p.read_text(errors="replace"))]
+    assert found == []

@@ -10,6 +10,7 @@ import click
 from auditor import __version__
 from auditor.cli.audit import audit, compare, snapshot
 from auditor.cli.catalog import demo, explain, list_rules
+from auditor.cli.fleet import fleet
 from auditor.cli.verify import replay, verify
 
 EPILOG = """\b
@@ -28,7 +29,7 @@ def main(verbose: bool) -> None:
                         format="%(levelname)s %(name)s: %(message)s")
 
 
-for _command in (audit, compare, snapshot, verify, replay, list_rules, explain, demo):
+for _command in (audit, compare, snapshot, verify, replay, list_rules, explain, demo, fleet):
     main.add_command(_command)
 
 

@@ -58,6 +58,20 @@ def load(opts: ClusterOptions) -> Loaded:
         raise CollectionError(f"cannot load {where}kubeconfig {path}: {one_line(exc)}") from None
 
 
+def contexts(kubeconfig: str | None) -> tuple[str, list[str]]:
+    """The kubeconfig's path (as --kubeconfig, $KUBECONFIG or ~/.kube/config resolve it) and its context names, in
+    the file's order (`fleet audit`)."""
+    path = _resolve_kubeconfig(ClusterOptions(kubeconfig=kubeconfig))
+    if path is None:
+        raise CollectionError("no kubeconfig found ($KUBECONFIG and ~/.kube/config do not exist); pass --kubeconfig")
+    try:
+        found, _ = k8s_config.list_kube_config_contexts(path)
+    except Exception as exc:  # noqa: BLE001 - bad YAML, no contexts at all...
+        raise CollectionError(f"cannot load kubeconfig {path}: {one_line(exc)}") from None
+    names = [str(c.get("name")) for c in found or [] if c.get("name")]
+    return path, list(dict.fromkeys(names))
+
+
 def safe_url(url: str) -> str:
     """The server URL without any user:password part."""
     parts = urlsplit(url)

@@ -41,12 +41,25 @@ RESOURCES = {
     "PodDisruptionBudget": ("policy/v1", "poddisruptionbudgets", True),
     "Deployment": ("apps/v1", "deployments", True), "StatefulSet": ("apps/v1", "statefulsets", True),
     "DaemonSet": ("apps/v1", "daemonsets", True), "ReplicaSet": ("apps/v1", "replicasets", True),
-    # Karpenter's CRDs: served only when the double is started with `crds=True` (else 404, "not installed").
+    # CRDs (Karpenter, Gateway API, the AWS Load Balancer Controller): served only with `crds=True` (else 404).
     "NodePool": ("karpenter.sh/v1", "nodepools", False), "NodeClaim": ("karpenter.sh/v1", "nodeclaims", False),
+    "Gateway": ("gateway.networking.k8s.io/v1", "gateways", True),
+    "HTTPRoute": ("gateway.networking.k8s.io/v1", "httproutes", True),
+    "GRPCRoute": ("gateway.networking.k8s.io/v1", "grpcroutes", True),
+    "TargetGroupBinding": ("elbv2.k8s.aws/v1beta1", "targetgroupbindings", True),
+    # Built in (the traffic path): always served.
+    "Ingress": ("networking.k8s.io/v1", "ingresses", True),
+    "IngressClass": ("networking.k8s.io/v1", "ingressclasses", False),
+    "ValidatingWebhookConfiguration": ("admissionregistration.k8s.io/v1", "validatingwebhookconfigurations", False),
+    "MutatingWebhookConfiguration": ("admissionregistration.k8s.io/v1", "mutatingwebhookconfigurations", False),
+    "Role": ("rbac.authorization.k8s.io/v1", "roles", True),
+    "ClusterRole": ("rbac.authorization.k8s.io/v1", "clusterroles", False),
+    "RoleBinding": ("rbac.authorization.k8s.io/v1", "rolebindings", True),
+    "ClusterRoleBinding": ("rbac.authorization.k8s.io/v1", "clusterrolebindings", False),
 }
-CUSTOM = frozenset({"NodePool", "NodeClaim"})
+CUSTOM = frozenset({"NodePool", "NodeClaim", "Gateway", "HTTPRoute", "GRPCRoute", "TargetGroupBinding"})
 _BY_PATH = {(gv, plural): kind for kind, (gv, plural, _) in RESOURCES.items()}
-_LIST = re.compile(r"^/(?:api/(v1)|apis/([a-z0-9.]+/v1))(?:/namespaces/([^/]+))?/([a-z]+)$")
+_LIST = re.compile(r"^/(?:api/(v1)|apis/([a-z0-9.]+/v1(?:beta1)?))(?:/namespaces/([^/]+))?/([a-z]+)$")
 
 
 @dataclass
@@ -94,7 +107,7 @@ class ApiDouble:
                  tls: bool = True, crds: bool = False) -> None:
         """HTTPS with a bearer token by default, as a real API server; `tls=False` serves plain HTTP, where
         `token=None` lets anonymous requests in (a client must never send its token over plain HTTP).
-        `crds=True` serves Karpenter's NodePools and NodeClaims (karpenter.sh/v1); without it they are 404."""
+        `crds=True` serves the CRD kinds (Karpenter, Gateway API, TargetGroupBinding); without it they are 404."""
         self.crds = crds
         self.git_version = f"v{version}.2-eks-4a5b6c7" if version.count(".") == 1 else f"v{version}"
         self.token = token
@@ -533,9 +546,10 @@ def _discovery(path: str, host: str, crds: bool = False) -> dict[str, Any] | Non
                  "verbs": ["get", "list", "watch"]}
                 for kind, (g, plural, namespaced) in RESOURCES.items() if g == gv]
 
-    groups = {"discovery.k8s.io": "v1", "authorization.k8s.io": "v1", "policy": "v1", "apps": "v1"}
+    groups = {"discovery.k8s.io": "v1", "authorization.k8s.io": "v1", "policy": "v1", "apps": "v1",
+              "networking.k8s.io": "v1", "admissionregistration.k8s.io": "v1", "rbac.authorization.k8s.io": "v1"}
     if crds:
-        groups["karpenter.sh"] = "v1"
+        groups.update({"karpenter.sh": "v1", "gateway.networking.k8s.io": "v1", "elbv2.k8s.aws": "v1beta1"})
     served = {f"{g}/{v}" for g, v in groups.items() if g != "authorization.k8s.io"}
     if path == "/api":
         return {"kind": "APIVersions", "versions": ["v1"],

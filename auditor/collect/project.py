@@ -9,9 +9,11 @@ credentials (only annotations of Kubernetes' and known controllers' own domains 
   types; never `env`, `envFrom`, `command`, `args`; termination messages are dropped from the status.
 - Namespaces, Services, Endpoints and EndpointSlices keep their other top-level fields as served (their
   schemas hold nothing secret); Nodes drop `status.images` (size, never read).
-- Any other kind (PodDisruptionBudgets, Deployments, StatefulSets, Karpenter NodePools...) keeps
-  everything except the keys in `SCRUBBED` wherever they appear, pod templates included, and with
-  metadata (theirs and their templates') filtered as above.
+- Any other kind (PodDisruptionBudgets, Deployments, StatefulSets, Karpenter NodePools, Ingresses, routes,
+  TargetGroupBindings, webhook configurations, RBAC roles and bindings...) keeps everything except the keys
+  in `SCRUBBED` wherever they appear, pod templates included, and with metadata (theirs and their
+  templates') filtered as above; `KIND_SCRUBBED` drops more per kind: the webhooks' `caBundle` (bulk
+  nobody reads) and the routes' `filters` (a header filter can set a credential).
 """
 from __future__ import annotations
 
@@ -26,6 +28,13 @@ DROPPED_ANNOTATIONS = frozenset({"kubectl.kubernetes.io/last-applied-configurati
 # Keys removed wherever they appear in kinds without a typed projection.
 SCRUBBED = frozenset({"env", "envFrom", "command", "args", "workingDir", "volumeMounts", "httpHeaders",
                       "managedFields", "userData", "data", "stringData", "binaryData"})
+# More keys removed, per kind, wherever they appear in it.
+KIND_SCRUBBED: dict[str, frozenset[str]] = {
+    "ValidatingWebhookConfiguration": SCRUBBED | {"caBundle"},
+    "MutatingWebhookConfiguration": SCRUBBED | {"caBundle"},
+    "HTTPRoute": SCRUBBED | {"filters"},
+    "GRPCRoute": SCRUBBED | {"filters"},
+}
 
 
 def keep_annotation(key: str) -> bool:
@@ -282,10 +291,11 @@ def project(kind: str, api_version: str, raw: bytes | msgspec.Raw) -> bytes:
         obj = {}
     obj.pop("kind", None)
     obj.pop("apiVersion", None)
-    return _ENCODER.encode({"kind": kind, "apiVersion": api_version, **scrub(obj)})
+    return _ENCODER.encode({"kind": kind, "apiVersion": api_version,
+                            **scrub(obj, dropped=KIND_SCRUBBED.get(kind, SCRUBBED))})
 
 
-def scrub(value: Any, key: str = "") -> Any:
+def scrub(value: Any, key: str = "", dropped: frozenset[str] = SCRUBBED) -> Any:
     """The generic projection: pod templates as Pods' specs, SCRUBBED keys dropped everywhere, every
     `metadata.annotations` filtered, no termination messages, no probe query strings."""
     if isinstance(value, dict):
@@ -298,7 +308,7 @@ def scrub(value: Any, key: str = "") -> Any:
                 value = _ANY.decode(_ENCODER.encode(spec))
         out: dict[str, Any] = {}
         for k, v in value.items():
-            if k in SCRUBBED:
+            if k in dropped:
                 continue
             if k == "annotations" and key == "metadata" and isinstance(v, dict):
                 kept = filter_annotations(v)
@@ -309,8 +319,8 @@ def scrub(value: Any, key: str = "") -> Any:
                 v = {a: b for a, b in v.items() if a != "message"}
             if k == "path" and key == "httpGet" and isinstance(v, str):
                 v = v.partition("?")[0]
-            out[k] = scrub(v, k)
+            out[k] = scrub(v, k, dropped)
         return out
     if isinstance(value, list):
-        return [scrub(v, key) for v in value]
+        return [scrub(v, key, dropped) for v in value]
     return value

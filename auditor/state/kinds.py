@@ -48,6 +48,28 @@ REGISTRY: tuple[Kind, ...] = (
          why="Karpenter node pools and their disruption budgets"),
     Kind("NodeClaim", "karpenter.sh/v1", "nodeclaims", False, False, custom=True,
          why="Karpenter nodes that will drift"),
+    # The traffic path beside the slices: what routes to a Service, which load balancer targets its Pods, which
+    # admission webhooks it serves, and who reads Endpoints.
+    Kind("Ingress", "networking.k8s.io/v1", "ingresses", True, False, why="which Services an Ingress routes to"),
+    Kind("IngressClass", "networking.k8s.io/v1", "ingressclasses", False, False,
+         why="which controller (the AWS Load Balancer Controller's ALB or another) serves an Ingress"),
+    Kind("Gateway", "gateway.networking.k8s.io/v1", "gateways", True, False, custom=True,
+         why="Gateway API gateways"),
+    Kind("HTTPRoute", "gateway.networking.k8s.io/v1", "httproutes", True, False, custom=True,
+         why="which Services an HTTPRoute routes to"),
+    Kind("GRPCRoute", "gateway.networking.k8s.io/v1", "grpcroutes", True, False, custom=True,
+         why="which Services a GRPCRoute routes to"),
+    Kind("TargetGroupBinding", "elbv2.k8s.aws/v1beta1", "targetgroupbindings", True, False, custom=True,
+         why="which Services are registered in an AWS target group, and how"),
+    Kind("ValidatingWebhookConfiguration", "admissionregistration.k8s.io/v1", "validatingwebhookconfigurations",
+         False, False, why="admission webhooks and the Services that answer them"),
+    Kind("MutatingWebhookConfiguration", "admissionregistration.k8s.io/v1", "mutatingwebhookconfigurations",
+         False, False, why="admission webhooks and the Services that answer them"),
+    Kind("Role", "rbac.authorization.k8s.io/v1", "roles", True, False, why="what tools may read"),
+    Kind("ClusterRole", "rbac.authorization.k8s.io/v1", "clusterroles", False, False, why="what tools may read"),
+    Kind("RoleBinding", "rbac.authorization.k8s.io/v1", "rolebindings", True, False, why="who holds a role"),
+    Kind("ClusterRoleBinding", "rbac.authorization.k8s.io/v1", "clusterrolebindings", False, False,
+         why="who holds a role"),
 )
 
 BY_NAME: dict[str, Kind] = {k.name: k for k in REGISTRY}

@@ -13,6 +13,7 @@ from typing import Any, Optional
 import msgspec
 
 from auditor.state import kinds as _kinds
+from auditor.state.traffic import IngressBackend, PolicyRule, RoleRef, RouteRule, ServiceRef, Subject, Webhook
 
 
 class _S(msgspec.Struct, rename="camel", omit_defaults=True, gc=False):
@@ -54,12 +55,30 @@ class Probe(_S):
     period_seconds: Optional[int] = None
 
 
+class Hook(_S):
+    """A lifecycle handler: only which kind it is (`sleep`, `exec`, `httpGet`, `tcpSocket`) and the sleep's length."""
+
+    exec: Optional[dict[str, Any]] = None
+    http_get: Optional[dict[str, Any]] = None
+    tcp_socket: Optional[dict[str, Any]] = None
+    sleep: Optional[dict[str, Any]] = None
+
+
+class Lifecycle(_S):
+    pre_stop: Optional[Hook] = None
+
+
 class Container(_S):
     name: str = ""
     ports: Optional[list[ContainerPort]] = None
     restart_policy: str = ""  # "Always" on an init container makes it a sidecar
     readiness_probe: Optional[Probe] = None
     startup_probe: Optional[Probe] = None
+    lifecycle: Optional[Lifecycle] = None
+
+
+class ReadinessGate(_S):
+    condition_type: str = ""
 
 
 class ServicePort(_S):
@@ -107,6 +126,8 @@ class Spec(_S):
     termination_grace_period_seconds: Optional[int] = None
     containers: Optional[list[Container]] = None  # only names and ports are decoded: named targetPorts
     init_containers: Optional[list[Container]] = None
+    readiness_gates: Optional[list[ReadinessGate]] = None
+    service_account_name: str = ""
     # Service (a map) / workloads and PodDisruptionBudget (a LabelSelector)
     selector: Optional[dict[str, Any]] = None
     type: str = ""
@@ -117,6 +138,19 @@ class Spec(_S):
     publish_not_ready_addresses: bool = False
     ports: Optional[list[ServicePort]] = None
     external_name: str = ""
+    external_traffic_policy: str = ""
+    load_balancer_class: str = ""
+    # Ingress (host, http.paths) and HTTPRoute / GRPCRoute (backendRefs)
+    ingress_class_name: Optional[str] = None
+    default_backend: Optional[IngressBackend] = None
+    rules: Optional[list[RouteRule]] = None
+    hostnames: Optional[list[str]] = None
+    # IngressClass
+    controller: str = ""
+    # TargetGroupBinding
+    service_ref: Optional[ServiceRef] = None
+    target_group_arn: str = msgspec.field(default="", name="targetGroupARN")
+    target_type: str = ""
     # Node
     unschedulable: bool = False
     taints: Optional[list[Taint]] = None
@@ -251,6 +285,14 @@ class KubeObject(_S):
     ports: Optional[list[EndpointPort]] = None
     # Endpoints
     subsets: Optional[list[EndpointSubset]] = None
+    # Role, ClusterRole
+    rules: Optional[list[PolicyRule]] = None
+    aggregation_rule: Optional[dict[str, Any]] = None
+    # RoleBinding, ClusterRoleBinding
+    role_ref: Optional[RoleRef] = None
+    subjects: Optional[list[Subject]] = None
+    # Validating/MutatingWebhookConfiguration
+    webhooks: Optional[list[Webhook]] = None
     # List / snapshot envelopes reuse the same decoder for `items`
     items: Optional[list[KubeObject]] = None
 

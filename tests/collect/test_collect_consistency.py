@@ -19,7 +19,9 @@ from tests.apidouble import ApiDouble
 
 Snap = Callable[..., Result]
 KINDS = ["Namespace", "Node", "Pod", "Service", "Endpoints", "EndpointSlice",  # served by the double (no CRDs)
-         "PodDisruptionBudget", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet"]
+         "PodDisruptionBudget", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Ingress", "IngressClass",
+         "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration", "Role", "ClusterRole", "RoleBinding",
+         "ClusterRoleBinding"]
 
 
 def _doc(path: Path) -> dict[str, Any]:

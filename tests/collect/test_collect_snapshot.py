@@ -52,10 +52,13 @@ def test_round_trip_gives_exactly_the_served_objects(api: ApiDouble, kubeconfig:
     assert items == {_key(o): _as_snapshotted(o) for o in api.served()}
     meta = doc["metadata"]
     assert meta["label"] == "before" and meta["complete"] is True and meta["missing"] == []
-    # every kind the double serves; Karpenter's CRDs are not installed there: recorded apart, never missing
+    # every kind the double serves; the CRDs are not installed there: recorded apart, never missing
     assert meta["kinds"] == ["Namespace", "Node", "Pod", "Service", "Endpoints", "EndpointSlice",
-                             "PodDisruptionBudget", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet"]
-    assert set(meta["notServed"]) == {"NodePool", "NodeClaim"}
+                             "PodDisruptionBudget", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet",
+                             "Ingress", "IngressClass", "ValidatingWebhookConfiguration",
+                             "MutatingWebhookConfiguration", "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"]
+    assert set(meta["notServed"]) == {"NodePool", "NodeClaim", "Gateway", "HTTPRoute", "GRPCRoute",
+                                      "TargetGroupBinding"}
     assert meta["startedAt"] <= meta["takenAt"] and meta["takenAt"].endswith("Z")
     assert meta["source"] == {"context": "double", "server": api.url, "namespaces": [], "inCluster": False,
                               "serverVersion": meta["source"]["serverVersion"]}

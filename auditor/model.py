@@ -191,6 +191,9 @@ class AuditResult:
     plan: dict[str, Any] | None = None
     #: audit: per rotating node group, the Services at risk (auditor.analysis.blast.blast_radius)
     blast_radius: dict[str, Any] | None = None
+    #: how traffic reaches each Service (auditor.analysis.traffic.traffic_view): Ingress, route, load balancer,
+    #: target group binding and webhook entries, and whether users depend on it
+    traffic: dict[str, Any] | None = None
 
     def is_known(self, f: Finding) -> bool:
         """In the baseline: reported apart, never counted against the gate."""

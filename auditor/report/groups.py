@@ -9,6 +9,8 @@ from auditor.state.labels import LABEL_SERVICE_NAME
 
 FOCUS_GROUPS = 5  # groups in "what to do first"
 FOCUS_FINDINGS = 4  # findings shown per group there
+#: Rules whose finding means the Service had ready endpoints and lost every one (after the rotation, or during it).
+DOWN_RULES = frozenset({"service-lost-endpoints", "service-outage"})
 
 
 def service_of(f: Finding) -> tuple[str, str] | None:
@@ -50,6 +52,9 @@ class Group:
     ready_before: int | None = None
     ready_after: int | None = None
     converged: bool | None = None
+    #: how traffic reaches the Service (report.json `traffic`): Ingress, route, load balancer, webhook entries
+    traffic: list[dict[str, Any]] = field(default_factory=list)
+    user_facing: bool = False
 
     @property
     def title(self) -> str:
@@ -72,15 +77,37 @@ class Group:
         return list(dict.fromkeys(f.object.name for f in self.findings if f.object.kind == kind))
 
     @property
-    def rank(self) -> tuple[int, int, int, str, str]:
+    def down(self) -> bool:
+        """It had ready endpoints and lost every one: a `service-lost-endpoints`/`service-outage` finding, or
+        its counts say so."""
+        if any(f.rule in DOWN_RULES for f in self.findings):
+            return True
+        return bool(self.ready_before) and self.ready_after == 0
+
+    @property
+    def impact(self) -> int:
+        """Who feels it: a Service at zero (2) outweighs one with a stale entry, and one that users reach through
+        an Ingress, route, load balancer or webhook (1) outweighs an internal one."""
+        return 2 * self.down + self.user_facing
+
+    @property
+    def rank(self) -> tuple[int, int, int, int, str, str]:
         worst = self.worst
-        return (-worst, -sum(1 for f in self.findings if f.severity == worst), -len(self.findings),
+        return (-worst, -self.impact, -sum(1 for f in self.findings if f.severity == worst), -len(self.findings),
                 self.namespace, self.name)
 
 
 def _rotation_rows(rotation: dict[str, Any] | None) -> dict[tuple[str, str], dict[str, Any]]:
     rows = {}
     for s in (rotation or {}).get("services") or []:
+        if isinstance(s, dict):
+            rows[(str(s.get("namespace", "")), str(s.get("name", "")))] = s
+    return rows
+
+
+def _traffic_rows(traffic: dict[str, Any] | None) -> dict[tuple[str, str], dict[str, Any]]:
+    rows = {}
+    for s in (traffic or {}).get("services") or []:
         if isinstance(s, dict):
             rows[(str(s.get("namespace", "")), str(s.get("name", "")))] = s
     return rows
@@ -98,6 +125,7 @@ def groups(result: AuditResult) -> tuple[list[Group], list[Group]]:
     services: dict[tuple[str, str], Group] = {}
     others: dict[tuple[str, str, str], Group] = {}
     rot = _rotation_rows(result.rotation)
+    reach = _traffic_rows(result.traffic)
     for f in result.findings:
         svc = service_of(f)
         if svc is not None:
@@ -108,6 +136,10 @@ def groups(result: AuditResult) -> tuple[list[Group], list[Group]]:
                 if row is not None:
                     g.ready_before, g.ready_after = _int(row.get("readyBefore")), _int(row.get("readyAfter"))
                     g.converged = row.get("converged") if isinstance(row.get("converged"), bool) else None
+                entry = reach.get(svc)
+                if entry is not None:
+                    g.traffic = [e for e in entry.get("entries") or [] if isinstance(e, dict)]
+                    g.user_facing = bool(entry.get("userFacing"))
             g.findings.append(f)
         else:
             key = (f.object.kind, f.object.namespace, f.object.name)

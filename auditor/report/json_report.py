@@ -42,6 +42,8 @@ def to_dict(result: AuditResult) -> dict[str, Any]:
         out["plan"] = result.plan
     if result.blast_radius is not None:
         out["blastRadius"] = result.blast_radius
+    if result.traffic is not None:
+        out["traffic"] = result.traffic
     return out
 
 

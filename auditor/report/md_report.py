@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from auditor.model import AuditResult
+from auditor.model import AuditResult, Finding
 from auditor.report.templates import env
 from auditor.report.view import build_view, group_by_rule
 
@@ -13,6 +13,7 @@ DEFAULT_FULL_REPORT = "report.html and report.json in the report directory"
 MARKER = "<!-- eks-upgrade-auditor-report -->"
 MIN_ROW = 20  # the shortest a finding's row in the Markdown can be ("| info | Kind x | m |" and its newline)
 MD_ROWS = 10  # rows of one evidence table in the Markdown (the HTML shows more, report.json all)
+MD_INFO_ROWS = 20  # info findings listed per rule in the Markdown (no evidence block each); the rest are counted
 _ICONS = {"error": "🔴", "warning": "🟠", "info": "🔵"}
 
 
@@ -36,11 +37,17 @@ def render_md(result: AuditResult, full_report: str = DEFAULT_FULL_REPORT, repor
     if url:
         full_report = f"[the full report]({url})"
 
+    focus = [f for g in view["focus"] for f in g.findings[:view["focus_findings"]]]
+
     def render(k: int, sup: int = 200, notes: int = 50) -> str:
         kept = list(findings[:k])
-        return template.render(**view, kept=kept, kept_by_rule=group_by_rule(kept), left_out=len(findings) - k,
+        by_rule = group_by_rule(kept)
+        fix_focus, fix_here = _first_fixes(focus, [f for items in by_rule.values() for f in items])
+        return template.render(**view, kept=kept, kept_by_rule=by_rule, left_out=len(findings) - k,
                                sup_limit=sup, notice_limit=notes, full_report=full_report, marker=MARKER,
-                               report_link=link, icon=_ICONS, md_rows=MD_ROWS, not_run_rules=view["skipped"])
+                               report_link=link, icon=_ICONS, md_rows=MD_ROWS, not_run_rules=view["skipped"],
+                               md_info_rows=MD_INFO_ROWS, id=id, focus_ids={id(f) for f in focus},
+                               fix_here=fix_here, fix_focus=fix_focus)
     # Every finding takes a table row of at least MIN_ROW characters: past MD_LIMIT / MIN_ROW findings the whole
     # list cannot fit, and rendering all of them (the costliest render) only to find that out is skipped.
     if len(findings) <= MD_LIMIT // MIN_ROW:
@@ -71,6 +78,21 @@ def render_md(result: AuditResult, full_report: str = DEFAULT_FULL_REPORT, repor
         else:
             bad = mid
     return good_text
+
+
+def _first_fixes(*sections: list[Finding]) -> list[set[int]]:
+    """Per section, the findings (by id) whose fix block the Markdown prints there: the first with each set of
+    commands, in the order the sections show them; the others say the commands are above."""
+    seen: set[tuple[str, ...]] = set()
+    out: list[set[int]] = []
+    for section in sections:
+        here: set[int] = set()
+        for f in section:
+            if f.fix and f.fix not in seen:
+                seen.add(f.fix)
+                here.add(id(f))
+        out.append(here)
+    return out
 
 
 def _hard_cut(text: str, full_report: str) -> str:

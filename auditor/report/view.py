@@ -11,6 +11,7 @@ from auditor.report import groups as reportgroups
 _INSIGHT_ORDER = {"ERROR": 0, "WARNING": 1, "UNKNOWN": 2, "PASSING": 3}
 CHART_MAX_SERVICES = 40
 SERVICE_LIMIT = 200  # Services in the HTML's per-Service view; the findings table holds the rest
+INFO_LIMIT = 200  # info findings listed per rule in the HTML's info section; the findings table holds the rest
 
 
 def group_by_rule(findings: tuple[Finding, ...] | list[Finding]) -> dict[str, list[Finding]]:
@@ -214,6 +215,7 @@ def timeline_view(tl: dict[str, Any] | None) -> dict[str, Any] | None:
                      "min": _ints(s.get("minReady")), "end": _ints(s.get("readyAtEnd"))})
     return {"from": tl.get("from"), "to": tl.get("to"), "seconds": round(span, 1), "services": services,
             "down": down, "rows": rows, "left": len(services) - len(rows),
+            "lbDown": [s for s in services if s.get("lbOutages")],
             "chart": {"width": label_w + plot_w + 70, "height": 20 + len(rows) * row_h + 10, "labelW": label_w,
                       "plotW": plot_w, "plotH": plot_h}}
 
@@ -276,6 +278,35 @@ def header(cluster: dict[str, Any], eks: dict[str, Any] | None) -> list[tuple[st
     return out
 
 
+_TARGETS = {"ip": "IP targets", "instance": "instance targets"}
+
+
+def reach_line(entry: dict[str, Any]) -> dict[str, str]:
+    """One way traffic reaches a Service, as a line: what (kind and name), which hosts/paths or webhooks and
+    port, and the load balancer in front with its target type. Text only: the templates escape it."""
+    kind, ns, name = str(entry.get("kind", "")), str(entry.get("namespace") or ""), str(entry.get("name", ""))
+    what = f"{kind} {ns}/{name}" if ns else f"{kind} {name}"
+    if kind == "Service":
+        what = "LoadBalancer Service"
+    routes = [str(r) for r in entry.get("routes") or []]
+    more = _ints(entry.get("routeCount")) - len(routes)
+    via = ", ".join(routes) + (f" and {more} more" if more > 0 else "")
+    if entry.get("webhooks"):
+        via = "webhook " + ", ".join(str(w) for w in entry["webhooks"])
+        if entry.get("failurePolicy"):
+            via += f" (failurePolicy {entry['failurePolicy']})"
+    if entry.get("port"):
+        via += (" → " if via else "") + f"port {entry['port']}"
+    lb = [str(entry["loadBalancer"])] if entry.get("loadBalancer") else []
+    if entry.get("targetType"):
+        lb.append(_TARGETS.get(str(entry["targetType"]), f"{entry['targetType']} targets"))
+    if entry.get("scheme"):
+        lb.append(str(entry["scheme"]))
+    if entry.get("targetGroupARN"):
+        lb.append(str(entry["targetGroupARN"]))
+    return {"kind": kind, "what": what, "via": via, "lb": " · ".join(lb)}
+
+
 def build_view(result: AuditResult) -> dict[str, Any]:
     by_rule = group_by_rule(result.findings)
     rotation = rotation_view(result.rotation)
@@ -296,4 +327,11 @@ def build_view(result: AuditResult) -> dict[str, Any]:
         "blast": result.blast_radius,
         "services": services, "focus": focus, "focus_left": len(services) + len(others) - len(focus),
         "focus_findings": reportgroups.FOCUS_FINDINGS, "service_limit": SERVICE_LIMIT,
+        "reach": {g.anchor: [reach_line(e) for e in g.traffic] for g in services if g.traffic},
+        # info-only Services are listed per rule (a count and a collapsed list), not one card each
+        "serious_services": [g for g in services if g.worst > Severity.INFO],
+        "info_only": [g for g in services if g.worst == Severity.INFO],
+        "info_by_rule": group_by_rule([f for f in result.findings if f.severity == Severity.INFO]),
+        "anchors": {(g.namespace, g.name): g.anchor for g in services if g.worst > Severity.INFO},
+        "info_limit": INFO_LIMIT,
     }

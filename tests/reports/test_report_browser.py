@@ -12,6 +12,7 @@ import demo_results as D
 import pytest
 import report_fixture as F
 
+from auditor.model import Finding, ObjectRef, Severity
 from auditor.report.html_report import render_html
 from tests.waiting import wait_until
 
@@ -207,7 +208,11 @@ def test_first_screen_at_1400x900_shows_verdict_counts_and_what_to_do_first(brow
         assert _box(pg, "#counts")["y"] + _box(pg, "#counts")["height"] < 900
         first = _box(pg, "#focus .fi")
         assert first["y"] < 900 and first["y"] + first["height"] < 900, first  # the whole first finding, fix included
-        assert "Service shop/recommendations" in (pg.text_content("#focus .group") or "")
+        if make is D.demo_compare:  # the only Service that lost every endpoint comes first, marked so
+            first_group = pg.text_content("#focus .group") or ""
+            assert "Service search/query-api" in first_group and "lost all ready endpoints" in first_group
+        else:
+            assert "Service shop/recommendations" in (pg.text_content("#focus .group") or "")
         # what pushed the findings 2,600 px down before now follows them
         assert _box(pg, "#inputs")["y"] > _box(pg, "#findings")["y"]
         if make is D.demo_compare:
@@ -342,5 +347,69 @@ def test_blast_radius_lists_services_worst_first_with_fixes_as_text(browser: Any
         rows = pg.locator("#plan table.blast tbody tr").all_inner_texts()
         assert rows[0].startswith("search/query-api") and "query-api-pdb" in rows[0]
         assert hostile in rows[1] and pg.locator("#plan script").count() == 0
+    finally:
+        p.ctx.close()
+
+
+def _traffic(hostile: str) -> dict[str, Any]:
+    alb = {"kind": "Ingress", "namespace": "shop", "name": "storefront", "port": "80", "routes": [f"{hostile}/cart"],
+           "routeCount": 1, "class": "alb", "loadBalancer": "ALB", "controller": "aws-load-balancer-controller",
+           "targetType": "ip", "scheme": "internet-facing"}
+    hook = {"kind": "ValidatingWebhookConfiguration", "namespace": "", "name": "ledger-policy",
+            "webhooks": ["validate.ledger.example.com"], "failurePolicy": "Fail"}
+    return {"services": [{"namespace": "shop", "name": "cart", "userFacing": True, "entries": [alb]},
+                         {"namespace": "payments", "name": "ledger", "userFacing": True, "entries": [hook]}]}
+
+
+def test_each_service_group_shows_how_traffic_reaches_it_as_text_even_without_js(browser: Any, tmp_path: Path) -> None:
+    hostile = '<img src=x onerror="alert(1)">'
+    result = F.result(traffic=_traffic(hostile))
+    for js in (True, False):
+        p = Page(browser, render_html(result), tmp_path, java_script_enabled=js)
+        try:
+            assert p.errors == [] and p.dialogs == []
+            pg = p.page
+            cart = pg.locator("#focus .group", has_text="Service shop/cart")
+            line = cart.locator("ul.reach li").inner_text()
+            assert line == f"Ingress shop/storefront: {hostile}/cart → port 80 · ALB · IP targets · internet-facing"
+            assert "user-facing" in cart.locator(".gh").inner_text()
+            pg.locator("#services summary", has_text="payments/ledger").click()
+            hook = pg.locator("#services details.svc", has_text="payments/ledger").locator("ul.reach li").inner_text()
+            assert hook.startswith("ValidatingWebhookConfiguration ledger-policy: webhook validate.ledger.example.com")
+            assert pg.locator("img").count() == 0
+        finally:
+            p.ctx.close()
+
+
+def test_info_findings_are_one_collapsed_list_per_rule(browser: Any, tmp_path: Path) -> None:
+    many = tuple(Finding("service-single-zone", Severity.INFO, ObjectRef("Service", "shop", f"svc-{i:02d}"),
+                         "all ready endpoints are in eu-west-1a") for i in range(75))
+    result = F.result(findings=F.FINDINGS + many)
+    p = Page(browser, render_html(result), tmp_path)
+    try:
+        assert p.errors == []
+        pg = p.page
+        # no card per info-only Service: one collapsed list with its count
+        assert pg.locator("#services details.svc", has_text="svc-").count() == 0
+        group = pg.locator("#info details.info-rule#info-service-single-zone")
+        assert "service-single-zone · 75 findings" in group.locator("summary").inner_text()
+        assert not group.locator("ul.info-list").is_visible()
+        group.locator("summary").click()
+        assert group.locator("ul.info-list li").count() == 75
+        assert "75 Services with info findings only" in (pg.text_content("#services > p") or "")
+    finally:
+        p.ctx.close()
+
+
+def test_the_verdicts_reasons_sit_under_it(browser: Any, tmp_path: Path) -> None:
+    result = F.result(mode="verify", converged=False, timeline=_timeline())
+    p = Page(browser, render_html(result), tmp_path, viewport={"width": 1400, "height": 900})
+    try:
+        pg = p.page
+        glance = _box(pg, "#glance")
+        assert glance["y"] < _box(pg, "#focus")["y"] and glance["y"] + glance["height"] < 900
+        assert "2 Services went down" in (pg.text_content("#glance") or "")
+        # the timeline itself follows what to do first, before the findings table
+        assert _box(pg, "#focus")["y"] < _box(pg, "#timeline")["y"] < _box(pg, "#findings")["y"]
     finally:
         p.ctx.close()

@@ -17,7 +17,7 @@ import pytest
 import report_fixture as F
 
 from auditor.errors import ConfigError
-from auditor.model import Severity
+from auditor.model import Finding, ObjectRef, Severity
 from auditor.report import html_report, json_report, junit_report, md_report, render
 from auditor.report.terminal import summary
 
@@ -75,8 +75,10 @@ def test_markdown_html_lines_are_html_escaped() -> None:
 
 def test_markdown_fences_cannot_be_closed_by_a_fix() -> None:
     md = md_report.render_md(F.result())
-    block = md[md.index("`````sh\nkubectl -n payments"):]
-    body = block.split("\n")
+    # the block is printed once, under "what to do first" (indented in its list item)
+    assert md.count("kubectl -n payments get endpointslice") == 1
+    block = md[md.index("`````sh\n     kubectl -n payments"):]
+    body = [line.strip() for line in block.split("\n")]
     assert body[0] == "`````sh" and body[2] == "echo ```` and `tick`" and body[3] == "`````"
 
 
@@ -486,3 +488,31 @@ def test_evidence_blocks_render_any_shape() -> None:
     assert blocks[2].columns == ("address", "node", "extra") and blocks[2].rows == (("10.0.0.1", "n1", "1, 2"),)
     text = evidence.as_text({"endpoints": [{"address": f"10.0.0.{i}"} for i in range(25)]})
     assert text[-1].strip() == "and 5 more (all of them in report.json)"
+
+
+def test_markdown_service_groups_show_how_traffic_reaches_them_escaped() -> None:
+    hostile = "@octo-org/team [x](http://evil.example)"
+    traffic = {"services": [{"namespace": "shop", "name": "cart", "userFacing": True, "entries": [
+        {"kind": "Ingress", "namespace": "shop", "name": "storefront", "port": "80", "routes": [f"{hostile}/cart"],
+         "routeCount": 1, "loadBalancer": "ALB", "targetType": "ip", "scheme": "internet-facing"}]}]}
+    md = md_report.render_md(F.result(traffic=traffic))
+    line = next(x for x in md.splitlines() if "↳" in x)
+    assert line.startswith("   - ↳ Ingress shop/storefront: ")
+    assert line.endswith("→ port 80 · ALB · IP targets · internet-facing")
+    assert "@octo" not in line and "@\u2060octo" in line and "\\[x\\](http\\://" in line  # no mention, no link
+    assert "**Service shop/cart**: 1 error · ready endpoints 4 → 4 · user-facing" in md
+
+
+def test_markdown_gives_each_fix_block_once_and_lists_info_findings_compactly() -> None:
+    many = tuple(Finding("service-single-zone", Severity.INFO, ObjectRef("Service", "shop", f"svc-{i:02d}"),
+                         "all ready endpoints are in eu-west-1a", evidence={"zones": ["eu-west-1a"]},
+                         fix=(f"kubectl -n shop get pods -l app=svc-{i:02d} -o wide",)) for i in range(75))
+    r = F.result(findings=tuple(sorted(F.FINDINGS + many, key=lambda f: f.sort_key)))
+    md = md_report.render_md(r)
+    blocks = re.findall(r"`{3,}sh\n(.*?)\n\s*`{3,}", md, re.S)
+    bodies = [tuple(line.strip() for line in b.splitlines()) for b in blocks]
+    assert bodies and len(bodies) == len(set(bodies))  # no set of commands twice
+    assert md.count("kubectl -n shop get endpointslice cart-x8k2p -o yaml") == 1
+    assert "Commands: the same as above (What to do first)." in md
+    assert md.count("svc-") == md_report.MD_INFO_ROWS and "and 55 more info findings of this rule" in md
+    assert "evidence and fix</summary>" not in md.split("service-single-zone")[-1]

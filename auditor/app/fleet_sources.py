@@ -81,11 +81,14 @@ def _from_s3(spec: str) -> list[Found]:
 
 
 def entries(found: list[Found], fail_on: Severity | None) -> list[ClusterEntry]:
-    """One entry per report, named after the context it audited (not an in-cluster one), else its folder; two
-    reports that would share a name are both named by where they were found."""
+    """One entry per report, named after the context it audited (not an in-cluster one), else its folder; reports
+    that would share a name are named by their folders, or by source and folder when those clash too."""
     made = [_entry(f, fail_on) for f in found]
-    names = [e.name for e in made]
-    return [replace(e, name=_where(f)) if names.count(e.name) > 1 else e for e, f in zip(made, found, strict=True)]
+    for rename in (lambda f: f.folder or _where(f), _where):
+        names = [e.name for e in made]
+        made = [replace(e, name=rename(f)) if names.count(e.name) > 1 else e
+                for e, f in zip(made, found, strict=True)]
+    return made
 
 
 def _where(f: Found) -> str:

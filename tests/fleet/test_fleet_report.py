@@ -109,8 +109,9 @@ def test_missing_or_empty_source_is_exit_2(cli: Callable[..., Result], tmp_path:
 def test_same_context_twice_is_named_by_place(cli: Callable[..., Result], tmp_path: Path) -> None:
     put(tmp_path / "r" / "one", report_json("default"))
     put(tmp_path / "r" / "two", report_json("default"))
-    assert cli("fleet", "report", tmp_path / "r", "--output-dir", tmp_path / "o").exit_code == 0
-    assert sorted(c["name"] for c in fleet_json(tmp_path / "o")["clusters"]) == ["r/one", "r/two"]
+    put(tmp_path / "s" / "one", report_json("default"))
+    assert cli("fleet", "report", tmp_path / "r", tmp_path / "s", "--output-dir", tmp_path / "o").exit_code == 0
+    assert sorted(c["name"] for c in fleet_json(tmp_path / "o")["clusters"]) == ["r/one", "s/one", "two"]
 
 
 def test_report_of_a_fleet_audit_folder_agrees_with_it(cli: Callable[..., Result], tmp_path: Path,

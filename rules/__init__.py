@@ -12,10 +12,17 @@ from auditor.rules.endpointslices import (
     service_missing_endpointslices,
     stale_endpointslice,
 )
+from auditor.rules.lb import (
+    external_traffic_local_rotation,
+    lb_drain_shorter_than_deregistration,
+    lb_target_readiness_gate_missing,
+)
 from auditor.rules.outage import service_outage
 from auditor.rules.pair import PAIR_RULES
+from auditor.rules.rbac import rbac_endpoints_without_endpointslices
 from auditor.rules.resilience import endpoints_without_readiness_probe, service_single_zone
 from auditor.rules.rotation import pdb_blocks_drain, service_rotation_unprotected, service_single_replica
+from auditor.rules.routes import ingress_backend_unavailable, webhook_backend_at_risk
 from auditor.rules.target import target_version_jump
 
 ALL_RULES: tuple[Rule, ...] = (
@@ -36,6 +43,12 @@ ALL_RULES: tuple[Rule, ...] = (
     pdb_blocks_drain,
     endpoints_without_readiness_probe,
     service_single_zone,
+    ingress_backend_unavailable,
+    lb_target_readiness_gate_missing,
+    lb_drain_shorter_than_deregistration,
+    webhook_backend_at_risk,
+    rbac_endpoints_without_endpointslices,
+    external_traffic_local_rotation,
 ) + PAIR_RULES + (service_outage,) + EKS_RULES
 
 

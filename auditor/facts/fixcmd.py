@@ -116,3 +116,28 @@ def nodegroup_skew_fix(region: str | None, cluster: str | None, nodegroup: str, 
                         kubernetes_version=str(update_to))]
     catch_up = versions.control_plane_catch_up(problem, cp)
     return [aws_eks("update-cluster-version", region, cluster, kubernetes_version=str(catch_up))] if catch_up else []
+
+
+def label(kind: str, name: str, key: str, value: str, namespace: str = "") -> str:
+    """`kubectl label KIND NAME key=value --overwrite` (namespaced when `namespace` is given)."""
+    return kubectl("label", kind, name, namespace, q(f"{key}={value}"), "--overwrite")
+
+
+def annotate(kind: str, name: str, namespace: str, key: str, value: str) -> str:
+    return kubectl("annotate", kind, name, namespace, q(f"{key}={value}"), "--overwrite")
+
+
+def rollout_restart(kind: str, name: str, namespace: str) -> str:
+    """Recreate a workload's Pods (through its update strategy): what a Pod admission change needs."""
+    return f"kubectl -n {q(namespace)} rollout restart {q(kind.lower() + '/' + name)}"
+
+
+def patch_json_cluster(kind: str, name: str, ops: list[dict[str, object]]) -> str:
+    """`kubectl patch KIND NAME --type json -p '[...]'` for a cluster-scoped object."""
+    return f"kubectl patch {kind.lower()} {q(name)} --type json -p {q(_json(ops))}"
+
+
+def target_group_attribute(arn: str, key: str, value: str) -> str:
+    """Set one attribute of a target group the controller does not own (a TargetGroupBinding's)."""
+    return (f"aws elbv2 modify-target-group-attributes --target-group-arn {q(arn)} "
+            f"--attributes {q(f'Key={key},Value={value}')}")

@@ -19,3 +19,17 @@ LABEL_ZONE = "topology.kubernetes.io/zone"
 LABEL_NODEGROUP = "eks.amazonaws.com/nodegroup"
 LABEL_NODEPOOL = "karpenter.sh/nodepool"
 LABEL_COMPUTE_TYPE = "eks.amazonaws.com/compute-type"
+
+# The AWS Load Balancer Controller (kubernetes-sigs.github.io/aws-load-balancer-controller: ingress and service
+# annotations, pod readiness gate).
+ALB_CONTROLLER = "ingress.k8s.aws/alb"
+ANN_INGRESS_CLASS = "kubernetes.io/ingress.class"
+ANN_ALB_TARGET_TYPE = "alb.ingress.kubernetes.io/target-type"
+ANN_ALB_TG_ATTRIBUTES = "alb.ingress.kubernetes.io/target-group-attributes"
+ANN_LB_TYPE = "service.beta.kubernetes.io/aws-load-balancer-type"
+ANN_NLB_TARGET_TYPE = "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type"
+ANN_NLB_TG_ATTRIBUTES = "service.beta.kubernetes.io/aws-load-balancer-target-group-attributes"
+LABEL_READINESS_GATE_INJECT = "elbv2.k8s.aws/pod-readiness-gate-inject"
+READINESS_GATE_PREFIX = "target-health.elbv2.k8s.aws/"
+ATTR_DEREGISTRATION_DELAY = "deregistration_delay.timeout_seconds"
+LABEL_EXCLUDE_FROM_LB = "node.kubernetes.io/exclude-from-external-load-balancers"

@@ -29,6 +29,13 @@ EXPECTED: dict[str, tuple[str, bool]] = {
     "pdb-blocks-drain": ("single", False),
     "endpoints-without-readiness-probe": ("single", False),
     "service-single-zone": ("single", False),
+    # The traffic path: a state fact or a risk of the rotation ahead, never "the slices did not follow the Pods"
+    "ingress-backend-unavailable": ("single", False),
+    "lb-target-readiness-gate-missing": ("single", False),
+    "lb-drain-shorter-than-deregistration": ("single", False),
+    "webhook-backend-at-risk": ("single", False),
+    "rbac-endpoints-without-endpointslices": ("single", False),
+    "external-traffic-local-rotation": ("single", False),
     "endpoints-on-removed-node": ("pair", True),
     "service-lost-endpoints": ("pair", True),
     "service-capacity-dropped": ("pair", False),

@@ -27,9 +27,8 @@ from make_rotation_cases import (  # noqa: E402
     NB1,
     NB2,
     NG1,
-    NODE_EXPORTER,
     NO_PLAN,
-    OPTS,
+    NODE_EXPORTER,
     QUERY_API,
     T,
     X,
@@ -238,7 +237,8 @@ def readiness_gate() -> list[Obj]:
         case("the older kubernetes.io/ingress.class annotation, target-type ip on the Service",
              state(BASE, svc_ip, *CAT_PODS, *CAT_REST, legacy), [
             exp("Service", "shop", "catalog", "error", "ALB via Ingress shop/web")]),
-        case("guard: Pods that carry the target-health gate", state(BASE, X["svc-catalog"], *gated, *CAT_REST, ALB, web)),
+        case("guard: Pods that carry the target-health gate",
+             state(BASE, X["svc-catalog"], *gated, *CAT_REST, ALB, web)),
         case("guard: instance targets (no target-type)", state(BASE, CATALOG, ALB, inst)),
         case("guard: not an ALB (IngressClass nginx)", state(BASE, CATALOG, ALB, NGINX, nginx)),
         case("guard: the Pods' node group is not rotating (--rotating ng-green)", state(BASE, CATALOG, ALB, web),
@@ -308,8 +308,9 @@ def _lbc() -> list[Obj]:
         p["metadata"]["labels"] = {"app.kubernetes.io/name": "aws-load-balancer-controller",
                                    "pod-template-hash": p["metadata"]["labels"]["pod-template-hash"]}
     service = b.service("aws-load-balancer-webhook-service", "kube-system", T - 60 * DAYS,
-                        selector={"app.kubernetes.io/name": "aws-load-balancer-controller"}, cluster_ip="172.20.0.77",
-                        ports=[{"name": "webhook-server", "port": 443, "protocol": "TCP", "targetPort": "webhook-server"}])
+                        selector={"app.kubernetes.io/name": "aws-load-balancer-controller"},
+                        cluster_ip="172.20.0.77", ports=[{"name": "webhook-server", "port": 443, "protocol": "TCP",
+                                                          "targetPort": "webhook-server"}])
     return rc.app("lbc-webhook", service, pods, dep, rs)
 
 

@@ -108,7 +108,7 @@ def main() -> None:
     ap.add_argument("--skip-verify", action="store_true")
     ap.add_argument("--no-workloads", action="store_true",
                     help="synthetic states without Deployments, ReplicaSets and PDBs (the figures before issue 14)")
-    ap.add_argument("--only", choices=["audit", "compare", "report", "snapshot", "verify"], default=None)
+    ap.add_argument("--only", choices=["audit", "compare", "report", "snapshot", "verify", "fleet"], default=None)
     args = ap.parse_args()
     global WORKLOADS
     WORKLOADS = not args.no_workloads
@@ -132,6 +132,9 @@ def main() -> None:
     if not args.skip_verify and want("verify"):
         print("\n== verify --follow (issue 12) ==", flush=True)
         subprocess.run([sys.executable, str(HERE / "bench_verify.py"), "--pods", str(args.pods)], check=False)
+    if want("fleet"):
+        print("\n== fleets: 8 clusters of 5,000 Pods, 200 reports ==", flush=True)
+        subprocess.run([sys.executable, str(HERE / "bench_fleet.py")], check=False)
 
 
 if __name__ == "__main__":

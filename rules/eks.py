@@ -181,17 +181,8 @@ def addon_version_incompatible(ctx: Context) -> Iterator[Finding]:
         if addon.addon_version in compatible:
             continue
         name, installed, default = addon.addon_name, addon.addon_version, entry.default_version
-        if compatible:
-            msg = (f"add-on {name} {installed} is not among the versions EKS lists as compatible with "
-                   f"Kubernetes {target}")
-        else:
-            msg = f"add-on {name} {installed}: EKS lists no version of {name} compatible with Kubernetes {target}"
-        msg += f"; the default version for {target} is {default}" if default else \
-            f"; EKS names no default version for {target}"
         cp = ctx.index.control_plane.version if ctx.index.control_plane else None
-        if name == "kube-proxy" and default and cp is not None and target > cp:
-            msg += (f": update it right after the control plane reaches {target} (kube-proxy is never newer than "
-                    "the API server)")
+        msg = _addon_message(name, installed, default, bool(compatible), target, cp)
         fix = [aws_eks("describe-addon-versions", eks.region, None, addon_name=name,
                        kubernetes_version=str(target))]
         if default:
@@ -203,6 +194,20 @@ def addon_version_incompatible(ctx: Context) -> Iterator[Finding]:
         have = ", ".join(compatibility_targets(eks)) or "no version"
         raise RuleNotRun(f"add-on compatibility was collected for {have}, not for the target {target}: "
                          f"take the snapshot again with --target-version {target}")
+
+
+def _addon_message(name: str, installed: str, default: str, listed: bool, target: versions.Minor,
+                   cp: versions.Minor | None) -> str:
+    if listed:
+        msg = f"add-on {name} {installed} is not among the versions EKS lists as compatible with Kubernetes {target}"
+    else:
+        msg = f"add-on {name} {installed}: EKS lists no version of {name} compatible with Kubernetes {target}"
+    msg += f"; the default version for {target} is {default}" if default else \
+        f"; EKS names no default version for {target}"
+    if name == "kube-proxy" and default and cp is not None and target > cp:
+        msg += (f": update it right after the control plane reaches {target} (kube-proxy is never newer than "
+                "the API server)")
+    return msg
 
 
 @rule("upgrade-insight-failing", Severity.WARNING, "EKS upgrade insight reports a problem", mode="eks")

@@ -18,6 +18,10 @@ the migration then turns into findings:
   search/query-api       no PodDisruptionBudget and no readiness probe: predicted to lose its endpoints
   payments/ledger        a PDB with minAvailable equal to its replicas: blocks the drain of ng-blue
   data/kafka-ui, monitoring/prometheus, monitoring/grafana   one replica each
+  shop/web               behind an ALB Ingress with IP targets; its Pods were created without the load balancer
+                         controller's readiness gate
+  aws-load-balancer-webhook   the controller's Pod webhook (failurePolicy Fail): both replicas on ng-blue, no PDB
+  prometheus-scraper     a ClusterRole bound to monitoring/prometheus that reads endpoints but not endpointslices
 """
 from __future__ import annotations
 
@@ -61,7 +65,10 @@ APPS: list[tuple[str, str, int, dict[str, Any]]] = [
     ("identity", "auth", 3, {}),
     ("identity", "users", 2, {}),
     ("identity", "sessions", 2, {}),
+    ("shop", "web", 2, {}),
 ]
+#: kube-system workloads that run on the rotating node group (the others sit on ng-system, which stays)
+ROTATING_SYSTEM = {("kube-system", "aws-load-balancer-controller")}
 
 
 def nodes_for(group: str, kubelet: str, created_min: float, first_ip: int) -> list[dict[str, Any]]:
@@ -115,7 +122,8 @@ def build(after: bool) -> dict[str, Any]:
                         families=["IPv4", "IPv6"] if dual else None)
         objs.append(svc)
         pods = []
-        pool = system if ns == "kube-system" else nodes
+        stay = ns == "kube-system" and (ns, app) not in ROTATING_SYSTEM
+        pool = system if stay else nodes
         for r in range(replicas):
             node_idx = (n_i + r) % len(pool)
             node_name = pool[node_idx]["metadata"]["name"]
@@ -123,11 +131,10 @@ def build(after: bool) -> dict[str, Any]:
             if dual:
                 ips.append(f"2a05:d018:1:{gen}{node_idx}::{c.ip_counter:x}")
             ready = True
-            if ns == "kube-system":
+            if stay:
                 ips = [f"10.0.9.{100 + n_i * 4 + r}"]  # never moved: same Pods, same IPs in both states
             if after and (ns, app) == ("search", "query-api"):
                 node_name, ips, ready = None, None, False  # Pending: nodeSelector pins ng-blue
-            stay = ns == "kube-system"
             pods.append(b.replicaset_pod(app, ns, r, b.at(BASE, -60 * 24 * 10) if stay else pod_time,
                                          labels=labels, node_name=node_name, ips=ips, ready=ready,
                                          seed="gen0" if stay else f"gen{gen}"))
@@ -137,6 +144,9 @@ def build(after: bool) -> dict[str, Any]:
         ready_now = 0 if after and (ns, app) == ("search", "query-api") else replicas
         objs += b.deployment(app, ns, svc_created, replicas=replicas, labels=labels, ready=ready_now, probe=probe)
         objs += _budget(ns, app, labels, replicas, ready_now)
+        if (ns, app) == ("monitoring", "prometheus"):
+            for p in pods:
+                p["spec"]["serviceAccountName"] = "prometheus"
         objs += pods
         slice_pods = pods
         if after and (ns, app) == ("payments", "fraud-check"):
@@ -206,15 +216,73 @@ def build(after: bool) -> dict[str, Any]:
                  "endpoints": [{"addresses": ["10.8.3.21"], "nodeName": "eu-central-1-node-7",
                                 "conditions": {"ready": True}}],
                  "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]})
+    objs += traffic_path(svc_created)
     label = "after" if after else "before"
-    return b.snapshot_doc(objs, c.taken, label=label, server_version="v1.30.4-eks-a737599",
-                          context="arn:aws:eks:eu-west-1:111122223333:cluster/shop-prod", eks=eks_section(after))
+    doc = b.snapshot_doc(objs, c.taken, label=label, server_version="v1.30.4-eks-a737599",
+                         context="arn:aws:eks:eu-west-1:111122223333:cluster/shop-prod", eks=eks_section(after))
+    # served and read although empty here; the Gateway API is not installed
+    doc["metadata"]["kinds"] += [k for k in ("ValidatingWebhookConfiguration", "Role", "RoleBinding")
+                                 if k not in doc["metadata"]["kinds"]]
+    doc["metadata"]["notServed"] = {k: "not served by this cluster (gateway.networking.k8s.io/v1 not installed)"
+                                    for k in ("Gateway", "HTTPRoute", "GRPCRoute")}
+    return doc
+
+
+LBC_LABELS = {"app.kubernetes.io/name": "aws-load-balancer-controller", "app.kubernetes.io/instance":
+              "aws-load-balancer-controller"}
+
+
+def traffic_path(created: Any) -> list[dict[str, Any]]:
+    """The ALB in front of shop/web (IP targets, Pods created before the readiness gate), the load balancer
+    controller's Pod webhook (Fail) and a monitoring ClusterRole that reads Endpoints only."""
+    ingress_class = {"kind": "IngressClass", "apiVersion": "networking.k8s.io/v1",
+                     "metadata": b.meta("alb", None, created, labels=LBC_LABELS), "spec": {"controller":
+                                                                                        "ingress.k8s.aws/alb"}}
+    ingress = {"kind": "Ingress", "apiVersion": "networking.k8s.io/v1",
+               "metadata": {**b.meta("web", "shop", created, annotations={
+                   "alb.ingress.kubernetes.io/scheme": "internet-facing",
+                   "alb.ingress.kubernetes.io/target-type": "ip"}), "generation": 1,
+                   "finalizers": ["ingress.k8s.aws/resources"]},
+               "spec": {"ingressClassName": "alb", "rules": [{"host": "shop.example.com", "http": {"paths": [
+                   {"path": "/", "pathType": "Prefix",
+                    "backend": {"service": {"name": "web", "port": {"number": 80}}}}]}}]},
+               "status": {"loadBalancer": {"ingress": [
+                   {"hostname": "k8s-shop-web-7c1f0e2a4b-1029384756.eu-west-1.elb.amazonaws.com"}]}}}
+    tgb_name = "k8s-shop-web-5e3a9c1f2d"
+    binding = {"kind": "TargetGroupBinding", "apiVersion": "elbv2.k8s.aws/v1beta1",
+               "metadata": b.meta(tgb_name, "shop", created, labels={"ingress.k8s.aws/stack-name": "web",
+                                                                    "ingress.k8s.aws/stack-namespace": "shop"}),
+               "spec": {"serviceRef": {"name": "web", "port": 80}, "targetType": "ip", "ipAddressType": "ipv4",
+                        "targetGroupARN": "arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/"
+                                          f"{tgb_name}/8f2b4c6d1e3a5b7c"},
+               "status": {"observedGeneration": 1}}
+    hook = {"name": "mpod.elbv2.k8s.aws", "admissionReviewVersions": ["v1beta1"], "failurePolicy": "Fail",
+            "matchPolicy": "Equivalent", "sideEffects": "None", "timeoutSeconds": 10, "reinvocationPolicy": "Never",
+            "clientConfig": {"service": {"namespace": "kube-system", "name": "aws-load-balancer-webhook-service",
+                                         "path": "/mutate-v1-pod", "port": 443}},
+            "namespaceSelector": {"matchExpressions": [{"key": "elbv2.k8s.aws/pod-readiness-gate-inject",
+                                                        "operator": "In", "values": ["enabled"]}]},
+            "objectSelector": {}, "rules": [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"],
+                                              "resources": ["pods"], "scope": "Namespaced"}]}
+    webhook = {"kind": "MutatingWebhookConfiguration", "apiVersion": "admissionregistration.k8s.io/v1",
+               "metadata": b.meta("aws-load-balancer-webhook", None, created, labels=LBC_LABELS),
+               "webhooks": [hook]}
+    read = ["get", "list", "watch"]
+    role = {"kind": "ClusterRole", "apiVersion": "rbac.authorization.k8s.io/v1",
+            "metadata": b.meta("prometheus-scraper", None, created, labels={"app.kubernetes.io/name": "prometheus"}),
+            "rules": [{"apiGroups": [""], "resources": ["nodes", "nodes/metrics", "services", "endpoints", "pods"],
+                       "verbs": read}, {"nonResourceURLs": ["/metrics"], "verbs": ["get"]}]}
+    bind = {"kind": "ClusterRoleBinding", "apiVersion": "rbac.authorization.k8s.io/v1",
+            "metadata": b.meta("prometheus-scraper", None, created, labels={"app.kubernetes.io/name": "prometheus"}),
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "prometheus-scraper"},
+            "subjects": [{"kind": "ServiceAccount", "name": "prometheus", "namespace": "monitoring"}]}
+    return [ingress_class, ingress, binding, webhook, role, bind]
 
 
 def _budget(ns: str, app: str, labels: dict[str, str], replicas: int, healthy: int) -> list[dict[str, Any]]:
     """The app's PodDisruptionBudget as the disruption controller reports it; none for query-api (forgotten)
     nor for single-replica apps; ledger's demands every replica (minAvailable = replicas): no disruption."""
-    if replicas < 2 or (ns, app) == ("search", "query-api"):
+    if replicas < 2 or (ns, app) in (("search", "query-api"), ("kube-system", "aws-load-balancer-controller")):
         return []
     created = b.at(BASE, -60 * 24 * 60)
     if (ns, app) == ("payments", "ledger"):

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from auditor.analysis import blast, plan
+from auditor.analysis import blast, plan, traffic
 from auditor.analysis.eksview import eks_view
 from auditor.analysis.index import ClusterIndex
 from auditor.app.inputs import baseline_of, check_rotating, check_target, load_states, resolve_target, with_options
@@ -52,7 +52,8 @@ def audit_state(state: ClusterState, config: Config, report: ReportSettings, *, 
         cluster=cluster_facts(state, config.options.target_version),
         eks=eks_view(index, config.options.target_version), notices=tuple(state.warnings) + tuple(run.notices),
         generated_at=format_time(datetime.now(timezone.utc)), runs=tuple(run.runs), warnings=tuple(run.warnings),
-        plan=rotation_plan, blast_radius=blast.blast_radius(rotation_plan, run.findings))
+        plan=rotation_plan, blast_radius=blast.blast_radius(rotation_plan, run.findings),
+        traffic=traffic.traffic_view(index))
     return apply_baseline(result, baseline_of(report))
 
 

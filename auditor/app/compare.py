@@ -5,7 +5,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from auditor.analysis import blast
+from auditor.analysis import blast, traffic
 from auditor.analysis.eksview import eks_view
 from auditor.analysis.index import ClusterIndex
 from auditor.app.audit import cluster_facts, plan_json
@@ -84,7 +84,7 @@ def compare_states(before: ClusterState, after: ClusterState, config: Config, re
         cluster=cluster_facts(after, config.options.target_version), converged=rotation["converged"],
         rotation=rotation, eks=eks_view(a_index, config.options.target_version),
         notices=notices, generated_at=format_time(datetime.now(timezone.utc)), runs=tuple(run.runs),
-        warnings=tuple(run.warnings), plan=rotation_plan)
+        warnings=tuple(run.warnings), plan=rotation_plan, traffic=traffic.traffic_view(a_index, b_index))
     return apply_baseline(result, baseline)
 
 

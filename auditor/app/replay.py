@@ -7,6 +7,7 @@ from pathlib import Path
 from auditor.app.inputs import baseline_of, check_target, output_dir, with_options
 from auditor.app.publish import finish
 from auditor.app.verify_end import Ending, VerifySettings, conclude, iso_time, latest_change
+from auditor.app.verify_lb import observe as observe_targets
 from auditor.engine.follow import Follower
 from auditor.model import InputInfo, Written
 from auditor.state import recording, snapshot
@@ -28,9 +29,10 @@ def replay(settings: VerifySettings, events: Path | recording.Recording) -> Writ
     follower.last_change = latest_change(follower.state(rec.started))
     for batch in rec.batches:  # as they were delivered: the timeline counts once per batch
         follower.apply(batch)
+    observe_targets(follower.timeline, rec.targets, follower.ready_before)  # the load balancer's side, if read
     notes = list(rec.notices)
     if rec.end is None:
-        end = max([rec.started] + [c.at for c in rec.changes])
+        end = max([rec.started] + [c.at for c in rec.changes] + [t.at for t in rec.targets])
         notes.append("the recording has no END record (the run was killed): replayed up to its last event")
         ending = Ending(end, "interrupted", False, tuple(notes))
     else:

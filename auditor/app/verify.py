@@ -19,6 +19,7 @@ from auditor.app.verify_end import (
     latest_change,
     write_last_state,
 )
+from auditor.app.verify_lb import LoadBalancerSide
 from auditor.engine.follow import FOLLOWED_KINDS, Follower
 from auditor.errors import CollectionError
 from auditor.interrupts import terminate_as_interrupt
@@ -108,6 +109,8 @@ def _end(run: _Run, interrupted: bool) -> Verified:
     settings, follower, source, recorder = run.settings, run.follower, run.source, run.recorder
     assert follower is not None
     run.progress_final()
+    if run.lb is not None:  # what was read after the last batch
+        run.lb.feed(follower.timeline, follower.ready_before, recorder, run._note)
     ending = run.ending(interrupted)
     if settings.eks is not None:
         ending.eks = _read_eks(settings.eks, run.say)
@@ -159,6 +162,7 @@ class _Run:
         self._full_cost = 0.0
         self.checked: tuple[int, AuditResult] | None = None  # the last whole-state comparison, at which version
         self.notes: list[str] = []
+        self.lb: LoadBalancerSide | None = None  # with --eks-cluster: the target groups' health
 
     def follow(self, context: str, server: str) -> bool:
         """List, then watch until the run ends; True when a signal ended it. The source is closed either way,
@@ -177,6 +181,8 @@ class _Run:
             raise
         finally:
             self.source.close()
+            if self.lb is not None:
+                self.lb.close()
         return interrupted
 
     def begin(self, context: str, server: str) -> None:
@@ -211,6 +217,8 @@ class _Run:
                        + "; watching for changes"))
         follower.evaluate(listed)
         self._progress(listed, force=True)
+        self.lb = LoadBalancerSide.start(self.settings.elbv2, self.before, self.say, clock=self.clock,
+                                         threaded=self.clock is time.time)
 
     def loop(self) -> None:
         follower = self.follower
@@ -234,6 +242,8 @@ class _Run:
                 follower.apply(batch)
                 if self.recorder is not None:
                     self.recorder.changes(batch)
+            if self.lb is not None:
+                self.lb.feed(follower.timeline, follower.ready_before, self.recorder, self._note)
             verdict = follower.evaluate(now)
             if verdict.converged:
                 self.streak = self.streak if self.streak is not None else now

@@ -36,6 +36,8 @@ class VerifySettings:
     follow: bool = False
     fail_on_outage: bool = False
     record: Optional[Path] = None
+    #: with --eks-cluster: makes the ELBv2 client that polls the target groups' health (auditor.collect.elbv2)
+    elbv2: Optional[Callable[[], Any]] = None
 
 
 @dataclass

@@ -170,6 +170,19 @@ def _epoch(text: Any) -> float | None:
     return (t if t.tzinfo else t.replace(tzinfo=timezone.utc)).timestamp()
 
 
+def _with_target_counts(s: dict[str, Any]) -> dict[str, Any]:
+    """A timeline row with its load balancer's side summed up: healthy targets first and lowest, and the states
+    its targets were seen in (`initial`, `draining`, `unhealthy`...)."""
+    groups = s.get("targetGroups") or []
+    if not groups:
+        return s
+    firsts = [_ints((g.get("samples") or [{}])[0].get("healthy")) for g in groups]
+    lows = [min([_ints(x.get("healthy")) for x in g.get("samples") or []] or [0]) for g in groups]
+    seen = sorted({st for g in groups for x in g.get("samples") or [] for st, n in (x.get("states") or {}).items()
+                   if n and st != "healthy"})
+    return {**s, "healthyFirst": sum(firsts), "healthyMin": min(lows), "targetStates": seen}
+
+
 def timeline_view(tl: dict[str, Any] | None) -> dict[str, Any] | None:
     """verify's timeline with the chart's geometry: one row per Service (those that went down first), its
     ready count as a step line over the run, its outages as marked spans."""
@@ -179,7 +192,7 @@ def timeline_view(tl: dict[str, Any] | None) -> dict[str, Any] | None:
     if start is None or end is None:
         return None
     span = max(end - start, 1e-3)
-    services = [dict(s) for s in tl.get("services") or []]
+    services = [_with_target_counts(dict(s)) for s in tl.get("services") or []]
     down = [s for s in services if s.get("outages")]
     label_w, plot_w, row_h, plot_h = 270, 520, 44, 30
     rows = []
@@ -208,14 +221,22 @@ def timeline_view(tl: dict[str, Any] | None) -> dict[str, Any] | None:
             if a is not None and b is not None:
                 spans.append({"x": x(a), "w": max(1.5, round(x(b) - x(a), 1)), "from": o.get("from"),
                               "to": o.get("to")})
+        lb_spans = []
+        for o in s.get("lbOutages") or []:
+            a = _epoch(o.get("from"))
+            b = _epoch(o.get("to")) if o.get("to") else end
+            if a is not None and b is not None:
+                lb_spans.append({"x": x(a), "w": max(1.5, round(x(b) - x(a), 1)), "from": o.get("from"),
+                                 "to": o.get("to")})
         name = f"{s.get('namespace', '')}/{s.get('name', '')}"
         rows.append({"name": name, "label": name if len(name) <= 32 else name[:31] + "…", "y": y0,
-                     "points": " ".join(points), "spans": spans, "top": top,
+                     "points": " ".join(points), "spans": spans, "lbSpans": lb_spans, "top": top,
                      "down": float(s.get("downSeconds") or 0), "before": _ints(s.get("readyBefore")),
                      "min": _ints(s.get("minReady")), "end": _ints(s.get("readyAtEnd"))})
     return {"from": tl.get("from"), "to": tl.get("to"), "seconds": round(span, 1), "services": services,
             "down": down, "rows": rows, "left": len(services) - len(rows),
             "lbDown": [s for s in services if s.get("lbOutages")],
+            "lb": any(s.get("targetGroups") for s in services),
             "chart": {"width": label_w + plot_w + 70, "height": 20 + len(rows) * row_h + 10, "labelW": label_w,
                       "plotW": plot_w, "plotH": plot_h}}
 

@@ -6,6 +6,8 @@ One record per line, each with a `type` and the time the tool observed it (`at`,
 - `START`: the first lists are complete; every Service's first ready count is taken at `at`;
 - `ADDED` / `MODIFIED` / `DELETED`: one change (`kind`, `object`; for DELETED the last known object), with
   `batch`: the number of the batch it was delivered in (verify counts each Service once per batch);
+- `TARGETS` (verify with --eks-cluster): one read of a target group's health for a Service (`namespace`, `name`,
+  `arn`, `states`: targets per ELBv2 state), at the time it was read; recordings without them replay as before;
 - `END` (last): why the run ended (`reason`: converged | timeout | interrupted | stopped), whether it had
   `settled`, the `notices` it reported, and the EKS data read at the end (`eks`, when asked for).
 Objects are the collector's projections: a recording holds no more than a snapshot does (no Secrets, no
@@ -43,6 +45,10 @@ class _Record(msgspec.Struct):
     notices: list[str] = msgspec.field(default_factory=list)
     eks: Any = None
     batch: int = 0
+    namespace: str = ""
+    name: str = ""
+    arn: str = ""
+    states: dict[str, int] = msgspec.field(default_factory=dict)
 
 
 _DECODE = msgspec.json.Decoder(_Record)
@@ -97,6 +103,13 @@ class Recorder:
             self._write({"type": ch.type, "kind": ch.kind, "at": ch.at, "batch": self._batch}, ch.line)
         self.flush()
 
+    def targets(self, read: Iterable[Any]) -> None:
+        """Target group health as read (`auditor.collect.elbv2.TargetHealth`: namespace, name, arn, at, states)."""
+        for t in read:
+            self._write({"type": "TARGETS", "at": t.at, "namespace": t.namespace, "name": t.name, "arn": t.arn,
+                         "states": t.states})
+        self.flush()
+
     def end(self, at: float, reason: str, settled: bool, notices: Iterable[str], eks: Any = None) -> None:
         head: dict[str, Any] = {"type": "END", "at": at, "reason": reason, "settled": settled,
                                 "notices": list(notices)}
@@ -129,6 +142,17 @@ class Change:
     at: float
 
 
+@dataclass(frozen=True)
+class Targets:
+    """One target group health read as a recording holds it (the fields of `auditor.collect.elbv2.TargetHealth`)."""
+
+    namespace: str
+    name: str
+    arn: str
+    at: float
+    states: dict[str, int]
+
+
 @dataclass
 class Recording:
     """A recording read back: its header, first lists, changes and end."""
@@ -147,6 +171,7 @@ class Recording:
     notices: list[str] = field(default_factory=list)
     eks: Any = None
     truncated: bool = False
+    targets: list[Targets] = field(default_factory=list)
 
     @property
     def changes(self) -> list[Change]:
@@ -188,6 +213,8 @@ def read(path: Path) -> Recording:
                     batch = r.batch
                 rec.batches[-1].append(Change(r.kind, r.type, ident.metadata.namespace, ident.metadata.name,
                                               bytes(r.object), r.at))
+            elif r.type == "TARGETS":
+                rec.targets.append(Targets(r.namespace, r.name, r.arn, r.at, dict(r.states)))
             elif r.type == "END":
                 rec.end, rec.reason, rec.settled, rec.notices, rec.eks = r.at, r.reason, r.settled, r.notices, r.eks
             else:

@@ -26,9 +26,12 @@ def stale_endpoints(ctx: Context) -> Iterator[Finding]:
     another uid, or no longer has that IP; ready Pods of a selector Service missing from it (only the
     Service's first IP family, as the Endpoints controller writes; terminating Pods are excluded
     unless `publishNotReadyAddresses`; skipped when truncated at 1000 addresses); Endpoints whose
-    Service no longer exists; and Endpoints the controller wrote for a selector the Service no longer
-    has. Leader-election Endpoints (`control-plane.alpha.kubernetes.io/leader`) are ignored, and
-    changes younger than the grace period are in flight.
+    Service no longer exists; Endpoints the controller wrote for a selector the Service no longer
+    has; and hand-written addresses that name a Node (`targetRef` of kind Node, else `nodeName`) that
+    no longer exists, such as prometheus-operator's `kube-system/kubelet` after a node rotation (not
+    judged when the state has no Nodes). Leader-election Endpoints
+    (`control-plane.alpha.kubernetes.io/leader`) are ignored, and changes younger than the grace period
+    are in flight.
 
     ## Why it matters
     v1 Endpoints is deprecated since 1.33 but still read by older ingress controllers, service
@@ -64,8 +67,9 @@ def stale_endpoints(ctx: Context) -> Iterator[Finding]:
         if svc is not None and has_selector(svc):
             fix.append(fixcmd.pods_by_selector(ns, service_selector(svc)))
         fix.append(fixcmd.events_of("Endpoints", name, ns))
+        whom = "the Pods" + (" and Nodes" if "node-gone" in kinds else "")
         yield ctx.finding(ref_of(ep), f"{len(problems)} stale address(es) ({', '.join(kinds)}): legacy "
-                          "Endpoints consumers see addresses that do not match the Pods",
+                          f"Endpoints consumers see addresses that do not match {whom}",
                           addresses=problems, fix=fix)
 
 

@@ -205,7 +205,9 @@ def handmade_endpointslice_stale(ctx: Context) -> Iterator[Finding]:
     lists an address which was a Pod IP BEFORE and is no Pod's IP AFTER. An address another Pod now
     holds (VPC CNI reuses IPs) is flagged too when the endpoint's `targetRef` names a Pod other than
     the holder, or, without a `targetRef`, when the slice is unchanged since BEFORE (same uid and
-    resourceVersion) and the holder is not the Pod that had the address BEFORE.
+    resourceVersion) and the holder is not the Pod that had the address BEFORE. An endpoint that names
+    a Node (`targetRef` of kind Node, else `nodeName`) which existed BEFORE and is gone AFTER is
+    flagged too (a kubelet or node-exporter address written by hand outlives its Node).
 
     ## Why it matters
     Nobody updates hand-made slices: the EndpointSlice controller ignores them. When the rotation
@@ -226,14 +228,16 @@ def handmade_endpointslice_stale(ctx: Context) -> Iterator[Finding]:
     wanted = {canonical_ip(a) for slc in handmade for ep in slc.endpoints or () for a in ep.addresses}
     before_ips = before.pods_holding(wanted)
     after_ips = ctx.index.pods_holding(wanted)
+    gone = {n for n in before.nodes if ctx.index.node_exists(n) is False}  # Nodes the rotation removed
     for slc in handmade:
         old = before.lookup(ref_of(slc))
         untouched = (old is not None and old.metadata.uid == slc.metadata.uid
                      and old.metadata.resource_version == slc.metadata.resource_version)
-        dead = _dead_addresses(slc, before_ips, after_ips, untouched)
+        dead = _dead_addresses(slc, before_ips, after_ips, untouched, gone)
         if dead:
             reused = sum(1 for d in dead if "podAfter" in d)
-            what = (f"{len(dead)} address(es) of Pods that no longer exist" if not reused else
+            of = "Pods or Nodes" if any("nodeBefore" in d for d in dead) else "Pods"
+            what = (f"{len(dead)} address(es) of {of} that no longer exist" if not reused else
                     f"{len(dead)} address(es) of Pods that no longer exist or whose IP another Pod now holds "
                     f"({reused} reused)")
             yield ctx.finding(ref_of(slc), f"hand-made EndpointSlice lists {what}; nothing will update it",
@@ -243,16 +247,20 @@ def handmade_endpointslice_stale(ctx: Context) -> Iterator[Finding]:
 
 
 def _dead_addresses(slc: KubeObject, before_ips: dict[str, list[KubeObject]], after_ips: dict[str, list[KubeObject]],
-                    untouched: bool) -> list[dict[str, str]]:
+                    untouched: bool, gone: set[str]) -> list[dict[str, str]]:
     """The slice's addresses that were a Pod's IP BEFORE and no longer lead to that Pod AFTER (gone, or reused
-    by another Pod), each with the Pod that had it and the one that has it now. `untouched`: the slice is
-    unchanged since BEFORE, the only proof of reuse an endpoint without a targetRef gives."""
+    by another Pod), each with the Pod that had it and the one that has it now; and those of endpoints that
+    name a Node (`targetRef` kind Node, else `nodeName`) the rotation removed (`gone`). `untouched`: the slice
+    is unchanged since BEFORE, the only proof of reuse an endpoint without a targetRef gives."""
     dead = []
     for ep in slc.endpoints or ():
         tr = ep.target_ref
+        node = tr.name if tr is not None and tr.kind == "Node" else (ep.node_name or "" if tr is None else "")
         for raw in ep.addresses:
             addr = canonical_ip(raw)
             if addr not in before_ips:
+                if node in gone:  # a hand-written Node address (a kubelet's, say) outliving its Node
+                    dead.append({"address": raw, "nodeBefore": node})
                 continue  # never a Pod IP (an external address): not ours to judge
             was = before_ips[addr][0]
             now = after_ips.get(addr)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from auditor.analysis.desired import controller_slices, desired_endpoints, mirrored_slices
 from auditor.analysis.discrepancies import EndpointsReport, Problem, Reconciliation, ServiceReport, SliceReport
 from auditor.facts.endpoints import (
+    address_node,
     endpoints_addresses,
     endpoints_truncated,
     is_leader_election,
@@ -293,7 +294,11 @@ class Reconciler:
         selected = {p.metadata.uid for p in idx.selected_pods(svc)} if has_selector(svc) else None
         for addr in ready + not_ready:
             tr = addr.target_ref
-            if tr is None or tr.kind != "Pod":
+            if tr is None or tr.kind != "Pod":  # a hand-written address may name a Node (a kubelet's, say)
+                node = address_node(addr)
+                if node and idx.node_exists(node) is False:  # the Endpoints' own recent writes returned above
+                    rep.problems.append(Problem("node-gone", {"node": node, "address": canonical_ip(addr.ip)},
+                                                write_time(ep), exact=False))
                 continue
             ip = canonical_ip(addr.ip)
             base: dict[str, object] = {"pod": tr.name, "uid": tr.uid, "address": ip, "node": addr.node_name or ""}

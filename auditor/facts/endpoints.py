@@ -31,3 +31,14 @@ def skips_mirror(ep: KubeObject) -> bool:
 
 def written_by_endpoints_controller(ep: KubeObject) -> bool:
     return ep.labels.get(LABEL_ENDPOINTS_MANAGED_BY) == "endpoint-controller"
+
+
+def address_node(addr: EndpointAddress) -> str:
+    """The Node a hand-written, non-Pod address names (`targetRef` of kind Node, else `nodeName`); "" for none.
+    Such addresses outlive the Node: nothing but their writer updates them."""
+    tr = addr.target_ref
+    if tr is not None and tr.kind == "Node" and tr.name:
+        return tr.name
+    if tr is None or not tr.kind:
+        return addr.node_name or ""
+    return ""

@@ -22,6 +22,7 @@ from tests import builders as b
 from tests.test_report_schema import validate
 from tests.verify import verify_states
 from tests.verify.test_follow import T0, ScriptedSource, _settings
+from tests.waiting import wait_until
 
 ARN = "arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/k8s-shop-web-5e1f2a3b4c/0123456789abcdef"
 ARN2 = "arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/k8s-shop-cart-9a8b7c6d5e/fedcba9876543210"
@@ -200,3 +201,16 @@ def test_a_recording_without_target_health_replays_as_before(tmp_path: Path) -> 
     assert rec.targets == [] and b'"TARGETS"' not in events.read_bytes()
     result = replay(_settings(tmp_path / "replay", before), rec).result
     assert result.timeline is not None and not any("targetGroups" in s for s in result.timeline["services"])
+
+
+def test_the_live_poller_runs_on_its_own_thread_and_stops_when_closed() -> None:
+    client = _client()
+    poller = TargetHealthPoller(client, [Watched("shop", "web", ARN)])
+    with Stubber(client) as stub:
+        stub.add_response("describe_target_health", _reply("healthy", "initial"), {"TargetGroupArn": ARN})
+        poller.start()
+        got: list[Any] = []
+        assert wait_until(lambda: bool(got.extend(poller.drain()[0]) or got), timeout=5.0)
+        poller.close()
+        assert poller._thread is not None and not poller._thread.is_alive()
+    assert got[0].states == {"healthy": 1, "initial": 1} and got[0].healthy == 1

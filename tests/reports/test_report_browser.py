@@ -211,8 +211,8 @@ def test_first_screen_at_1400x900_shows_verdict_counts_and_what_to_do_first(brow
         if make is D.demo_compare:  # the only Service that lost every endpoint comes first, marked so
             first_group = pg.text_content("#focus .group") or ""
             assert "Service search/query-api" in first_group and "lost all ready endpoints" in first_group
-        else:
-            assert "Service shop/recommendations" in (pg.text_content("#focus .group") or "")
+        else:  # user-facing first: the ALB's Service whose IP targets lack the readiness gate
+            assert "Service shop/web" in (pg.text_content("#focus .group") or "")
         # what pushed the findings 2,600 px down before now follows them
         assert _box(pg, "#inputs")["y"] > _box(pg, "#findings")["y"]
         if make is D.demo_compare:

@@ -183,7 +183,7 @@ def test_junit_one_testcase_per_finding_clean_rules_pass_and_unrun_rules_skip() 
     r = D.demo_compare()
     suite, cases = _cases(junit_report.render_junit(r))
     by_finding = [c for c in cases if c.get("name") not in ("no findings", "not run")]
-    assert len(by_finding) == len(r.findings) == 12
+    assert len(by_finding) == len(r.findings) == 14
     failed = [c for c in cases if c.find("failure") is not None]
     assert len(failed) == sum(1 for f in r.findings if f.severity >= Severity.ERROR) == 6
     # classname = rule id, name = the object

@@ -80,10 +80,55 @@ class _Writer:
         self.count += 1
 
 
+def _traffic(services: int, namespaces: int) -> list[dict[str, Any]]:
+    """The traffic path: an ALB IngressClass, an Ingress per tenth Service (IP targets on every other one), 20
+    admission webhooks (failurePolicy Fail, calling Services), and 200 roles (half ClusterRoles, half Roles), each
+    bound to a ServiceAccount, one in ten reading endpoints without endpointslices."""
+    made = b.at(BASE, -60 * 24 * 30)
+    out: list[dict[str, Any]] = [{"kind": "IngressClass", "apiVersion": "networking.k8s.io/v1",
+                                  "metadata": b.meta("alb", None, made), "spec": {"controller": "ingress.k8s.aws/alb"}}]
+    for s in range(0, services, 10):
+        ns, app = f"team-{s % namespaces:03d}", f"svc-{s:05d}"
+        ann = {"alb.ingress.kubernetes.io/target-type": "ip"} if s % 20 == 0 else None
+        out.append({"kind": "Ingress", "apiVersion": "networking.k8s.io/v1",
+                    "metadata": b.meta(app, ns, made, annotations=ann),
+                    "spec": {"ingressClassName": "alb", "rules": [{"host": f"{app}.example.com", "http": {"paths": [
+                        {"path": "/", "pathType": "Prefix",
+                         "backend": {"service": {"name": app, "port": {"number": 80}}}}]}}]}})
+    for i in range(20):
+        s = (i * 487) % services
+        kind = "ValidatingWebhookConfiguration" if i % 2 else "MutatingWebhookConfiguration"
+        out.append({"kind": kind, "apiVersion": "admissionregistration.k8s.io/v1",
+                    "metadata": b.meta(f"policy-{i:02d}", None, made),
+                    "webhooks": [{"name": f"w{i}.policy.example.com", "failurePolicy": "Fail", "sideEffects": "None",
+                                  "admissionReviewVersions": ["v1"],
+                                  "clientConfig": {"service": {"namespace": f"team-{s % namespaces:03d}",
+                                                               "name": f"svc-{s:05d}", "port": 443}},
+                                  "rules": [{"operations": ["CREATE"], "apiGroups": [""], "apiVersions": ["v1"],
+                                             "resources": ["pods"], "scope": "*"}]}]})
+    read = ["get", "list", "watch"]
+    for i in range(200):
+        ns = f"team-{i % namespaces:03d}"
+        cluster = i % 2 == 0
+        rules = [{"apiGroups": [""], "resources": ["pods", "services", "endpoints"], "verbs": read}]
+        if i % 10:
+            rules.append({"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": read})
+        kind = "ClusterRole" if cluster else "Role"
+        out.append({"kind": kind, "apiVersion": "rbac.authorization.k8s.io/v1",
+                    "metadata": b.meta(f"reader-{i:03d}", None if cluster else ns, made), "rules": rules})
+        out.append({"kind": "ClusterRoleBinding" if cluster else "RoleBinding",
+                    "apiVersion": "rbac.authorization.k8s.io/v1",
+                    "metadata": b.meta(f"reader-{i:03d}", None if cluster else ns, made),
+                    "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": kind, "name": f"reader-{i:03d}"},
+                    "subjects": [{"kind": "ServiceAccount", "name": f"reader-{i:03d}", "namespace": ns}]})
+    return out
+
+
 def write_state(path: Path, *, pods: int = 100_000, services: int = 10_000, nodes: int = 1_000,
-                rotated: bool = False, workloads: bool = True) -> int:
+                rotated: bool = False, workloads: bool = True, traffic: bool = True) -> int:
     """Stream a kubectl List to `path`; returns the number of objects written. `workloads`: each Service's
-    Deployment and ReplicaSet, and a PodDisruptionBudget (maxUnavailable 1) for every other Service."""
+    Deployment and ReplicaSet, and a PodDisruptionBudget (maxUnavailable 1) for every other Service. `traffic`:
+    the Ingresses, webhooks and roles of `_traffic`."""
     gen = 1 if rotated else 0
     taken = b.at(BASE, 240 if rotated else 0)
     created = b.at(BASE, 120 if rotated else -60 * 24 * 7)
@@ -143,6 +188,8 @@ def write_state(path: Path, *, pods: int = 100_000, services: int = 10_000, node
                                 "addressType": "IPv4",
                                 "endpoints": [{"addresses": [f"100.64.0.{s % 250 + 1}"],
                                                "conditions": {"ready": True}}]})
+        if traffic:
+            pending += _traffic(services, namespaces)
         for obj in pending + b.apiserver_objects(b.at(BASE, -60 * 24 * 90), ["10.0.50.11", "10.0.51.37"]):
             w.add(obj)
         fh.write(b"\n]}\n")

@@ -2,7 +2,8 @@
 
 `write_state(path, pods=100_000, services=10_000, nodes=1_000)` writes a kubectl-style List with
 Namespaces, Nodes, Pods (Deployment-owned, with the containers, volumes, probes and statuses real Pods
-carry), Services, controller EndpointSlices and Endpoints. `rotated=True` writes the same workloads after
+carry), Services, controller EndpointSlices and Endpoints, and the traffic path (an Ingress per tenth
+Service, webhooks, roles). `rotated=True` writes the same workloads after
 a full node rotation (every node replaced, every Pod rescheduled with a new name, uid and IP).
 A handful of problems are planted so that the rules have something to find.
 """

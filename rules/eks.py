@@ -196,7 +196,7 @@ def addon_version_incompatible(ctx: Context) -> Iterator[Finding]:
                          f"take the snapshot again with --target-version {target}")
 
 
-def _addon_message(name: str, installed: str, default: str, listed: bool, target: versions.Minor,
+def _addon_message(name: str, installed: str, default: str | None, listed: bool, target: versions.Minor,
                    cp: versions.Minor | None) -> str:
     if listed:
         msg = f"add-on {name} {installed} is not among the versions EKS lists as compatible with Kubernetes {target}"

@@ -8,7 +8,7 @@ import msgspec
 import pytest
 
 from auditor.facts import endpoints
-from auditor.state.objects import KubeObject
+from auditor.state.objects import EndpointAddress, KubeObject
 
 OVER_CAPACITY = "endpoints.kubernetes.io/over-capacity"
 LEADER = "control-plane.alpha.kubernetes.io/leader"
@@ -105,3 +105,23 @@ def test_leader_mirror_and_writer(labels: dict[str, str], annotations: dict[str,
     assert endpoints.is_leader_election(ep) is leader
     assert endpoints.skips_mirror(ep) is skip
     assert endpoints.written_by_endpoints_controller(ep) is controller
+
+
+@pytest.mark.parametrize(("address", "want"), [
+    pytest.param({"ip": "10.0.1.250", "targetRef": {"kind": "Node", "name": "ip-10-0-1-17"}}, "ip-10-0-1-17",
+                 id="a Node target"),
+    pytest.param({"ip": "10.0.1.250", "nodeName": "ip-10-0-2-9", "targetRef": {"kind": "Node", "name": "ip-10-0-1-17"}},
+                 "ip-10-0-1-17", id="the Node target wins over nodeName"),
+    pytest.param({"ip": "10.0.1.250", "nodeName": "ip-10-0-2-9"}, "ip-10-0-2-9", id="no target: nodeName"),
+    pytest.param({"ip": "10.0.1.250", "nodeName": "ip-10-0-2-9", "targetRef": {"name": "x"}}, "ip-10-0-2-9",
+                 id="a target without kind: nodeName"),
+    pytest.param({"ip": "10.0.1.250", "nodeName": "ip-10-0-2-9", "targetRef": {"kind": "Node"}}, "",
+                 id="a Node target without name"),
+    pytest.param({"ip": "10.0.1.12", "nodeName": "ip-10-0-2-9",
+                  "targetRef": {"kind": "Pod", "namespace": "shop", "name": "cart-0", "uid": "uid-0"}}, "",
+                 id="a Pod address names no Node of its own"),
+    pytest.param({"ip": "10.9.0.1"}, "", id="an external address"),
+])
+def test_address_node(address: dict[str, Any], want: str) -> None:
+    addr = msgspec.json.decode(json.dumps(address).encode(), type=EndpointAddress)
+    assert endpoints.address_node(addr) == want

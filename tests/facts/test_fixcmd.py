@@ -6,9 +6,11 @@ from typing import Any, Callable
 
 import pytest
 
-from auditor.facts import fixcmd
+from auditor.facts import fixcmd, versions
+from auditor.facts.versions import Minor
 
 HOSTILE = "a b;$(rm -rf ~)'x"  # a name no API server accepts, but a hand-edited snapshot may hold
+TG = "arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/k8s-shop-cart-0a1b2c3d4e/0123456789abcdef"
 
 
 @pytest.mark.parametrize(("call", "want"), [
@@ -35,6 +37,38 @@ HOSTILE = "a b;$(rm -rf ~)'x"  # a name no API server accepts, but a hand-edited
     pytest.param(lambda: fixcmd.slices_of_service("shop", "cart"),
                  "kubectl -n shop get endpointslices -l kubernetes.io/service-name=cart -o yaml",
                  id="slices_of_service"),
+    pytest.param(lambda: fixcmd.slices_of_service("shop", "cart", "wide"),
+                 "kubectl -n shop get endpointslices -l kubernetes.io/service-name=cart -o wide",
+                 id="slices_of_service: another output"),
+    pytest.param(lambda: fixcmd.slices_of_service("shop", "cart", None),
+                 "kubectl -n shop get endpointslices -l kubernetes.io/service-name=cart",
+                 id="slices_of_service: the default output"),
+    pytest.param(lambda: fixcmd.describe_pods("shop", {"tier": "web", "app": "cart"}),
+                 "kubectl -n shop describe pods -l app=cart,tier=web", id="describe_pods"),
+    pytest.param(lambda: fixcmd.pod_events("shop"),
+                 "kubectl -n shop get events --field-selector involvedObject.kind=Pod --sort-by=.lastTimestamp",
+                 id="pod_events"),
+    pytest.param(lambda: fixcmd.label("Node", "ip-10-0-1-17", "eks.amazonaws.com/nodegroup", "ng-blue"),
+                 "kubectl label node ip-10-0-1-17 eks.amazonaws.com/nodegroup=ng-blue --overwrite",
+                 id="label: cluster-scoped"),
+    pytest.param(lambda: fixcmd.label("Namespace", "shop", "elbv2.k8s.aws/pod-readiness-gate-inject", "enabled"),
+                 "kubectl label namespace shop elbv2.k8s.aws/pod-readiness-gate-inject=enabled --overwrite",
+                 id="label: a namespace"),
+    pytest.param(lambda: fixcmd.label("Service", "cart", "app", "cart", "shop"),
+                 "kubectl -n shop label service cart app=cart --overwrite", id="label: namespaced"),
+    pytest.param(lambda: fixcmd.annotate("Service", "cart", "shop", "example.com/x", "a b"),
+                 "kubectl -n shop annotate service cart 'example.com/x=a b' --overwrite", id="annotate"),
+    pytest.param(lambda: fixcmd.rollout_restart("Deployment", "cart", "shop"),
+                 "kubectl -n shop rollout restart deployment/cart", id="rollout_restart"),
+    pytest.param(lambda: fixcmd.patch_json_cluster("ValidatingWebhookConfiguration", "policy",
+                                                   [{"op": "replace", "path": "/webhooks/0/failurePolicy",
+                                                     "value": "Ignore"}]),
+                 "kubectl patch validatingwebhookconfiguration policy --type json -p "
+                 """'[{"op":"replace","path":"/webhooks/0/failurePolicy","value":"Ignore"}]'""",
+                 id="patch_json_cluster"),
+    pytest.param(lambda: fixcmd.target_group_attribute(TG, "deregistration_delay.timeout_seconds", "30"),
+                 f"aws elbv2 modify-target-group-attributes --target-group-arn {TG} "
+                 "--attributes Key=deregistration_delay.timeout_seconds,Value=30", id="target_group_attribute"),
     pytest.param(lambda: fixcmd.events_of("Endpoints", "cart", "shop"),
                  "kubectl -n shop get events --field-selector involvedObject.kind=Endpoints,involvedObject.name=cart",
                  id="events_of"),
@@ -83,6 +117,23 @@ def test_kubectl_commands(call: Callable[[], str], want: str) -> None:
 ])
 def test_aws_eks(op: str, region: str | None, cluster: str | None, params: dict[str, Any], want: str) -> None:
     assert fixcmd.aws_eks(op, region, cluster, **params) == want
+
+
+@pytest.mark.parametrize(("problem", "want"), [
+    pytest.param(versions.SkewProblem("too-old", "control plane", Minor(1, 30), 4, 3),
+                 ["aws eks update-nodegroup-version --region eu-west-1 --cluster-name prod-eu --nodegroup-name ng-blue "
+                  "--kubernetes-version 1.30"], id="too old: the node group up to the control plane"),
+    pytest.param(versions.SkewProblem("newer", "control plane", Minor(1, 30), -1, 3),
+                 ["aws eks update-cluster-version --region eu-west-1 --name prod-eu --kubernetes-version 1.31"],
+                 id="newer: the control plane one minor up"),
+])
+def test_nodegroup_skew_fix(problem: versions.SkewProblem, want: list[str]) -> None:
+    assert fixcmd.nodegroup_skew_fix("eu-west-1", "prod-eu", "ng-blue", problem, Minor(1, 30), Minor(1, 31)) == want
+
+
+def test_nodegroup_skew_fix_without_a_version_to_go_to() -> None:
+    newer = versions.SkewProblem("newer", "target", Minor(1, 30), -1, 3)
+    assert fixcmd.nodegroup_skew_fix("eu-west-1", "prod-eu", "ng-blue", newer, None, Minor(1, 30)) == []
 
 
 @pytest.mark.parametrize(("region", "cluster", "want"), [

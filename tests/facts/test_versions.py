@@ -168,3 +168,22 @@ def test_control_plane_precedence(server: str | None, eks: str | None, want: Con
 ])
 def test_control_plane_disagreement(server: str | None, eks: str | None, want: tuple[Minor, Minor] | None) -> None:
     assert versions.control_plane_disagreement(server, eks) == want
+
+
+TOO_OLD = SkewProblem("too-old", "control plane", Minor(1, 30), 4, 3)
+NEWER = SkewProblem("newer", "control plane", Minor(1, 30), -1, 3)
+
+
+@pytest.mark.parametrize(("problem", "cp", "target", "update_to", "catch_up"), [
+    pytest.param(TOO_OLD, Minor(1, 30), Minor(1, 31), Minor(1, 30), None, id="too old: up to the control plane"),
+    pytest.param(TOO_OLD._replace(against="target"), None, Minor(1, 31), Minor(1, 31), None,
+                 id="no control plane known: up to the target"),
+    pytest.param(TOO_OLD, None, None, None, None, id="nothing known"),
+    pytest.param(NEWER, Minor(1, 30), Minor(1, 31), None, Minor(1, 31),
+                 id="newer: no roll-back, the control plane one minor up"),
+    pytest.param(NEWER, None, Minor(1, 31), None, None, id="newer, control plane unknown"),
+])
+def test_what_fixes_a_skew(problem: SkewProblem, cp: Minor | None, target: Minor | None, update_to: Minor | None,
+                           catch_up: Minor | None) -> None:
+    assert versions.node_update_version(problem, cp, target) == update_to
+    assert versions.control_plane_catch_up(problem, cp) == catch_up

@@ -168,6 +168,22 @@ class BaselineInfo:
     fixed: tuple[dict[str, Any], ...] = ()  # baseline findings (rule, severity, object, ...) no longer found
 
 
+class Gate(enum.Enum):
+    """The outcome of the gate, and its exit code (errors.ExitCode's values)."""
+
+    PASS = 0
+    FAIL = 1
+    UNKNOWN = 3  # the run could not see everything it judges: neither pass nor fail
+
+    @property
+    def label(self) -> str:
+        return self.name
+
+
+#: The modes whose result carries a convergence verdict (replay's result is a verify result).
+CONVERGENCE_MODES = frozenset({"compare", "verify"})
+
+
 @dataclass(frozen=True)
 class AuditResult:
     mode: str  # audit | compare | verify
@@ -223,18 +239,43 @@ class AuditResult:
 
     @property
     def failed(self) -> bool:
+        """Counted findings (not in the baseline) at or above --fail-on."""
         if self.fail_on is None:
             return False
         return any(f.severity >= self.fail_on for f in self.new_findings)
 
     @property
+    def outages(self) -> int:
+        """Counted `service-outage` findings: what --fail-on-outage fails on whatever --fail-on says."""
+        return sum(1 for f in self.new_findings if f.rule == "service-outage")
+
+    @property
+    def gate(self) -> Gate:
+        """The exit policy of every command, in one place (README: exit codes). `converged` is the engine's fact
+        (auditor.engine.verdict); this decides what it and the findings mean for the exit code:
+        1. counted findings at or above --fail-on fail; so does an outage with --fail-on-outage, whatever
+           --fail-on says;
+        2. a compare/verify/replay that is not converged fails unless --fail-on never, or unless a --baseline
+           knows every error finding (it accepted them: converged still says false);
+        3. one that could not tell (converged None) is unknown, exit 3, even with --fail-on never: a gate that
+           could not see must not pass."""
+        if self.failed or (self.fail_on_outage and self.outages):
+            return Gate.FAIL
+        if self.mode in CONVERGENCE_MODES:
+            if self.converged is False and self.fail_on is not None and not self._errors_accepted():
+                return Gate.FAIL
+            if self.converged is None:
+                return Gate.UNKNOWN
+        return Gate.PASS
+
+    def _errors_accepted(self) -> bool:
+        """There are error findings, and the baseline knows each of them."""
+        errors = [f for f in self.findings if f.severity >= Severity.ERROR]
+        return bool(errors) and all(self.is_known(f) for f in errors)
+
+    @property
     def passed(self) -> bool:
-        if self.mode == "verify":  # verify's verdict is convergence (README: exit codes)
-            outage = self.fail_on_outage and any(f.rule == "service-outage" for f in self.new_findings)
-            return self.converged is True and not outage
-        # audit and compare: findings at or above --fail-on decide (README: exit codes); `converged` is reported
-        # beside the verdict, and slices that did not reconverge are error findings in their own right
-        return not self.failed
+        return self.gate is Gate.PASS
 
 
 @dataclass(frozen=True)

@@ -278,12 +278,17 @@ def test_compare_exit_code_follows_fail_on_and_reports_convergence(tmp_path: Pat
 
 
 def test_compare_of_incomplete_inputs_is_never_converged(tmp_path: Path) -> None:
+    """Convergence rules that could not run: unknown (null), never true; findings still exit 1 first, and
+    without them (--fail-on never) the unknown is exit 3, never a pass."""
     pods = [o for o in small_cluster(handmade=False) if o["kind"] == "Pod"]
     p = write(tmp_path, "pods.json", b.kubectl_list(pods))
     code, _, _ = invoke("compare", str(p), str(p), "--output-dir", str(tmp_path / "r"), "--format", "json")
     report = json.loads((tmp_path / "r/report.json").read_text())
-    assert code == 1 and report["summary"]["converged"] is False
-    assert any("could not run" in n for n in report["notices"])
+    assert code == 1 and report["summary"]["converged"] is None  # incomplete-snapshot errors at --fail-on error
+    assert any("convergence is unknown because" in n and "could not run" in n for n in report["notices"])
+    code, out, _ = invoke("compare", str(p), str(p), "--output-dir", str(tmp_path / "n"), "--format", "json",
+                          "--fail-on", "never")
+    assert code == 3 and out.startswith("UNKNOWN  compare (fail-on never · convergence unknown)"), out
 
 
 KUBECTL_GET_ALL_EXTRAS = [

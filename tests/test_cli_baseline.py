@@ -91,7 +91,9 @@ def test_compare_with_baseline_gates_on_new_findings(tmp_path: Path) -> None:
         assert code == 0, out
         rep = json.loads((tmp_path / "b" / "report.json").read_text())
         assert rep["summary"]["new"] == 0 and rep["summary"]["known"] == len(rep["findings"]) > 0
-        assert rep["summary"]["converged"] is True  # known reconvergence findings do not hold it back
+        # converged is a fact about the cluster: known reconvergence findings hold it back; the baseline that
+        # accepted every error finding is what lets the gate pass
+        assert rep["summary"]["converged"] is False
 
 
 def test_bad_baseline_is_exit_2_naming_the_file(tmp_path: Path) -> None:

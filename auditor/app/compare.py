@@ -68,10 +68,10 @@ def compare_states(before: ClusterState, after: ClusterState, config: Config, re
     run = run_rules(rules, a_index, config, before=b_index, command=mode)
     run.findings = _with_predictions(run.findings, b_index, config)
     baseline = baseline_of(report)
-    known = baseline.fingerprints if baseline is not None else frozenset()
     unrun = verdict.unrun_rules(rules, config, run.ran)
-    # Known findings (in the baseline) do not hold convergence back, as they do not fail the gate.
-    rotation = summarise(b_index, a_index, [f for f in run.findings if f.fingerprint not in known], unrun)
+    # Convergence is a fact about the cluster: findings known to the baseline hold it back too (the gate, not
+    # the verdict, is where a baseline counts: AuditResult.gate).
+    rotation = summarise(b_index, a_index, run.findings, unrun)
     notices = tuple(before.warnings) + tuple(after.warnings) + tuple(run.notices)
     if unrun:
         notices += (verdict.unrun_notice(unrun),)

@@ -15,9 +15,10 @@ from auditor.cli.verify import replay, verify
 
 EPILOG = """\b
 Start with `upgrade-auditor demo` (no cluster needed); COMMAND --help for details.
-Exit codes: 0 ran, nothing at or above --fail-on (verify: converged);
-1 findings at or above --fail-on (verify: not converged);
-2 usage error, or a missing or invalid input/config file; 3 could not collect."""
+Exit codes: 0 ran, nothing at or above --fail-on (compare, verify: and converged);
+1 findings at or above --fail-on, or not converged (wins over a failed upload);
+2 usage error, or a missing or invalid input/config file;
+3 could not collect, convergence unknown, or the upload failed."""
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EPILOG)

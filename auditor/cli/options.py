@@ -14,12 +14,13 @@ from auditor.settings import ReportSettings, normalise_version, parse_fail_on, p
 from auditor.state.inputs import DEFAULT_MAX_INPUT_SIZE, MAX_INPUT_SIZE_ENV, human_size, parse_size, set_max_input_size
 
 FAIL_ON_HELP = "Exit 1 when a finding is at or above this severity (default: error)."
-# verify's exit code is convergence alone (docs/verify.md); --fail-on only shapes its reports.
-VERIFY_FAIL_ON_HELP = ("Findings at or above this severity are failures in the JUnit report (default: error); "
-                       "verify's exit code depends only on convergence.")
+# verify and replay gate like every command (AuditResult.gate); not converged fails too, unknown is exit 3.
+VERIFY_FAIL_ON_HELP = ("Exit 1 when a finding is at or above this severity, or the cluster is not converged "
+                       "(default: error; never: only --fail-on-outage fails).")
 ROTATING_HELP = ("A node group the upgrade replaces (repeatable; karpenter:POOL for a Karpenter node pool). "
                  "Default: every node group or node below the target version.")
-FAIL_ON_OUTAGE_HELP = "Also exit 1 when a Service was at zero ready endpoints during the run (service-outage)."
+FAIL_ON_OUTAGE_HELP = ("Exit 1 when a Service was at zero ready endpoints during the run (service-outage), whatever "
+                       "--fail-on says.")
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 

@@ -9,6 +9,7 @@ import click
 from auditor.errors import AuditorError, ExitCode
 from auditor.model import Written
 from auditor.report.terminal import present
+from auditor.report.text import visible
 from auditor.settings import ReportSettings
 
 
@@ -17,7 +18,8 @@ def run(action: Callable[[], int]) -> None:
     try:
         code = action()
     except AuditorError as exc:
-        click.echo(f"error: {exc}", err=True)
+        # A message can carry a name from the cluster or a file (a label with an OSC sequence): shown, never obeyed.
+        click.echo(f"error: {visible(exc, layout=True)}", err=True)
         sys.exit(int(exc.exit_code))
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)

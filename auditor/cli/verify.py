@@ -17,13 +17,13 @@ from auditor.collect.options import ClusterOptions
 @click.option("--before", "before", required=True, type=click.Path(), metavar="FILE",
               help="The BEFORE state (snapshot file or kubectl dump).")
 @click.option("--timeout", default=600.0, show_default=True, metavar="S",
-              type=click.FloatRange(min=0), help="End (exit 1 when not converged) after this many seconds.")
+              type=click.FloatRange(min=0), help="End after this many seconds (exit 1 when not converged then).")
 @click.option("--interval", default=15.0, show_default=True, metavar="S",
               type=click.FloatRange(min=0, min_open=True),
               help="Seconds between lists of a kind whose watch RBAC forbids (watched kinds need no polling).")
 @click.option("--follow", is_flag=True, default=False,
               help="Do not stop at convergence: follow the whole upgrade until --timeout or SIGINT/SIGTERM, then "
-                   "write the reports and exit by the final verdict (0 converged, 1 not).")
+                   "write the reports and exit by the final verdict (the gate: --fail-on).")
 @click.option("--fail-on-outage", is_flag=True, default=False, help=opt.FAIL_ON_OUTAGE_HELP)
 @click.option("--record", type=click.Path(dir_okay=False), default=None, metavar="FILE",
               help="Write the observed events (JSON lines; gzip when FILE ends in .gz) for `replay`.")
@@ -37,7 +37,8 @@ def verify(before: str, timeout: float, interval: float, follow: bool, fail_on_o
            profile: str | None,
            output_dir: str, formats: tuple[str, ...], fail_on: str | None, config: str | None,
            target_version: str | None) -> None:
-    """Follow the live cluster until it has reconverged with BEFORE (exit 0) or the run ends (exit 1).
+    """Follow the live cluster until it has reconverged with BEFORE or the run ends; exit by --fail-on
+    (1 also when not converged; 3 when convergence is unknown).
 
     Lists the cluster once, then watches it, recording each Service's ready endpoints over time: the
     report's timeline shows which Services went down during the upgrade, and for how long."""

@@ -24,10 +24,14 @@ def holds_back(f: Finding) -> bool:
     return f.rule in CONVERGENCE_RULES and f.severity >= Severity.ERROR
 
 
-def converged(findings: Iterable[Finding], unrun: tuple[str, ...] = ()) -> bool:
-    """A state (or a before/after pair) is converged when no finding holds it back and every enabled
-    convergence rule ran (`unrun`): one that could not run (a kind missing from a state) proves nothing."""
-    return not unrun and not any(holds_back(f) for f in findings)
+def converged(findings: Iterable[Finding], unrun: tuple[str, ...] = ()) -> bool | None:
+    """Whether a state (or a before/after pair) is converged: a fact about the cluster, so every finding counts,
+    in a baseline or not (suppressed ones never reach here: a suppression is a decision about the object).
+    False when a finding holds it back; else None (unknown) when an enabled convergence rule could not run
+    (`unrun`: a kind missing from a state proves nothing); else True."""
+    if any(holds_back(f) for f in findings):
+        return False
+    return None if unrun else True
 
 
 def unrun_rules(rules: Iterable[Rule], config: Config, ran: Iterable[Rule]) -> tuple[str, ...]:
@@ -37,7 +41,7 @@ def unrun_rules(rules: Iterable[Rule], config: Config, ran: Iterable[Rule]) -> t
 
 
 def unrun_notice(rule_ids: Iterable[str]) -> str:
-    return f"converged is false because {', '.join(rule_ids)} could not run on these inputs"
+    return f"convergence is unknown because {', '.join(rule_ids)} could not run on these inputs"
 
 
 def services_held_back(findings: Iterable[Finding]) -> list[str]:
@@ -54,10 +58,13 @@ def services_held_back(findings: Iterable[Finding]) -> list[str]:
     return sorted(bad)
 
 
-def run_converged(whole_state: bool | None, settled: bool) -> bool:
+def run_converged(whole_state: bool | None, settled: bool) -> bool | None:
     """verify's and replay's verdict: the whole state's comparison says converged, and the run did not end with
-    changes still in flight within the grace period (`settled`)."""
-    return bool(whole_state) and settled
+    changes still in flight within the grace period (`settled`); unknown (None) when the comparison could not
+    tell and nothing else says "not converged"."""
+    if whole_state is False or (whole_state is None and not settled):
+        return False
+    return None if whole_state is None else settled
 
 
 @dataclass

@@ -12,7 +12,21 @@ _NAME_PARAM = {"describe-cluster", "describe-update", "list-updates", "update-cl
 
 
 def q(value: str) -> str:
-    return shlex.quote(value)
+    """One shell word. A value with a character a reader cannot see (a control, bidi or zero-width character from
+    the cluster) is written in ANSI-C quoting, `$'a\\u202eb'`: bash and zsh read it back as the real name, and the
+    command carries no raw control for a report or a terminal to pass on."""
+    if value.isprintable():
+        return shlex.quote(value)
+    return "$'" + "".join(_c_escape(ch) for ch in value) + "'"
+
+
+def _c_escape(ch: str) -> str:
+    if ch in "\\'":
+        return "\\" + ch
+    if ch.isprintable():
+        return ch
+    code = ord(ch)
+    return f"\\x{code:02x}" if code < 0x80 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
 def kubectl(verb: str, kind: str, name: str = "", namespace: str = "", *extra: str) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,17 +16,17 @@ from auditor import TOOL_NAME, __version__
 from auditor.model import Severity
 from auditor.report.files import write_set
 from auditor.report.templates import env
+from auditor.report.text import one_line
 
 #: worst first: a cluster nobody could read hides everything, an incomplete one hides part, then failing gates
 VERDICTS = ("unreachable", "incomplete", "fail", "pass")
 FLEET_FILES = {"json": "fleet.json", "html": "fleet.html", "md": "fleet.md"}
-# Cluster text is shown, never obeyed: control, bidi and zero-width characters are written as \u{...}.
-_UNSEEN = frozenset({"Cc", "Cf", "Zl", "Zp"})
 
 
 def shown(value: object) -> str:
-    """Text from a cluster or a report with every control, bidi and zero-width character visibly escaped."""
-    return "".join(f"\\u{{{ord(ch):04X}}}" if unicodedata.category(ch) in _UNSEEN else ch for ch in str(value))
+    """Text from a cluster or a report with every control, bidi and zero-width character written out (the one
+    sanitiser, auditor.report.text), on one line."""
+    return one_line(value)
 
 
 @dataclass(frozen=True)

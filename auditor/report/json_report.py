@@ -11,8 +11,8 @@ from auditor.model import AuditResult, Finding
 
 def to_dict(result: AuditResult) -> dict[str, Any]:
     summary: dict[str, Any] = result.counts()
-    if result.converged is not None:
-        summary["converged"] = result.converged
+    if result.converged is not None or result.mode in ("compare", "verify"):
+        summary["converged"] = result.converged  # null: the run could not tell (CONTRACT: the verdict)
     out: dict[str, Any] = {
         "schemaVersion": 1,
         "tool": {"name": TOOL_NAME, "version": __version__},

@@ -7,15 +7,16 @@ import xml.etree.ElementTree as ET
 from auditor import TOOL_NAME
 from auditor.model import AuditResult, Finding
 from auditor.report import evidence
+from auditor.report.text import visible
 from auditor.report.view import group_by_rule, not_run
 
 INTERNAL_ERROR = "internal-error"  # the engine's finding for a rule that crashed
-_XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 def _x(text: object) -> str:
-    """Text XML 1.0 can carry: control characters from the cluster would make the file unreadable."""
-    return _XML_BAD.sub("?", str(text))
+    """Text XML 1.0 can carry and a reader sees as it is: control, bidi and zero-width characters from the cluster
+    shown (auditor.report.text); tabs and newlines kept for the failure bodies."""
+    return visible(text, layout=True)
 
 
 def _junit_timestamp(generated_at: str) -> str | None:

@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import quote
 
 from auditor.errors import AuditorError, ConfigError, ExitCode
+from auditor.report.text import one_line
 
 LOG = logging.getLogger(__name__)
 
@@ -77,10 +78,19 @@ def upload_reports(paths: list[Path], url: str, client: Any = None) -> list[str]
         return urls
     except ClientError as exc:
         err = exc.response.get("Error", {})
-        raise UploadError(f"upload to {target} failed: {err.get('Code', 'error')}: "
-                          f"{err.get('Message', exc)} (the reports are written locally)") from None
+        raise UploadError(f"upload to {target} failed: {_one_line(err.get('Code', 'error'))}: "
+                          f"{_one_line(err.get('Message', exc))} (the reports are written locally)") from None
     except (BotoCoreError, OSError) as exc:
-        raise UploadError(f"upload to {target} failed: {exc} (the reports are written locally)") from None
+        raise UploadError(f"upload to {target} failed: {_one_line(exc)} (the reports are written locally)") from None
+    except Exception as exc:  # noqa: BLE001 - whatever the endpoint answers (a proxy's HTML page): one line, exit 3
+        raise UploadError(f"upload to {target} failed: {type(exc).__name__}: {_one_line(exc)} "
+                          "(the reports are written locally)") from None
+
+
+def _one_line(exc: object, limit: int = 300) -> str:
+    """The first line of an error, bounded, its unseen characters shown: an endpoint's answer can be a whole page."""
+    text = one_line(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def _bucket_region(s3: Any, bucket: str) -> str:

@@ -9,6 +9,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from markupsafe import Markup, escape
 
 from auditor.report import evidence
+from auditor.report.text import Clean, one_line, visible
 
 # Everything GFM could read as markup.
 _MD_ESCAPE = re.compile(r"([\\`*_{}\[\]<>|#!~])")
@@ -17,31 +18,41 @@ _AUTOLINK = re.compile(r"(?i):(?=/)|(?<=mailto):|(?<=xmpp):|(?<=\bwww)\.")
 # GitHub links @name and @org/team in text after rendering, escaped or not: a WORD JOINER after '@'
 # (invisible) means no name follows it, so nobody is pinged.
 _NO_MENTION = "@\u2060"
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
-def md_escape(value: object) -> str:
+def md_escape(value: object) -> Clean:
     """Escape text from the cluster for GitHub Markdown: no markup, no HTML, no table breaks, no links,
-    no mentions; one line."""
-    text = " ".join(_CONTROL.sub(" ", str(value)).split())
+    no mentions, no unseen characters (auditor.report.text); one line."""
+    text = " ".join(one_line(value).split())
     text = _MD_ESCAPE.sub(r"\\\1", text.replace("&", "&amp;"))
-    return _AUTOLINK.sub(lambda m: "\\" + m.group(), text).replace("@", _NO_MENTION)
+    return Clean(_AUTOLINK.sub(lambda m: "\\" + m.group(), text).replace("@", _NO_MENTION))
 
 
-def md_html(value: object) -> str:
+def md_html(value: object) -> Clean:
     """Escape text from the cluster for an HTML line of the Markdown (<summary>...): GitHub passes such a
     line through as HTML, so backslashes do nothing there; entities do, and mentions still need breaking."""
-    text = " ".join(_CONTROL.sub(" ", str(value)).split())
-    return str(escape(text)).replace(":", "&#58;").replace("@", _NO_MENTION)
+    return Clean(str(escape(one_line(value))).replace(":", "&#58;").replace("@", _NO_MENTION))
 
 
-def md_code(lines: object, indent: str = "") -> str:
+def md_code(lines: object, indent: str = "") -> Clean:
     """Commands as a fenced block, fenced longer than any run of backticks inside so nothing ends it early."""
     items = [lines] if isinstance(lines, str) else list(lines)  # type: ignore[call-overload]
-    body = [_CONTROL.sub(" ", str(c)) for c in items]
+    body = [one_line(c) for c in items]
     longest = max([0] + [len(m) for c in body for m in re.findall(r"`+", c)])
     fence = "`" * max(3, longest + 1)
-    return "\n".join(indent + line for line in [fence + "sh", *body, fence])
+    return Clean("\n".join(indent + line for line in [fence + "sh", *body, fence]))
+
+
+def _last_pass(value: object) -> object:
+    """Every `{{ }}` of every template, last: unseen characters shown, whatever the template forgot. Text a
+    filter already made clean (Clean) is left be; Markup stays Markup (showing adds no markup); tabs and
+    newlines stay (an HTML <pre>, a Markdown block)."""
+    if isinstance(value, Clean) or not isinstance(value, str):
+        return value
+    shown = visible(value, layout=True)
+    if shown is value:
+        return value
+    return Markup(shown) if isinstance(value, Markup) else shown
 
 
 _CODE = re.compile(r"`([^`]+)`")
@@ -82,7 +93,7 @@ def env() -> Environment:
     environment = Environment(loader=PackageLoader("auditor.reports", "."),
                               autoescape=select_autoescape(enabled_extensions=("html.j2", "html"), default=False),
                               undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-                              keep_trailing_newline=True)
+                              keep_trailing_newline=True, finalize=_last_pass)
     environment.filters["md"] = md_escape
     environment.filters["mdhtml"] = md_html
     environment.filters["mdcode"] = md_code

@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from auditor import __version__
-from auditor.model import AuditResult, Finding, NotRun, RuleInfo, Severity
+from auditor.model import CONVERGENCE_MODES, AuditResult, Finding, NotRun, RuleInfo, Severity
 from auditor.report import groups as reportgroups
 
 _INSIGHT_ORDER = {"ERROR": 0, "WARNING": 1, "UNKNOWN": 2, "PASSING": 3}
@@ -262,21 +262,21 @@ def _issue(i: Any) -> str:
 
 
 def verdict_detail(result: AuditResult) -> str:
-    """Why the verdict is what it is: the threshold, and convergence for compare/verify."""
-    if result.mode == "verify":  # verify passes or fails on convergence (and outages with --fail-on-outage)
-        text = "converged" if result.converged else "not converged"
-        if result.fail_on_outage:
-            outages = sum(1 for f in result.new_findings if f.rule == "service-outage")
-            text += f" · {outages} outage{'s' if outages != 1 else ''} (--fail-on-outage)"
-        return text
+    """Why the verdict is what it is: the threshold, outages with --fail-on-outage, and convergence for
+    compare/verify (the gate: AuditResult.gate)."""
     if result.fail_on is None:
         parts = ["fail-on never"]
     elif result.failed:
         parts = [f"findings at or above {result.fail_on.label}"]
     else:
         parts = [f"no finding at or above {result.fail_on.label}"]
+    if result.fail_on_outage:
+        outages = result.outages
+        parts.append(f"{outages} outage{'s' if outages != 1 else ''} (--fail-on-outage)")
     if result.converged is not None:
         parts.append("converged" if result.converged else "not converged")
+    elif result.mode in CONVERGENCE_MODES:
+        parts.append("convergence unknown")
     return " · ".join(parts)
 
 
@@ -339,7 +339,7 @@ def build_view(result: AuditResult) -> dict[str, Any]:
         "r": result, "counts": result.counts(), "by_rule": by_rule, "rules": {r.id: r for r in result.rules},
         "rule_order": rule_order(result, by_rule), "skipped": not_run(result),
         "notices": collection_notices(result), "tool_version": __version__,
-        "verdict": "PASS" if result.passed else "FAIL", "verdict_detail": verdict_detail(result),
+        "verdict": result.gate.label, "verdict_detail": verdict_detail(result),
         "fail_on": result.fail_on.label if result.fail_on else "never",
         "severities": [s.label for s in sorted(Severity, reverse=True)],
         "namespaces": namespaces, "cluster": result.cluster or {},

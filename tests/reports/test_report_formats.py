@@ -373,12 +373,17 @@ def test_minimal_rotation_and_eks_data_render_everywhere() -> None:
     junit_report.render_junit(r)
 
 
-def test_verify_verdict_is_convergence_alone() -> None:
-    r = F.result(mode="verify", converged=True)
+def test_verify_verdict_is_the_gate_and_convergence() -> None:
+    r = F.result(mode="verify", converged=True, findings=tuple(f for f in F.FINDINGS if f.severity < Severity.ERROR))
     assert r.passed
-    assert "**PASS** (converged)" in md_report.render_md(r).splitlines()[1]
-    assert "PASS: converged" in html_report.render_html(r)
-    assert summary(r, [], stream=io.StringIO()).startswith("PASS  verify (converged)")
+    assert not F.result(mode="verify", converged=True).passed  # error findings fail verify like any command
+    detail = "no finding at or above error · converged"
+    assert f"**PASS** ({detail})" in md_report.render_md(r).splitlines()[1]
+    assert f"PASS: {detail}" in html_report.render_html(r)
+    assert summary(r, [], stream=io.StringIO()).startswith(f"PASS  verify ({detail})")
+    unknown = replace(r, converged=None)
+    assert summary(unknown, [], stream=io.StringIO()).startswith("UNKNOWN  verify (no finding at or above error · "
+                                                                  "convergence unknown)")
 
 
 # --- writing the set -------------------------------------------------------------------------------

@@ -80,12 +80,14 @@ def test_cli_upload_prints_the_object_urls(aws: None, tmp_path: Path) -> None:
     assert keys == ["run-7/report.html", "run-7/report.json", "run-7/report.md"]
 
 
-def test_cli_failed_upload_is_one_line_exit_3_after_local_files(aws: None, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("fail_on", "code"), [("never", 3), ("error", 1)])
+def test_cli_failed_upload_is_one_line_after_local_files(aws: None, tmp_path: Path, fail_on: str, code: int) -> None:
+    """Exit 3 when the gate passed; the gate's 1 wins over the failed upload (README: exit codes)."""
     (tmp_path / "dump.yaml").write_text(SLICE)
     out = tmp_path / "out"
     res = CliRunner().invoke(main, ["audit", str(tmp_path / "dump.yaml"), "--output-dir", str(out),
-                                    "--upload", "s3://no-such-bucket-here/x"])
-    assert res.exit_code == 3, res.output
+                                    "--fail-on", fail_on, "--upload", "s3://no-such-bucket-here/x"])
+    assert res.exit_code == code, res.output
     errors = [line for line in res.output.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "s3://no-such-bucket-here/x" in errors[0] and "NoSuchBucket" in errors[0]
     assert "Traceback" not in res.output

@@ -15,6 +15,7 @@ from auditor.app.verify import verify
 from auditor.app.verify_end import SNAPSHOT_NAME, VerifySettings
 from auditor.collect.options import ClusterOptions
 from auditor.collect.project import project
+from auditor.model import Gate
 from auditor.settings import Config, ReportSettings
 from auditor.state import recording, snapshot
 from auditor.state.recording import Change
@@ -122,7 +123,9 @@ def test_outage_is_measured_and_reported(tmp_path: Path, before_path: Path, caps
     lines: list[str] = []
     verified = verify(_settings(tmp_path, before_path, record=tmp_path / "events.jsonl.gz", follow=True,
                                 timeout=10.0), source=src, clock=src.clock, echo=lines.append)
-    assert verified.written.result.passed and not verified.interrupted, lines
+    # converged, and the outage (an error finding) fails the gate at the default --fail-on error
+    assert verified.written.result.converged is True and not verified.interrupted, lines
+    assert not verified.written.result.passed
     assert src.closed
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     validate(report)  # the schema in the repo knows the timeline
@@ -152,12 +155,13 @@ def test_replay_reproduces_the_report(tmp_path: Path, before_path: Path) -> None
     src = ScriptedSource(initial, steps)
     events = tmp_path / "events.jsonl.gz"
     assert verify(_settings(tmp_path, before_path, record=events, follow=True, timeout=10.0), source=src,
-                  clock=src.clock, echo=lambda _: None).written.result.passed
+                  clock=src.clock, echo=lambda _: None).written.result.converged is True
     live = json.loads((tmp_path / "out" / "report.json").read_text())
     rec = recording.read(events)
     assert rec.reason == "timeout" and rec.settled and len(rec.changes) > 0
     settings = _settings(tmp_path / "replay", before_path)
-    assert replay(settings, rec).result.passed
+    replayed = replay(settings, rec).result
+    assert replayed.converged is True and replayed.gate is Gate.FAIL  # the same verdict, the outage failing it
     again = json.loads((tmp_path / "replay" / "out" / "report.json").read_text())
     assert again["timeline"] == live["timeline"]
     assert [(f["rule"], f["object"]) for f in again["findings"]] == [(f["rule"], f["object"]) for f in live["findings"]]
@@ -181,7 +185,7 @@ def test_without_follow_it_ends_once_converged(tmp_path: Path, before_path: Path
     after = verify_states.converged_after()
     src = ScriptedSource(_without_endpoints(after, "cart"), [(T0 + 2.0, after)])
     assert verify(_settings(tmp_path, before_path, timeout=60.0), source=src, clock=src.clock,
-                  echo=lambda _: None).written.result.passed
+                  echo=lambda _: None).written.result.converged is True
     assert src.now < T0 + 4.0  # within a few seconds of converging (grace 0)
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     cart = next(s for s in report["timeline"]["services"] if s["name"] == "cart")
@@ -202,7 +206,7 @@ def test_follow_runs_to_the_timeout_and_exits_by_the_verdict(tmp_path: Path, bef
     initial, steps = _rotation()
     src = ScriptedSource(initial, steps)
     assert verify(_settings(tmp_path, before_path, follow=True, timeout=20.0), source=src, clock=src.clock,
-                  echo=lambda _: None).written.result.passed
+                  echo=lambda _: None).written.result.converged is True
     assert src.now >= T0 + 20.0  # did not stop at convergence
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["summary"]["converged"] is True and any("--follow" in n for n in report["notices"])

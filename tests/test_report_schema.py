@@ -63,11 +63,14 @@ def test_a_report_without_eks_data_marks_eks_rules_not_run(tmp_path: Path) -> No
 
 
 def test_the_demo_predicts_the_loss_its_compare_confirms(demo_reports: dict[str, dict]) -> None:
-    """issue 14's done-means: the pre-flight blast radius names search/query-api, and the compare's
-    service-lost-endpoints finding for it links the pre-rotation risk."""
+    """The pre-flight blast radius names search/query-api, and the compare's service-lost-endpoints finding for it
+    links the pre-rotation risk. Only the load balancer controller's webhook Service ranks above it: both its
+    replicas rotate unprotected and, while they are gone, no replacement Pod can be created."""
     blast = demo_reports["preflight"]["blastRadius"]
     [group] = [g for g in blast["groups"] if g["label"] == "ng-blue"]
-    top = group["services"][0]
+    first, top = group["services"][:2]
+    assert (first["namespace"], first["name"]) == ("kube-system", "aws-load-balancer-webhook-service")
+    assert {r["rule"] for r in first["risks"]} == {"service-rotation-unprotected", "webhook-backend-at-risk"}
     assert (top["namespace"], top["name"], top["risk"]) == ("search", "query-api", "error")
     assert any("create poddisruptionbudget query-api-pdb" in c for c in top["fix"])
     assert demo_reports["preflight"]["plan"]["how"] == "--rotating ng-blue"

@@ -16,10 +16,13 @@ from typing import Any
 
 from auditor.model import Finding, Severity
 
-SERVICE_RULES = ("service-single-replica", "service-rotation-unprotected", "endpoints-without-readiness-probe")
+SERVICE_RULES = ("service-single-replica", "service-rotation-unprotected", "endpoints-without-readiness-probe",
+                 "lb-target-readiness-gate-missing", "external-traffic-local-rotation")
 PDB_RULE = "pdb-blocks-drain"
 ZONE_RULE = "service-single-zone"
-PREFLIGHT_RULES = frozenset(SERVICE_RULES + (PDB_RULE, ZONE_RULE))
+#: attached to the webhook configuration; its key names the Service the webhook calls, which is what rotates
+WEBHOOK_RULE = "webhook-backend-at-risk"
+PREFLIGHT_RULES = frozenset(SERVICE_RULES + (PDB_RULE, ZONE_RULE, WEBHOOK_RULE))
 _WEIGHT = {Severity.ERROR: 100, Severity.WARNING: 10, Severity.INFO: 1}
 #: What each risk asks of the team, in the words of the fix.
 ADVICE = {
@@ -28,6 +31,9 @@ ADVICE = {
     PDB_RULE: "relax the PodDisruptionBudget",
     "endpoints-without-readiness-probe": "add a readiness probe",
     ZONE_RULE: "spread across zones",
+    "lb-target-readiness-gate-missing": "turn on the load balancer's Pod readiness gate",
+    "external-traffic-local-rotation": "take the nodes out of the load balancer before the drain",
+    WEBHOOK_RULE: "keep a webhook backend up (PodDisruptionBudget, replicas)",
 }
 SERVICE_LIMIT = 200  # Services listed per group; the rest are counted
 
@@ -44,6 +50,16 @@ def _groups(f: Finding) -> list[str]:
 def _risk(f: Finding) -> dict[str, Any]:
     return {"rule": f.rule, "severity": f.severity.label, "message": f.message, "advice": ADVICE.get(f.rule, ""),
             "object": f.object.as_dict(), "fix": list(f.fix)}
+
+
+def _service_keys(f: Finding) -> list[tuple[str, str]]:
+    """The Services a risk concerns: those a PDB holds back, the Service a webhook calls, or the finding's object."""
+    if f.rule == PDB_RULE:
+        return _service_keys_of_pdb(f)
+    if f.rule == WEBHOOK_RULE and "/" in f.key:
+        ns, _, name = f.key.partition("/")
+        return [(ns, name)]
+    return [(f.object.namespace, f.object.name)]
 
 
 def _service_keys_of_pdb(f: Finding) -> list[tuple[str, str]]:
@@ -73,10 +89,8 @@ def blast_radius(plan: dict[str, Any] | None, findings: Iterable[Finding]) -> di
                 continue
             if f.rule == PDB_RULE:
                 blockers[label].append(f)
-                for key in _service_keys_of_pdb(f):
-                    per_group[label].setdefault(key, []).append(f)
-            else:
-                per_group[label].setdefault((f.object.namespace, f.object.name), []).append(f)
+            for key in _service_keys(f):
+                per_group[label].setdefault(key, []).append(f)
     groups = []
     for label, g in labels.items():
         services = []
@@ -120,7 +134,7 @@ def predictions(findings: Iterable[Finding]) -> dict[tuple[str, str], list[dict[
     for f in findings:
         if f.rule not in PREFLIGHT_RULES:
             continue
-        keys = _service_keys_of_pdb(f) if f.rule == PDB_RULE else [(f.object.namespace, f.object.name)]
+        keys = _service_keys(f)
         entry = {"rule": f.rule, "severity": f.severity.label, "message": f.message, "object": f.object.as_dict()}
         for key in keys:
             out.setdefault(key, []).append(entry)

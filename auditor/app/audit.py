@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from itertools import combinations
 from typing import Any
 
 from auditor.analysis import blast, plan, traffic
@@ -12,12 +13,14 @@ from auditor.app.inputs import baseline_of, check_rotating, check_target, load_s
 from auditor.app.publish import finish
 from auditor.engine.baseline import apply as apply_baseline
 from auditor.engine.run import run_rules
+from auditor.errors import ConfigError
 from auditor.facts import versions
 from auditor.facts.nodes import eks_nodegroup
-from auditor.model import AuditResult, Written
+from auditor.model import AuditResult, InputInfo, Written
 from auditor.rules import ALL_RULES
 from auditor.settings import Config, ReportSettings
-from auditor.state.clusterstate import ClusterState, format_time
+from auditor.state.clusterstate import ClusterState, format_time, parse_time
+from auditor.state.snapshot import namespace_notices
 
 
 @dataclass(frozen=True)
@@ -29,12 +32,16 @@ class AuditSettings:
     report: ReportSettings
     target: str | None = None
     rotating: tuple[str, ...] = ()
+    merge: bool = False  # --merge: whole snapshots of different moments audited as one state all the same
+    namespace: str = "default"  # -n: where namespaced objects without a namespace go, as kubectl apply puts them
 
 
 def audit(settings: AuditSettings) -> Written:
     config, report = settings.config, settings.report
     baseline_of(report)  # a bad baseline fails before the inputs are read
-    state = load_states(list(settings.inputs))
+    state = load_states(list(settings.inputs), default_namespace=settings.namespace)
+    if not settings.merge:
+        check_one_moment(state.inputs)
     check_target([state], settings.target, config)
     check_rotating(state, settings.rotating, config)
     config = with_options(config, resolve_target(state, settings.target, config, planning=True), settings.rotating)
@@ -51,10 +58,32 @@ def audit_state(state: ClusterState, config: Config, report: ReportSettings, *, 
         fail_on=report.fail_on, rules=tuple(r.info() for r in rules),
         cluster=cluster_facts(state, config.options.target_version),
         eks=eks_view(index, config.options.target_version), notices=tuple(state.warnings) + tuple(run.notices),
-        generated_at=format_time(datetime.now(timezone.utc)), runs=tuple(run.runs), warnings=tuple(run.warnings),
+        generated_at=format_time(datetime.now(timezone.utc)), runs=tuple(run.runs),
+        warnings=tuple(run.warnings) + namespace_notices(state.warnings),
         plan=rotation_plan, blast_radius=blast.blast_radius(rotation_plan, run.findings),
         traffic=traffic.traffic_view(index))
     return apply_baseline(result, baseline_of(report))
+
+
+#: Two whole snapshots taken further apart than this are two moments of the cluster, not one state.
+SAME_MOMENT_SECONDS = 60.0
+
+
+def check_one_moment(inputs: list[InputInfo]) -> None:
+    """`audit` of two whole-cluster snapshots of different moments (labelled before and after, or taken apart)
+    is a `compare` typed as `audit`: merged, they would be one state that never existed (exit 2, unless
+    --merge). Namespace-scoped snapshots and kubectl dumps are parts of a state, and merge as such."""
+    whole = [i for i in inputs if i.format == "snapshot" and not (i.source or {}).get("namespaces")]
+    for a, b in combinations(whole, 2):
+        ta, tb = parse_time(a.taken_at), parse_time(b.taken_at)
+        labels = {a.label, b.label}
+        apart = ta is not None and tb is not None and abs((tb - ta).total_seconds()) > SAME_MOMENT_SECONDS
+        if apart or labels == {"before", "after"}:
+            first, second = sorted((a, b), key=lambda i: (i.taken_at, {"before": 0, "after": 2}.get(i.label, 1)))
+            raise ConfigError(
+                f"{first.path} ({first.label or 'snapshot'}, {first.taken_at}) and {second.path} "
+                f"({second.label or 'snapshot'}, {second.taken_at}) are whole snapshots of the cluster at different "
+                f"moments: did you mean `compare {first.path} {second.path}`? (--merge audits them as one state)")
 
 
 def plan_json(index: ClusterIndex, config: Config) -> dict[str, Any]:

@@ -21,9 +21,10 @@ def load_config(path: str | None) -> Config:
     return _load_config(path, {r.id for r in ALL_RULES}, explicit=path is not None)
 
 
-def load_states(specs: list[str] | list[Path]) -> ClusterState:
-    """INPUT arguments (files, folders, `-`) merged into one state, completeness judged on the merge."""
-    return snapshot.load_inputs([str(s) for s in specs])
+def load_states(specs: list[str] | list[Path], default_namespace: str = "default") -> ClusterState:
+    """INPUT arguments (files, folders, `-`) merged into one state, completeness judged on the merge; namespaced
+    objects without a namespace read in `default_namespace` (kubectl apply's), with a notice."""
+    return snapshot.load_inputs([str(s) for s in specs], default_namespace)
 
 
 def baseline_of(report: ReportSettings) -> Baseline | None:

@@ -18,15 +18,22 @@ from auditor.cli.runner import run, show
 @opt.report_options
 @opt.target_option("Kubernetes version you are upgrading to; checks skew against it too.")
 @click.option("--rotating", "rotating", multiple=True, metavar="NODEGROUP|karpenter:POOL", help=opt.ROTATING_HELP)
+@click.option("--merge", is_flag=True, default=False,
+              help="Audit whole snapshots of different moments as one state (otherwise exit 2: use compare).")
+@click.option("-n", "--namespace", "namespace", default="default", show_default=True, metavar="NS",
+              help="The namespace of namespaced objects that have none (hand-written manifests), as kubectl "
+                   "apply -n NS would use.")
 def audit(inputs: tuple[str, ...], output_dir: str, formats: tuple[str, ...], fail_on: str | None,
-          config: str | None, target_version: str | None, rotating: tuple[str, ...]) -> None:
+          config: str | None, target_version: str | None, rotating: tuple[str, ...], merge: bool,
+          namespace: str) -> None:
     """Run the single-state rules on one cluster state (snapshot files or kubectl dumps, merged)."""
 
     def body() -> int:
         cfg = load_config(config)
         report = opt.build_report_settings(output_dir, formats, fail_on, cfg.fail_on)
         settings = audit_app.AuditSettings(inputs=inputs, config=cfg, report=report,
-                                           target=opt.target(target_version), rotating=opt.rotating(rotating))
+                                           target=opt.target(target_version), rotating=opt.rotating(rotating),
+                                           merge=merge, namespace=opt.namespace_name(namespace))
         return show(audit_app.audit(settings), report)
 
     run(body)

@@ -157,8 +157,9 @@ def cluster_options(fn: Callable[..., Any]) -> Callable[..., Any]:
                            "with a unit as kubectl takes it (30s, 2m; default 60s). Retries of a request "
                            "stop after 6 attempts or 120 s.")(fn)
     fn = click.option("-n", "--namespace", "namespaces", multiple=True, metavar="NS",
-                      help="Read only this namespace (repeatable; default: all). Nodes and Namespaces "
-                           "are always read cluster-wide.")(fn)
+                      help="Read only this namespace (repeatable; default: all); exit 2 when it is not a "
+                           "namespace name or the server has no such namespace. Nodes and Namespaces are always "
+                           "read cluster-wide.")(fn)
     fn = click.option("--context", default=None, metavar="NAME",
                       help="Kubeconfig context (default: the current context).")(fn)
     fn = click.option("--kubeconfig", default=None, metavar="PATH",
@@ -167,9 +168,21 @@ def cluster_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
+def namespace_name(text: str) -> str:
+    """A namespace given with -n: a DNS-1123 label, or a usage error (exit 2)."""
+    from auditor.state.inputs import NAMESPACE_NAME
+
+    if not NAMESPACE_NAME.fullmatch(text):
+        raise ConfigError(f"-n {text!r}: not a namespace name (a DNS-1123 label: lowercase letters, digits and "
+                          "'-', starting and ending with a letter or digit, at most 63 characters)")
+    return text
+
+
 def build_cluster_options(kubeconfig: str | None, context: str | None,
                           namespaces: tuple[str, ...], request_timeout: str | None = None) -> ClusterOptions:
-    names = tuple(dict.fromkeys(ns for ns in namespaces if ns))
+    for ns in namespaces:  # before any request: a name goes into the request path
+        namespace_name(ns)
+    names = tuple(dict.fromkeys(namespaces))
     opts = ClusterOptions(kubeconfig=kubeconfig, context=context, namespaces=names)
     if request_timeout is not None:
         opts = replace(opts, request_timeout=flag_value("--request-timeout", parse_duration, request_timeout))

@@ -1,6 +1,6 @@
 """Listing one kind of a live cluster into a spool file: per namespace when asked, at the snapshot's
 resourceVersion when the server allows, restarting as client-go's pager does when a list expires; and the
-resourceVersion every kind is read at (`anchor`)."""
+resourceVersion every kind is read at (`anchor`), once the namespaces asked for are known to exist."""
 from __future__ import annotations
 
 import gzip
@@ -18,10 +18,48 @@ import msgspec
 from auditor.collect.failures import Forbidden, Gone, NotFound, Refused, RequestFailed
 from auditor.collect.kube import Cluster
 from auditor.collect.project import project
+from auditor.errors import ConfigError
 from auditor.state import kinds as _kinds
+from auditor.state.inputs import NAMESPACE_NAME
 from auditor.state.objects import KINDS, NAMESPACED
 
 LOG = logging.getLogger(__name__)
+
+_NAME_ONLY = msgspec.json.Decoder(dict[str, Any])
+
+
+def bad_namespaces(names: tuple[str, ...] | list[str]) -> list[str]:
+    """The names that are not DNS-1123 labels: never put into a request path."""
+    return [n for n in names if not NAMESPACE_NAME.fullmatch(n)]
+
+
+def check_namespaces(cluster: Cluster) -> None:
+    """`-n NS` that are not valid, or that the server does not have: ConfigError (exit 2) naming them, before
+    anything is read or written (a typo must never give an empty, green snapshot). When the Namespaces cannot
+    be listed (RBAC), the server cannot tell us: the per-namespace lists then say what they could not read."""
+    wanted = cluster.opts.namespaces
+    if not wanted:
+        return
+    bad = bad_namespaces(wanted)
+    if bad:
+        raise ConfigError(f"-n {bad[0]!r}: not a namespace name (lowercase letters, digits and '-', at most 63)")
+    have: set[str] = set()
+    try:
+        for page in cluster.pages(list_path("Namespace", None)):
+            for item in page.items:
+                name = (_NAME_ONLY.decode(item).get("metadata") or {}).get("name")
+                if isinstance(name, str):
+                    have.add(name)
+    except (Forbidden, NotFound):
+        cluster.warnings.append(f"Namespaces cannot be listed: -n {', '.join(wanted)} could not be checked "
+                                "against the server (a namespace it does not have reads as empty)")
+        return
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return  # a malformed Namespace list is the snapshot's to report; this check only refuses typos
+    missing = [ns for ns in wanted if ns not in have]
+    if missing:
+        raise ConfigError(f"-n {', '.join(missing)}: no such namespace in context {cluster.context!r} "
+                          f"({cluster.server})")
 
 
 def permission(kind: str, namespace: str | None) -> str:
@@ -179,8 +217,10 @@ def _read_scope(cluster: Cluster, kind: str, ns: str | None, need: str, result: 
 def anchor(cluster: Cluster) -> tuple[str, str]:
     """The resourceVersion every kind is read at: the first list's (one item of the first listable kind).
 
-    Returns (resourceVersion, "") or ("", why there is none).
+    Returns (resourceVersion, "") or ("", why there is none). Refuses namespaces the server does not have first
+    (`check_namespaces`): every command that reads the cluster anchors its lists here.
     """
+    check_namespaces(cluster)
     why = "no kind could be listed"
     for kind in KINDS:
         ns = cluster.opts.namespaces[0] if kind in NAMESPACED and cluster.opts.namespaces else None

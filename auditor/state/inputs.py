@@ -27,6 +27,8 @@ DEFAULT_MAX_INPUT_SIZE = 2 << 30
 MAX_INPUT_SIZE_ENV = "UPGRADE_AUDITOR_MAX_INPUT_SIZE"
 _CHUNK = 1 << 20
 _GZIP_MAGIC = b"\x1f\x8b"
+#: A namespace name is a DNS-1123 label (how Kubernetes validates a Namespace's metadata.name): what `-n` takes.
+NAMESPACE_NAME = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b?)\s*$", re.I)
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 

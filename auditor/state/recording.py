@@ -16,7 +16,9 @@ env values). A recording cut short (the run was killed) replays up to its last c
 from __future__ import annotations
 
 import gzip
+import math
 import os
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +28,10 @@ import msgspec
 import orjson
 
 from auditor.errors import InputError
-from auditor.state.inputs import open_regular
+from auditor.state import eksdata
+from auditor.state import kinds as _kinds
+from auditor.state.inputs import MAX_INPUT_SIZE_ENV, human_size, max_input_size, nested_too_deep, open_regular
+from auditor.state.objects import KubeObject
 
 FORMAT_VERSION = 1
 _KINDS_OF_CHANGE = ("ADDED", "MODIFIED", "DELETED")
@@ -52,6 +57,8 @@ class _Record(msgspec.Struct):
 
 
 _DECODE = msgspec.json.Decoder(_Record)
+_OBJECT = msgspec.json.Decoder(KubeObject)
+_CHUNK = 1 << 20
 
 
 class _Ident(msgspec.Struct):
@@ -178,63 +185,207 @@ class Recording:
         return [c for b in self.batches for c in b]
 
 
+#: The longest record line read back: a projected object is a few KiB; a line past this is not a recording.
+MAX_LINE = 16 << 20
+
+
 def read(path: Path) -> Recording:
-    """Read a recording; exit 2 (InputError) on what is not one. A cut-off last line is tolerated."""
+    """Read a recording; exit 2 (InputError, one line with the line number) on what is not one. Read through the
+    same size limit as every input (`max_input_size`, decompressed). A cut-off last line (a run killed mid-write,
+    a gzip stream cut short) is tolerated: the recording is replayed up to its last complete record."""
     rec: Recording | None = None
     batch = -1
-    try:
-        for n, line in enumerate(_lines(path), 1):
-            if not line.strip():
-                continue
-            try:
-                r = _DECODE.decode(line)
-            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-                if rec is not None and rec.end is None:
-                    rec.truncated = True  # a run killed mid-write: replay what was complete
-                    break
-                raise InputError(path, f"line {n} is not a recording record ({exc})") from None
-            if rec is None:
-                if r.type != "BEGIN":
-                    raise InputError(path, "not a verify recording (the first record is not BEGIN)")
-                if r.version != FORMAT_VERSION:
-                    raise InputError(path, f"recording format version {r.version} is not supported "
-                                           f"(this version reads {FORMAT_VERSION})")
-                rec = Recording(path=path, began=r.at, source=r.source, kinds=r.kinds)
-                continue
-            if r.type == "LIST":
-                rec.lists.setdefault(r.kind, []).append(bytes(r.object))
-                rec.listed_at = max(rec.listed_at, r.at)
-            elif r.type == "START":
-                rec.started = r.at
-            elif r.type in _KINDS_OF_CHANGE:
-                ident = _IDENT.decode(r.object)
-                if not rec.batches or r.batch != batch:
-                    rec.batches.append([])
-                    batch = r.batch
-                rec.batches[-1].append(Change(r.kind, r.type, ident.metadata.namespace, ident.metadata.name,
-                                              bytes(r.object), r.at))
-            elif r.type == "TARGETS":
-                rec.targets.append(Targets(r.namespace, r.name, r.arn, r.at, dict(r.states)))
-            elif r.type == "END":
-                rec.end, rec.reason, rec.settled, rec.notices, rec.eks = r.at, r.reason, r.settled, r.notices, r.eks
-            else:
-                raise InputError(path, f"line {n}: unknown record type {r.type!r}")
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+    reader = _Lines(path)
+    bad: tuple[int, str] | None = None  # the unfinished last line did not decode: the run was killed mid-write
+    for n, line, whole in reader:
+        if not line.strip():
+            continue
+        try:
+            r = _record(line)
+        except _Bad as exc:
+            if rec is None or whole:  # a whole line (it has its newline) that is not a record: not a recording
+                raise InputError(path, f"line {n}: {exc}") from None
+            bad = (n, str(exc))
+            continue
         if rec is None:
-            raise InputError(path, f"cannot read the recording: {exc}") from None
-        rec.truncated = True
+            if r.type != "BEGIN":
+                raise InputError(path, "not a verify recording (the first record is not BEGIN)")
+            if r.version != FORMAT_VERSION:
+                raise InputError(path, f"recording format version {r.version} is not supported "
+                                       f"(this version reads {FORMAT_VERSION})")
+            rec = Recording(path=path, began=r.at, source=_source(path, n, r.source), kinds=r.kinds)
+            continue
+        if rec.end is not None:
+            raise InputError(path, f"line {n}: a {r.type} record after END")
+        try:
+            batch = _add(rec, r, batch)
+        except _Bad as exc:
+            raise InputError(path, f"line {n}: {exc}") from None
+    if bad is not None:
+        if rec is None or rec.end is not None:
+            raise InputError(path, f"line {bad[0]}: {bad[1]}")
+        rec.truncated = True  # a run killed mid-write: replay what was complete
     if rec is None:
         raise InputError(path, "empty: not a verify recording")
+    rec.truncated = rec.truncated or reader.cut
     if rec.started is None:
         raise InputError(path, "the recording ends before its first lists completed: nothing to replay")
     return rec
 
 
-def _lines(path: Path) -> Iterator[bytes]:
-    # Like every input: only a regular file (a FIFO or a device is refused, never blocked on); read as a
-    # stream, and a gzip cut short by a killed run is read up to its last complete line (see `read`).
-    with os.fdopen(open_regular(path), "rb") as fh:
-        magic = fh.read(2)
-        fh.seek(0)
-        source: IO[bytes] = gzip.GzipFile(fileobj=fh, mode="rb") if magic == b"\x1f\x8b" else fh  # type: ignore[assignment]
-        yield from source
+class _Bad(Exception):
+    """A record that is not what a recording holds (the message says why)."""
+
+
+def _record(line: bytes) -> _Record:
+    try:
+        r = _DECODE.decode(line)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise _Bad(f"not a recording record ({exc})") from None
+    if not math.isfinite(r.at) or r.at < 0:
+        raise _Bad(f"{r.type} record has an invalid time ({r.at})")
+    return r
+
+
+def _source(path: Path, n: int, source: dict[str, Any]) -> dict[str, Any]:
+    version = source.get("serverVersion")
+    if version is not None and not isinstance(version, dict):
+        raise InputError(path, f"line {n}: BEGIN's source.serverVersion is not a mapping")
+    for key in ("context", "server"):
+        if not isinstance(source.get(key, ""), str):
+            raise InputError(path, f"line {n}: BEGIN's source.{key} is not a string")
+    return source
+
+
+def _object(r: _Record) -> KubeObject:
+    """The record's object, decoded as the follower will decode it: a mistyped one is refused here, by line."""
+    if r.kind not in _kinds.BY_NAME:
+        raise _Bad(f"{r.type} record of unknown kind {r.kind!r}")
+    try:
+        obj = _OBJECT.decode(r.object)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise _Bad(f"{r.type} {r.kind}: the object is invalid ({exc})") from None
+    if not obj.metadata.name:
+        raise _Bad(f"{r.type} {r.kind}: the object has no metadata.name")
+    return obj
+
+
+def _add(rec: Recording, r: _Record, batch: int) -> int:
+    """One record after BEGIN into `rec`; returns the batch number of the last change."""
+    if r.type == "LIST":
+        _object(r)
+        rec.lists.setdefault(r.kind, []).append(bytes(r.object))
+        rec.listed_at = max(rec.listed_at, r.at)
+    elif r.type == "START":
+        rec.started = r.at
+    elif r.type in _KINDS_OF_CHANGE:
+        obj = _object(r)
+        if not rec.batches or r.batch != batch:
+            rec.batches.append([])
+            batch = r.batch
+        rec.batches[-1].append(Change(r.kind, r.type, obj.metadata.namespace, obj.metadata.name,
+                                      bytes(r.object), r.at))
+    elif r.type == "TARGETS":
+        if any(v < 0 for v in r.states.values()):
+            raise _Bad("TARGETS record with a negative count")
+        rec.targets.append(Targets(r.namespace, r.name, r.arn, r.at, dict(r.states)))
+    elif r.type == "END":
+        if r.eks is not None:
+            _check_eks(r.eks)
+        rec.end, rec.reason, rec.settled, rec.notices, rec.eks = r.at, r.reason, r.settled, r.notices, r.eks
+    else:
+        raise _Bad(f"unknown record type {r.type!r}")
+    return batch
+
+
+def _check_eks(eks: Any) -> None:
+    if not isinstance(eks, dict):
+        raise _Bad("END's eks section is not a mapping")
+    if nested_too_deep(eks, 32):
+        raise _Bad("END's eks section is nested too deeply")
+    try:
+        eksdata.decode(eks)
+    except (msgspec.ValidationError, TypeError, ValueError) as exc:
+        raise _Bad(f"END's eks section is invalid ({exc})") from None
+
+
+class _Lines:
+    """A recording's lines, numbered, through the input size limit: every input's bounded read (a FIFO or a
+    device refused, gzip streamed and capped decompressed), but tolerant of an end cut short (`cut`), which a
+    killed run leaves."""
+
+    def __init__(self, path: Path, limit: int | None = None, line_limit: int = MAX_LINE) -> None:
+        self.path = path
+        self.limit = max_input_size() if limit is None else limit
+        self.line_limit = line_limit
+        self.cut = False
+
+    def __iter__(self) -> Iterator[tuple[int, bytes, bool]]:
+        """(number, line, whether it ended with its newline): only the last line can be unfinished."""
+        n = 0
+        pending = b""
+        for chunk in self._chunks():
+            pending += chunk
+            lines = pending.split(b"\n")
+            pending = lines.pop()
+            for line in lines:
+                n += 1
+                yield n, line, True
+            if len(pending) > self.line_limit:
+                raise InputError(self.path, f"line {n + 1} is longer than {human_size(self.line_limit)}: "
+                                            "not a recording")
+        if pending:
+            n += 1
+            yield n, pending, False
+
+    def _chunks(self) -> Iterator[bytes]:
+        try:
+            fh = os.fdopen(open_regular(self.path), "rb")
+        except OSError as exc:
+            raise InputError(self.path, f"cannot read the recording: {exc.strerror or exc}") from None
+        total = 0
+        with fh:
+            data = fh.read(2)
+            d = zlib.decompressobj(16 + zlib.MAX_WBITS) if data == b"\x1f\x8b" else None
+            eof = False
+            while True:
+                if not eof and len(data) < _CHUNK:
+                    try:
+                        more = fh.read(_CHUNK)
+                    except OSError as exc:
+                        raise InputError(self.path, f"cannot read the recording: {exc.strerror or exc}") from None
+                    eof = not more
+                    data += more
+                if d is None:
+                    out, data = data, b""
+                else:
+                    try:
+                        out, data, d = _inflate(d, data)
+                    except zlib.error:
+                        self.cut = True  # a damaged or cut stream: what came before it is replayed
+                        return
+                total += len(out)
+                if total > self.limit:
+                    raise InputError(self.path, f"decompresses to more than {human_size(self.limit)}, the input "
+                                                f"size limit (raise it with --max-input-size or {MAX_INPUT_SIZE_ENV})")
+                if out:
+                    yield out
+                if eof and not data:
+                    if d is not None and not d.eof:
+                        self.cut = True  # the gzip stream ends early: a run killed mid-write
+                    return
+
+
+def _inflate(d: Any, data: bytes) -> tuple[bytes, bytes, Any]:
+    """At most one chunk of output from `data` (the rest stays unconsumed), across gzip members."""
+    out = d.decompress(data, _CHUNK)
+    rest = d.unconsumed_tail
+    if d.eof and d.unused_data:
+        tail = d.unused_data
+        if tail.lstrip(b"\x00") == b"":
+            return out, b"", d
+        if tail[:2] != b"\x1f\x8b":
+            raise zlib.error("trailing bytes after the compressed stream")
+        d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        rest = tail
+    return out, rest, d

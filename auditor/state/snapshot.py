@@ -76,28 +76,39 @@ def load(path: str | Path) -> ClusterState:
     return finalise(_load_source(Source(Path(path))))
 
 
-def load_inputs(specs: list[str]) -> ClusterState:
+def load_inputs(specs: list[str], default_namespace: str = "default") -> ClusterState:
     """Load INPUT arguments (files, folders of dumps, `-` for stdin), merge them, then judge completeness.
 
     Per-kind kubectl dumps (one file of Pods, one of Services, ...) are only a state together: a kind
-    is missing when no input holds it, never because one file lacks it.
+    is missing when no input holds it, never because one file lacks it. A namespaced object without
+    metadata.namespace (a hand-written manifest) is read in `default_namespace`, as `kubectl apply` would put it,
+    with a notice (`namespace_notices`).
     """
     sources = [src for spec in specs for src in expand(spec)]
     if sum(1 for s in sources if s.path is None) > 1:
         raise InputError("-", "standard input can be read only once")
-    state = ClusterState.merge([_load_source(s) for s in sources])
+    state = ClusterState.merge([_load_source(s, default_namespace) for s in sources])
     require_some_required_kind(state, [s.name for s in sources])
     return finalise(state)
 
 
-def _load_source(src: Source) -> ClusterState:
+def _load_source(src: Source, default_namespace: str = "default") -> ClusterState:
     data = read_input(src)
     if not first_byte(data):
         raise InputError(src.name, "is empty")
     with _gc_paused():
         env, single = decode(src.name, data)
     del data
-    return _to_state(src.name, env, single)
+    return _to_state(src.name, env, single, default_namespace)
+
+
+#: How a notice about objects given a namespace begins (`namespace_notices` finds them among a state's warnings).
+_DEFAULTED = "no metadata.namespace: "
+
+
+def namespace_notices(warnings: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """The notices about namespaced objects read in the default namespace: for stderr, as kubectl says it."""
+    return tuple(w for w in warnings if w.startswith(_DEFAULTED))
 
 
 def finalise(state: ClusterState) -> ClusterState:
@@ -114,7 +125,18 @@ def finalise(state: ClusterState) -> ClusterState:
     return replace(state, missing=state.missing + added, inputs=inputs)
 
 
-def _to_state(p: str, env: Envelope, single: KubeObject | None) -> ClusterState:
+def _to_state(p: str, env: Envelope, single: KubeObject | None, default_namespace: str = "default") -> ClusterState:
+    defaulted: dict[str, int] = {}
+    state = _objects_state(p, env, single, defaulted, default_namespace)
+    if defaulted:
+        what = ", ".join(f"{n} {k}" for k, n in sorted(defaulted.items()))
+        state.warnings.append(f"{_DEFAULTED}{p}: {what} without metadata.namespace read in namespace "
+                              f"{default_namespace!r}, where kubectl apply would create them")
+    return state
+
+
+def _objects_state(p: str, env: Envelope, single: KubeObject | None, defaulted: dict[str, int],
+                   default_namespace: str) -> ClusterState:
     objects: dict[str, list[KubeObject]] = {k: [] for k in kinds.ALL}
     ignored: dict[str, int] = {}
     if env.kind == SNAPSHOT_KIND:
@@ -136,6 +158,9 @@ def _to_state(p: str, env: Envelope, single: KubeObject | None) -> ClusterState:
             if not obj.kind:
                 obj.kind = kind
             _check_identity(p, i, kind, obj, single is not None)
+            if kind in kinds.NAMESPACED and not obj.metadata.namespace:
+                obj.metadata.namespace = default_namespace
+                defaulted[kind] = defaulted.get(kind, 0) + 1
             objects[kind].append(obj)
         else:
             ignored[kind or "(no kind)"] = ignored.get(kind or "(no kind)", 0) + 1
@@ -166,9 +191,6 @@ def _check_identity(p: str, i: int, kind: str, obj: KubeObject, single: bool) ->
     where = kind if single else f"items[{i}] ({kind})"
     if not obj.metadata.name:
         raise InputError(p, f"{where} has no metadata.name; the input must hold objects as the API serves them")
-    if kind in kinds.NAMESPACED and not obj.metadata.namespace:
-        raise InputError(p, f"{where} {obj.metadata.name!r} has no metadata.namespace ({kind} is a namespaced "
-                            "kind; the API always sets it)")
 
 
 def require_some_required_kind(state: ClusterState, paths: list[Path] | list[str]) -> None:

@@ -10,7 +10,7 @@ from auditor.app import compare as compare_app
 from auditor.app import snapshot as snapshot_app
 from auditor.app.inputs import load_config
 from auditor.cli import options as opt
-from auditor.cli.runner import run, show
+from auditor.cli.runner import run, say, show
 
 
 @click.command(short_help="Run the single-state rules on one cluster state.")
@@ -80,9 +80,9 @@ def snapshot(output: str, label: str, kubeconfig: str | None, context: str | Non
             label=label, eks=opt.eks_reader(eks_cluster, region, profile))
         said = snapshot_app.snapshot(settings)
         for line in said.out:
-            click.echo(line)
+            say(line)
         for line in said.err:
-            click.echo(line, err=True)
+            say(line, err=True)
         return said.code
 
     run(body)

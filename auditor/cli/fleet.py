@@ -10,7 +10,7 @@ import click
 from auditor.app import fleet as fleet_app
 from auditor.app.inputs import load_config
 from auditor.cli import options as opt
-from auditor.cli.runner import run
+from auditor.cli.runner import run, say
 from auditor.errors import ConfigError
 from auditor.settings import parse_fail_on
 from auditor.state.inputs import max_input_size
@@ -64,7 +64,7 @@ def audit(all_contexts: bool, parallel: int | None, no_eks: bool, kubeconfig: st
             contexts=contexts, all_contexts=all_contexts, cluster=cluster, report=report, config=config,
             target=opt.target(target_version), rotating=opt.rotating(rotating), parallel=parallel, eks=not no_eks,
             profile=profile, max_input_size=max_input_size())
-        written = fleet_app.fleet_audit(settings, lambda line: click.echo(line, err=True))
+        written = fleet_app.fleet_audit(settings, lambda line: say(line, err=True))
         return _show(written, report.quiet)
 
     run(body)
@@ -92,5 +92,5 @@ def report(sources: tuple[str, ...], output_dir: str, fail_on: str) -> None:
 def _show(written: fleet_app.FleetWritten, quiet: bool) -> int:
     lines = fleet_app.summary_lines(written)
     for line in lines[:1] if quiet else lines:
-        click.echo(line)
+        say(line)
     return written.code

@@ -32,6 +32,11 @@ def show(written: Written, report: ReportSettings) -> int:
     return present(written, quiet=report.quiet, verbose=report.verbose)
 
 
+def say(text: str, err: bool = False) -> None:
+    """A line for people (progress, where files went): names from the cluster in it are shown, never obeyed."""
+    click.echo(visible(text, layout=True), err=err)
+
+
 def echo_ok(text: str) -> int:
     click.echo(text)
     return int(ExitCode.OK)

@@ -8,7 +8,7 @@ import click
 from auditor.app.inputs import load_config
 from auditor.app.verify_end import VerifySettings
 from auditor.cli import options as opt
-from auditor.cli.runner import run, show
+from auditor.cli.runner import run, say, show
 from auditor.collect.elbv2 import client_factory
 from auditor.collect.options import ClusterOptions
 
@@ -53,10 +53,10 @@ def verify(before: str, timeout: float, interval: float, follow: bool, fail_on_o
             target=opt.target(target_version), timeout=timeout, interval=interval,
             eks=opt.eks_reader(eks_cluster, region, profile), follow=follow, fail_on_outage=fail_on_outage,
             record=Path(record) if record else None, elbv2=client_factory(eks_cluster, region, profile))
-        verified = verify_app.verify(settings, echo=lambda line: click.echo(line, err=True))
+        verified = verify_app.verify(settings, echo=lambda line: say(line, err=True))
         code = show(verified.written, settings.report)
         for line in verified.lines:
-            click.echo(line)
+            say(line)
         if verified.interrupted:
             raise KeyboardInterrupt()  # no verdict was reached: exit 130, the reports written
         return code

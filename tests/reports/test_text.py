@@ -130,3 +130,16 @@ def test_upload_error_and_error_lines_are_shown(tmp_path: Path) -> None:
     assert present(w, echo=lambda text, err: said.append((text, err))) == 3
     for text, _ in said:
         _no_raw(text, "present")
+
+
+def test_progress_and_summary_lines_of_the_cli_are_shown(capsys: pytest.CaptureFixture[str]) -> None:
+    """snapshot's, verify's and fleet's lines go through `say`: a Service name from the cluster in a progress line
+    cannot set the terminal's title."""
+    from auditor.cli.runner import say
+
+    say("verify 0:02: 1 Service(s) not converged: shop/t\x1b]0;pwned\x07x \u202eevil", err=True)
+    say("last state: out/after-snapshot.json.gz\nline two")
+    captured = capsys.readouterr()
+    _no_raw(captured.err + captured.out, "say")
+    assert "shop/t\\u{001B}]0;pwned\\u{0007}x \\u{202E}evil" in captured.err
+    assert captured.out == "last state: out/after-snapshot.json.gz\nline two\n"

@@ -64,10 +64,11 @@ def verify(settings: VerifySettings, *, echo: Callable[[str], None], source: Opt
            clock: Callable[[], float] = time.time) -> Verified:
     """Follow the cluster until converged, or to the end of the run; progress lines go to `echo` as they come.
 
-    Exit codes (README), which the CLI takes from the result: 0 converged, 1 not converged when the run
-    ended (the timeout, or the end of a `--follow` run), 3 the cluster could never be read (CollectionError), 2 a
-    bad BEFORE/config. `--fail-on-outage` also exits 1 when a `service-outage` finding is left. `--fail-on` does
-    not change the exit code of `verify`: it decides which findings the JUnit report marks as failures. Without
+    Exit codes (README), which the CLI takes from the result's gate (`AuditResult.gate`, as for every command):
+    0 converged and nothing at or above `--fail-on`, 1 findings at or above it (a `service-outage` included) or
+    not converged when the run ended (the timeout, or the end of a `--follow` run), 3 convergence unknown or the
+    cluster could never be read (CollectionError), 2 a bad BEFORE/config. `--fail-on-outage` exits 1 on a
+    `service-outage` finding whatever `--fail-on` says. Without
     `--follow`, Ctrl-C / SIGTERM writes the last state and the reports, then exits 130 (no verdict was reached);
     with `--follow` a signal is how the run is meant to end, and it exits by the final verdict.
     """

@@ -37,7 +37,7 @@ from auditor.facts.services import (
 from auditor.facts.slices import endpoint_ready, owned_by, slice_manager
 from auditor.state.clusterstate import parse_time
 from auditor.state.labels import CONTROLLER
-from auditor.state.objects import Endpoint, EndpointAddress, KubeObject, canonical_ip
+from auditor.state.objects import Endpoint, EndpointAddress, KubeObject, ObjectReference, canonical_ip
 
 if TYPE_CHECKING:
     from auditor.analysis.index import ClusterIndex
@@ -222,7 +222,7 @@ class Reconciler:
             if tr is None or tr.kind != "Pod" or not ep.addresses:
                 continue
             addr = canonical_ip(ep.addresses[0])
-            info = _endpoint_info(ep, addr)
+            info = _endpoint_info(ep, tr, addr)
             pod = idx.pods.get((tr.namespace or ns, tr.name))
             if pod is None:
                 # A gone Pod leaves no deletion time; its deletion would have made the controller rewrite this
@@ -281,7 +281,7 @@ class Reconciler:
         if is_leader_election(ep) or ep.metadata.deletion_timestamp is not None or idx.namespace_terminating(ns):
             return None
         if self.recent(write_time(ep)):
-            return None
+            return None  # so below, only the Pod or Node of an address can put its discrepancy in flight
         svc = idx.services.get((ns, name))
         if svc is None:
             return EndpointsReport(ep, "service-gone")
@@ -304,45 +304,39 @@ class Reconciler:
             base: dict[str, object] = {"pod": tr.name, "uid": tr.uid, "address": ip, "node": addr.node_name or ""}
             pod = idx.pods.get((tr.namespace or ns, tr.name))
             if pod is None:
-                if not self.in_flight(endpoints=ep, node=addr.node_name):
+                if not self.in_flight(node=addr.node_name):
                     rep.problems.append(Problem("pod-gone", base, write_time(ep), exact=False))
             elif tr.uid and tr.uid != pod.metadata.uid:
-                if not self.in_flight(pod=pod, endpoints=ep):
+                if not self.in_flight(pod=pod):
                     rep.problems.append(Problem("pod-recreated", base, self.pod_changed(pod)))
             elif ip not in pod_ips(pod):
-                if not self.in_flight(pod=pod, endpoints=ep):
+                if not self.in_flight(pod=pod):
                     rep.problems.append(Problem("ip-changed", base, self.pod_changed(pod)))
             elif selected is not None and pod.metadata.uid not in selected:
                 # the Endpoints controller re-lists Pods by selector on every sync
                 # (pkg/controller/endpoint/endpoints_controller.go)
-                if not self.in_flight(pod=pod, endpoints=ep):
+                if not self.in_flight(pod=pod):
                     rep.problems.append(Problem("not-selected", base, write_time(ep), exact=False))
-        if controller_manages(svc) and not endpoints_truncated(ep) and idx.has("Pod"):
-            rep.problems += self._endpoints_missing(svc, ep, ready)
+        if controller_manages(svc) and not endpoints_truncated(ep):
+            rep.problems += self._endpoints_missing(svc, ready)
         return rep if rep.problems else None
 
-    def _endpoints_missing(self, svc: KubeObject, ep: KubeObject, ready: list[EndpointAddress]) -> list[Problem]:
+    def _endpoints_missing(self, svc: KubeObject, ready: list[EndpointAddress]) -> list[Problem]:
         """Ready Pods of the Service's first family the Endpoints controller would list and this one lacks."""
         primary = service_families(svc)[0]
-        listed: set[tuple[str, str]] = set()
-        for a in ready:
-            ip = canonical_ip(a.ip)
-            tr = a.target_ref
-            listed.add((ip, tr.name if tr else ""))
-            if tr is not None and tr.uid:
-                listed.add((ip, tr.uid))
+        # the address and the targetRef's name, as the controller keys them (no targetRef: the address alone)
+        listed = {(canonical_ip(a.ip), a.target_ref.name if a.target_ref else "") for a in ready}
         pnra = publishes_not_ready(svc)
         out = []
         for d in desired_endpoints(self.index, svc):
             # ShouldPodBeInEndpoints: terminating Pods are left out unless publishNotReadyAddresses
             if d.family != primary or not (pnra or (d.serving and not d.terminating)):
                 continue
-            if ((d.address, d.pod.metadata.uid) in listed or (d.address, d.pod.metadata.name) in listed
-                    or (d.address, "") in listed):
+            if (d.address, d.pod.metadata.name) in listed or (d.address, "") in listed:
                 continue
             if not serves_any_port(svc, d.pod):
                 continue  # no Service port resolves on this Pod (protocol-aware): the controller skips it
-            if not self.in_flight(pod=d.pod, endpoints=ep):
+            if not self.in_flight(pod=d.pod):
                 out.append(Problem("missing-ready-pod", self._pod_detail(d.pod, d.address),
                                    self.pod_changed(d.pod)))
         return out
@@ -386,11 +380,9 @@ class Reconciler:
         return out
 
 
-def _endpoint_info(ep: Endpoint, addr: str) -> dict[str, object]:
-    """What a slice endpoint says of itself, as a problem's detail."""
-    tr = ep.target_ref
-    info: dict[str, object] = {"pod": tr.name if tr else "", "uid": tr.uid if tr else "", "address": addr,
-                               "node": ep.node_name or ""}
+def _endpoint_info(ep: Endpoint, tr: ObjectReference, addr: str) -> dict[str, object]:
+    """What a slice endpoint naming a Pod says of itself, as a problem's detail."""
+    info: dict[str, object] = {"pod": tr.name, "uid": tr.uid, "address": addr, "node": ep.node_name or ""}
     if ep.zone:
         info["zone"] = ep.zone
     if ep.conditions is not None:

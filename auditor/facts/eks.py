@@ -26,6 +26,6 @@ def compatibility(eks: EksData, addon: str, target: str | None) -> AddonCompatib
 
 def compatibility_targets(eks: EksData) -> list[str]:
     """The versions add-on compatibility was collected for."""
-    out = {str(v) for v in (versions.parse(k) for k in eks.addon_versions_by_target) if v}
-    out |= {str(v) for v in (versions.parse(e.target_version) for e in eks.addon_versions.values()) if v}
-    return sorted(out, key=lambda s: versions.parse(s) or versions.Minor(0, 0))
+    found = {versions.parse(k) for k in eks.addon_versions_by_target}
+    found |= {versions.parse(e.target_version) for e in eks.addon_versions.values()}
+    return [str(v) for v in sorted(v for v in found if v is not None)]

@@ -53,14 +53,14 @@ def find_port(pod: KubeObject, svc_port: ServicePort) -> int | None:
         return target
     if target.isdigit():
         return int(target)
-    proto = svc_port.protocol or "TCP"
+    proto = svc_port.protocol  # the API and the decoder default an unset protocol to TCP
     spec = pod.spec
     if spec is None:
         return None
     containers = list(spec.containers or ()) + [c for c in spec.init_containers or () if c.restart_policy == "Always"]
     for c in containers:
         for p in c.ports or ():
-            if p.name == target and (p.protocol or "TCP") == proto:
+            if p.name == target and p.protocol == proto:
                 return p.container_port
     return None
 

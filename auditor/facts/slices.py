@@ -139,4 +139,4 @@ def ready_count(eps: dict[str, ReadyEndpoint]) -> int:
     for addr in eps:
         fam = ip_family(addr)
         per_family[fam] = per_family.get(fam, 0) + 1
-    return max(per_family.values(), default=0)
+    return max(per_family.values())

@@ -65,7 +65,7 @@ def parse_patch(text: object) -> tuple[int, int, int] | None:
 
 def parse_platform(text: object) -> int | None:
     """EKS platform version `eks.12` -> 12."""
-    m = _EKS_PLATFORM.match(str(text or ""))
+    m = _EKS_PLATFORM.match(str(text))
     return int(m.group(1)) if m else None
 
 

@@ -45,7 +45,7 @@ def cluster(pods: list[Obj], *, svc: Obj | None = None, written: datetime = OLD,
     """Pods and a Service in the state; the slices and Endpoints as the controllers wrote them at `written` for
     `slice_pods` / `endpoint_pods` (by default the Pods in the state: nothing to reconcile)."""
     svc = svc or cart_service()
-    slices = b.controller_slices(svc, pods if slice_pods is None else slice_pods, WITH_GONE, written)
+    slices = b.controller_slices(svc, pods if slice_pods is None else slice_pods, {**WITH_GONE, **nodes}, written)
     objs = [b.namespace(NS, OLD - timedelta(days=30)), *nodes.values(), svc, *pods, *slices, *extra]
     if endpoints:
         objs.append(b.endpoints_object(svc, pods if endpoint_pods is None else endpoint_pods, WITH_GONE, written))
@@ -530,7 +530,7 @@ EXTERNAL = [("10.9.0.1", True), ("10.9.0.2", True), ("10.9.0.3", False)]
 
 
 def legacy(addresses: list[tuple[str, bool]], *, written: datetime = OLD, labels: dict[str, str] | None = None,
-           annotations: dict[str, str] | None = None) -> Obj:
+           annotations: dict[str, str] | None = None, name: str = "legacy-pg") -> Obj:
     ready = [{"ip": ip} for ip, r in addresses if r]
     not_ready = [{"ip": ip} for ip, r in addresses if not r]
     sub: Obj = {"ports": [{"name": "pg", "port": 5432, "protocol": "TCP"}]}
@@ -539,17 +539,18 @@ def legacy(addresses: list[tuple[str, bool]], *, written: datetime = OLD, labels
     if not_ready:
         sub["notReadyAddresses"] = not_ready
     return {"kind": "Endpoints", "apiVersion": "v1",
-            "metadata": b.meta("legacy-pg", "db", written, labels=labels,
+            "metadata": b.meta(name, "db", written, labels=labels,
                                annotations={"endpoints.kubernetes.io/last-change-trigger-time": b.ts(written),
-                                            **(annotations or {})}, seed="db/legacy-pg/ep"),
+                                            **(annotations or {})}, seed=f"db/{name}/ep"),
             "subsets": [sub]}
 
 
 def mirror(ep: Obj, addresses: list[tuple[str, bool]], *, written: datetime = OLD, owned: bool = True) -> Obj:
     owners = [b.owner("Endpoints", ep)] if owned else None
+    name = ep["metadata"]["name"]
     return {"kind": "EndpointSlice", "apiVersion": "discovery.k8s.io/v1", "addressType": "IPv4",
-            "metadata": b.meta(f"legacy-pg-{b.suffix(str(addresses))}", "db", written,
-                               labels={"kubernetes.io/service-name": "legacy-pg",
+            "metadata": b.meta(f"{name}-{b.suffix(str(addresses))}", "db", written,
+                               labels={"kubernetes.io/service-name": name,
                                        "endpointslice.kubernetes.io/managed-by":
                                            "endpointslicemirroring-controller.k8s.io"},
                                annotations={"endpoints.kubernetes.io/last-change-trigger-time": b.ts(written)},
@@ -558,8 +559,8 @@ def mirror(ep: Obj, addresses: list[tuple[str, bool]], *, written: datetime = OL
             "ports": [{"name": "pg", "port": 5432, "protocol": "TCP"}]}
 
 
-def legacy_service(**kw: Any) -> Obj:
-    return b.service("legacy-pg", "db", OLD - timedelta(days=10), selector=kw.pop("selector", None), **kw)
+def legacy_service(name: str = "legacy-pg", **kw: Any) -> Obj:
+    return b.service(name, "db", OLD - timedelta(days=10), selector=kw.pop("selector", None), **kw)
 
 
 def mirror_problems(objs: list[Obj]) -> list[tuple[str, str, object]]:
@@ -608,3 +609,208 @@ def test_mirrors_left_alone(change: str) -> None:
         slc["metadata"]["ownerReferences"][0]["uid"] = "another"
     objs = [ep] + ([] if change == "no service" else [svc]) + ([] if change == "no mirror" else [slc])
     assert reconciler(objs).stale_mirrors() == []
+
+
+# -- order and scope: every discrepancy of a slice, whatever comes before it ------------------------------------
+
+def relabelled(i: int, **kw: Any) -> Obj:
+    kw.setdefault("node_name", (NODE_A, NODE_B)[i % 2])
+    return b.replicaset_pod("cart", NS, i, OLD, labels={"app": "cart-canary"}, ips=[f"10.0.1.{10 + i}"], **kw)
+
+
+def reborn(i: int, created: datetime = OLD + timedelta(minutes=5)) -> Obj:
+    return b.replicaset_pod("cart", NS, i, created, labels={"app": "cart"}, node_name=(NODE_A, NODE_B)[i % 2],
+                            ips=[f"10.0.1.{10 + i}"])
+
+
+#: (as the slice lists it, as the state has it now) per endpoint, in the slice's order
+EVERY_KIND = [
+    (cart_pod(1), None),                                                     # pod-gone
+    (cart_pod(2), reborn(2)),                                                # pod-recreated
+    (cart_pod(3), cart_pod(3, ips=["10.0.1.99"])),                           # ip-changed
+    (cart_pod(4, node=NODE_GONE), cart_pod(4)),                              # node-gone
+    (cart_pod(5, node=NODE_GONE), cart_pod(5, node=NODE_GONE)),              # bound to a deleted Node: skipped
+    (cart_pod(6), relabelled(6)),                                            # not-selected
+    (cart_pod(7), cart_pod(7, phase="Failed", ready=False, ready_at=OLD + timedelta(minutes=9))),  # pod-terminal
+    (cart_pod(8), cart_pod(8, ready=False, ready_at=OLD + timedelta(minutes=9))),                  # wrong-ready
+]
+
+
+def test_every_discrepancy_of_one_slice_in_order() -> None:
+    listed = [was for was, _ in EVERY_KIND]
+    now = [p for _, p in EVERY_KIND if p is not None]
+    objs = cluster(now, slice_pods=listed, endpoints=False)
+    slc = next(o for o in objs if o["kind"] == "EndpointSlice")
+    slc["endpoints"].insert(0, {"addresses": ["10.0.9.9"], "conditions": {"ready": True}})  # no targetRef: skipped
+    r = reconciler(objs).slices()
+    assert [(p.what, p.detail["pod"]) for sr in r.slices for p in sr.problems] == [
+        ("pod-gone", name_of(listed[0])), ("pod-recreated", name_of(listed[1])), ("ip-changed", name_of(listed[2])),
+        ("node-gone", name_of(listed[3])), ("not-selected", name_of(listed[5])), ("pod-terminal", name_of(listed[6])),
+        ("wrong-ready", name_of(listed[7]))]
+
+
+IN_FLIGHT_BY: list[tuple[str, Obj, Obj]] = [
+    ("pod recreated, the slice rewritten within grace", cart_pod(1), reborn(1)),
+    ("IP changed within grace", cart_pod(1), cart_pod(1, ips=["10.0.1.99"], ready_at=RECENT)),
+    ("IP changed, the slice rewritten within grace", cart_pod(1), cart_pod(1, ips=["10.0.1.99"])),
+    ("node gone, the Pod changed within grace", cart_pod(1, node=NODE_GONE), cart_pod(1, ready_at=RECENT)),
+    ("node gone, the slice rewritten within grace", cart_pod(1, node=NODE_GONE), cart_pod(1)),
+    ("not selected, the Pod changed within grace", cart_pod(1), relabelled(1, ready_at=RECENT)),
+    ("not selected, the slice rewritten within grace", cart_pod(1), relabelled(1)),
+]
+
+
+@pytest.mark.parametrize(("listed", "now"), [pytest.param(was, p, id=i) for i, was, p in IN_FLIGHT_BY])
+def test_slice_discrepancies_in_flight(request: pytest.FixtureRequest, listed: Obj, now: Obj) -> None:
+    written = RECENT if "slice rewritten" in request.node.callspec.id else OLD
+    r = reconciler(cluster([TWO[0], now], slice_pods=[TWO[0], listed], written=written)).slices()
+    assert slice_problems(r) == []
+
+
+def test_target_refs_in_another_namespace_or_without_one() -> None:
+    objs = cluster(TWO)
+    slc = next(o for o in objs if o["kind"] == "EndpointSlice")
+    del slc["endpoints"][0]["targetRef"]["namespace"]  # a hand-written slice: the slice's namespace
+    assert slice_problems(reconciler(objs).slices()) == []
+    elsewhere = b.replicaset_pod("cart", "batch", 1, OLD, labels={"app": "cart"}, node_name=NODE_B, ips=["10.0.1.11"])
+    slc["endpoints"][1]["targetRef"].update(namespace="batch", name=name_of(elsewhere),
+                                            uid=elsewhere["metadata"]["uid"])
+    objs.append(elsewhere)
+    # the Pod it names exists, in another namespace: not one the Service selects
+    assert slice_problems(reconciler(objs).slices()) == [("cart", "not-selected", name_of(elsewhere))]
+
+
+def test_an_endpoint_without_node() -> None:
+    objs = cluster(TWO, slice_pods=[*TWO, GONE])
+    slc = next(o for o in objs if o["kind"] == "EndpointSlice")
+    del slc["endpoints"][2]["nodeName"], slc["endpoints"][2]["zone"]
+    p = only_problem(reconciler(objs).slices())
+    assert (p.what, p.detail["node"], "zone" in p.detail) == ("pod-gone", "", False)
+
+
+def test_a_target_ref_by_uid_only_still_makes_the_pod_present() -> None:
+    objs = cluster(TWO)
+    slc = next(o for o in objs if o["kind"] == "EndpointSlice")
+    del slc["endpoints"][1]["targetRef"]["name"]  # a third-party writer naming the Pod by uid
+    r = reconciler(objs).slices()
+    assert r.services == []  # present by uid: not missing
+    assert slice_problems(r) == [("cart", "pod-gone", "10.0.1.11")]  # but no Pod has an empty name
+
+
+def test_missing_ready_pods_whatever_comes_before_them() -> None:
+    pods = [cart_pod(0, ready=False, ready_at=OLD + timedelta(minutes=9)),   # not ready: not desired as ready
+            cart_pod(1),                                                      # listed
+            cart_pod(2, created=RECENT - timedelta(seconds=30)),              # missing, but in flight
+            cart_pod(3)]                                                      # missing
+    r = reconciler(cluster(pods, slice_pods=pods[:2])).slices()
+    assert [p.detail["pod"] for rep in r.services for p in rep.missing_ready] == [name_of(pods[3])]
+
+
+def test_a_missing_pod_on_a_node_that_changed_within_grace_is_in_flight() -> None:
+    nodes = {**NODES, "ip-new": b.node("ip-new", RECENT, zone="eu-west-1a")}
+    objs = cluster([*TWO, cart_pod(2, node="ip-new")], slice_pods=TWO, nodes=nodes)
+    assert reconciler(objs).slices().services == []
+
+
+def test_the_families_after_a_missing_one_are_checked() -> None:
+    svc = cart_service(families=["IPv6", "IPv4"], cluster_ip="fd00:20::a")
+    pods = [cart_pod(0, ips=["10.0.1.10", "fd00:10::a"]), cart_pod(1, ips=["10.0.1.11", "fd00:10::b"])]
+    objs = [o for o in cluster(pods, svc=svc, slice_pods=pods[:1]) if o.get("addressType") != "IPv6"]
+    r = reconciler(objs).slices()
+    assert [(rep.missing_families, rep.ready_families_missing, [p.detail["pod"] for p in rep.missing_ready])
+            for rep in r.services] == [(["IPv6"], {"IPv6": 2}, [name_of(pods[1])])]
+
+
+def test_services_after_a_skipped_one_are_reconciled() -> None:
+    deleting = b.service("a-deleting", NS, OLD - timedelta(days=10), selector={"app": "cart"})
+    deleting["metadata"]["deletionTimestamp"] = b.ts(OLD)
+    fresh = b.service("b-fresh", NS, RECENT, selector={"app": "cart"})
+    selectorless = b.service("c-selectorless", NS, OLD - timedelta(days=10))
+    objs = [deleting, fresh, selectorless, *cluster([*TWO, GONE], slice_pods=TWO)]
+    r = reconciler(objs).slices()
+    assert [rep.service.metadata.name for rep in r.services] == ["cart"]
+
+
+def test_every_frozen_service_is_reported() -> None:
+    one = cart_service(selector=None)
+    two = b.service("web", NS, OLD - timedelta(days=10))
+    slices = [*b.controller_slices(cart_service(), TWO, NODES, OLD),
+              *b.controller_slices(b.service("web", NS, OLD - timedelta(days=10), selector={"app": "cart"}), TWO,
+                                   NODES, OLD)]
+    objs = [b.namespace(NS, OLD), *NODES.values(), one, two, *TWO, *slices]
+    assert sorted(sr.service.metadata.name for sr in reconciler(objs).slices().frozen if sr.service) == ["cart", "web"]
+
+
+# -- v1 Endpoints: details, scope and order ------------------------------------------------------------------
+
+def test_endpoints_details_of_recreated_and_unselected_pods() -> None:
+    reborn_pod = reborn(1)
+    objs = cluster([TWO[0], reborn_pod, relabelled(2)], endpoint_pods=[TWO[0], TWO[1], cart_pod(2)])
+    [rep] = reconciler(objs).endpoints()
+    assert [(p.what, p.since, p.exact) for p in rep.problems] == [
+        ("pod-recreated", OLD + timedelta(minutes=5, seconds=20), True), ("not-selected", OLD, False)]
+
+
+@pytest.mark.parametrize("now", [
+    pytest.param(cart_pod(1, ips=["10.0.1.99"], ready_at=RECENT), id="IP changed within grace"),
+    pytest.param(relabelled(1, ready_at=RECENT), id="relabelled, the Pod changed within grace"),
+    pytest.param(reborn(1, RECENT - timedelta(seconds=30)), id="recreated within grace"),
+])
+def test_endpoints_discrepancies_in_flight(now: Obj) -> None:
+    objs = cluster([TWO[0], now], endpoint_pods=TWO)
+    assert [p.what for rep in reconciler(objs).endpoints() for p in rep.problems if p.what != "missing-ready-pod"] \
+        == []
+
+
+def test_endpoints_targets_without_namespace_or_node() -> None:
+    objs = cluster(TWO, endpoint_pods=[*TWO, GONE])
+    addresses = endpoints_of(objs)["subsets"][0]["addresses"]
+    for a in addresses:
+        del a["targetRef"]["namespace"]  # the Endpoints' own namespace
+    del addresses[2]["nodeName"]
+    [rep] = reconciler(objs).endpoints()
+    assert [(p.what, p.detail["pod"], p.detail["node"]) for p in rep.problems] == [("pod-gone", name_of(GONE), "")]
+
+
+def test_an_ip_listed_for_another_pod_does_not_list_the_new_one() -> None:
+    objs = cluster([*TWO, GONE], endpoint_pods=[*TWO, b.replicaset_pod("cart", NS, 9, OLD, labels={"app": "cart"},
+                                                                         node_name=NODE_A, ips=["10.0.1.12"])])
+    [rep] = reconciler(objs).endpoints()
+    assert [p.what for p in rep.problems] == ["pod-gone", "missing-ready-pod"]
+    assert rep.problems[1].detail["pod"] == name_of(GONE)
+
+
+def test_endpoints_missing_pods_whatever_comes_before_them() -> None:
+    no_port = cart_pod(4)
+    no_port["spec"]["containers"][0]["ports"] = [{"name": "metrics", "containerPort": 9090, "protocol": "TCP"}]
+    pods = [cart_pod(0, deleting_at=OLD + timedelta(minutes=1)),  # terminating: not listed by the controller
+            cart_pod(1),                                           # listed
+            no_port,                                               # no Service port resolves: skipped
+            cart_pod(3, created=RECENT - timedelta(seconds=30)),   # in flight
+            cart_pod(5)]                                           # missing
+    svc = cart_service(ports=[{"name": "http", "port": 80, "protocol": "TCP", "targetPort": "http"}])
+    [rep] = reconciler(cluster(pods, svc=svc, endpoint_pods=[pods[1]])).endpoints()
+    assert [(p.what, p.detail["pod"]) for p in rep.problems] == [("missing-ready-pod", name_of(pods[4]))]
+
+
+def test_a_missing_not_ready_pod_of_a_publish_not_ready_service() -> None:
+    unready = cart_pod(2, ready=False, ready_at=OLD + timedelta(minutes=9))
+    [rep] = reconciler(cluster([*TWO, unready], svc=cart_service(pnra=True), endpoint_pods=TWO)).endpoints()
+    [p] = rep.problems
+    assert (p.what, p.detail["conditions"]) == (
+        "missing-ready-pod", {"ready": False, "serving": False, "terminating": False})
+
+
+def test_stale_mirrors_after_skipped_endpoints() -> None:
+    objs: list[Obj] = []
+    # in the state's order: no Service, no mirror, in step, in flight, then the stale one
+    orphan = legacy(EXTERNAL, name="a-orphan")
+    unmirrored = legacy(EXTERNAL, name="b-unmirrored")
+    in_step = legacy(EXTERNAL, name="c-in-step")
+    moving = legacy(EXTERNAL, name="d-moving")
+    stale = legacy(EXTERNAL, name="e-stale")
+    objs += [orphan, unmirrored, in_step, moving, stale]
+    objs += [legacy_service(n) for n in ("b-unmirrored", "c-in-step", "d-moving", "e-stale")]
+    objs += [mirror(orphan, EXTERNAL[:1]), mirror(in_step, EXTERNAL), mirror(moving, EXTERNAL[:1], written=RECENT),
+             mirror(stale, EXTERNAL[:1])]
+    assert [sr.slice.metadata.name.rsplit("-", 1)[0] for sr in reconciler(objs).stale_mirrors()] == ["e-stale"]

@@ -15,7 +15,7 @@ BY_TARGET = {
                          "compatibleVersions": ["v1.19.0-eksbuild.1", "v1.18.5-eksbuild.1"]},
              "coredns": {"targetVersion": "", "defaultVersion": "v1.11.3-eksbuild.2",
                          "compatibleVersions": ["v1.11.3-eksbuild.2"]}},
-    "v1.30": {"kube-proxy": {"targetVersion": "1.30", "defaultVersion": "v1.30.6-eksbuild.3",
+    "v1.30": {"kube-proxy": {"targetVersion": "v1.30", "defaultVersion": "v1.30.6-eksbuild.3",
                              "compatibleVersions": ["v1.30.6-eksbuild.3"]}},
 }
 #: v1 snapshots: one entry per add-on, for the snapshot's target version
@@ -46,8 +46,8 @@ def test_nodegroup_minor(version: str, want: Minor | None) -> None:
                  id="the target in another spelling"),
     pytest.param("coredns", "1.31", AddonCompatibility("1.31", "v1.11.3-eksbuild.2", ["v1.11.3-eksbuild.2"]),
                  id="an entry without its target version gets the one asked for"),
-    pytest.param("kube-proxy", "1.30", AddonCompatibility("1.30", "v1.30.6-eksbuild.3", ["v1.30.6-eksbuild.3"]),
-                 id="a key spelled v1.30"),
+    pytest.param("kube-proxy", "1.30", AddonCompatibility("v1.30", "v1.30.6-eksbuild.3", ["v1.30.6-eksbuild.3"]),
+                 id="a key spelled v1.30: the entry as stored"),
     pytest.param("kube-proxy", "1.32", AddonCompatibility("1.32", "v1.32.0-eksbuild.2", ["v1.32.0-eksbuild.2"]),
                  id="not per target: the v1 entry for that target"),
     pytest.param("aws-ebs-csi-driver", "1.29", AddonCompatibility("v1.29", None, []),

@@ -166,6 +166,13 @@ def test_routed_and_proxied(svc: KubeObject, routed: list[str], proxied: list[st
     assert names(slices.routed_among(svc, iter(LABELLED))) == routed  # one pass over a generator
 
 
+def test_routed_slices_after_a_skipped_one() -> None:
+    svc = service(selector={"app": "cart"})
+    ordered = [slc("cart-handmade", manager=None), slc("cart-deleting", deleting=True),
+               slc("cart-foreign", owners=FOREIGN), slc("cart-own")]
+    assert names(slices.routed_among(svc, ordered)) == ["cart-own"]
+
+
 @pytest.mark.parametrize(("conditions", "want"), [
     pytest.param(None, True, id="no conditions: unknown, interpreted as ready"),
     pytest.param({}, True, id="empty conditions"),

@@ -129,6 +129,7 @@ def test_check_skew_boundaries(node: Minor, cp: Minor, want: SkewVerdict) -> Non
     pytest.param(Minor(1, 26), None, Minor(1, 30), SkewProblem("too-old", "target", Minor(1, 30), 4, 3),
                  id="no control plane: too old for the target"),
     pytest.param(Minor(1, 27), None, Minor(1, 30), None, id="no control plane: inside the target's window"),
+    pytest.param(Minor(1, 30), None, Minor(1, 30), None, id="no control plane: at the target"),
     pytest.param(Minor(1, 20), None, None, None, id="nothing to judge against"),
 ])
 def test_judge_skew(node: Minor, cp: Minor | None, target: Minor | None, want: SkewProblem | None) -> None:

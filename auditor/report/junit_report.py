@@ -5,7 +5,7 @@ import re
 import xml.etree.ElementTree as ET
 
 from auditor import TOOL_NAME
-from auditor.model import AuditResult, Finding
+from auditor.model import CONVERGENCE_MODES, AuditResult, Finding, Gate, Severity
 from auditor.report import evidence
 from auditor.report.text import visible
 from auditor.report.view import group_by_rule, not_run
@@ -46,7 +46,28 @@ def render_junit(result: AuditResult) -> str:
             cases.append(_case(rid, "no findings"))
         else:
             cases += _finding_cases(result, rid, found)
-    return _document(result, cases)
+    convergence = _convergence_case(result)
+    return _document(result, ([convergence] if convergence is not None else []) + cases)
+
+
+def _convergence_case(result: AuditResult) -> ET.Element | None:
+    """compare, verify and replay gate on convergence too: a testcase says so, so a run that exits 1 or 3 on it
+    alone never shows all green in a CI's test view. Not converged fails it when that fails the gate; unknown is an
+    error (the run could not see everything it judges)."""
+    if result.mode not in CONVERGENCE_MODES:
+        return None
+    case = _case("convergence", "cluster converged")
+    left = [f for f in result.findings if f.severity >= Severity.ERROR]
+    detail = "\n".join(f"{f.rule} {f.object}: {f.message}" for f in left[:50])
+    if result.converged is None:
+        reason = "; ".join(result.notices) or "the run could not see everything it judges"
+        ET.SubElement(case, "error", {"message": _x(f"convergence unknown: {reason}"), "type": "unknown"})
+    elif result.converged is False and result.gate is Gate.FAIL:
+        ET.SubElement(case, "failure", {"message": _x(f"not converged ({len(left)} error finding(s))"),
+                                        "type": "not-converged"}).text = _x(detail)
+    elif result.converged is False:
+        ET.SubElement(case, "system-out").text = _x(f"not converged, not gating (--fail-on or --baseline)\n{detail}")
+    return case
 
 
 def _rule_ids(result: AuditResult, with_findings: set[str]) -> list[str]:

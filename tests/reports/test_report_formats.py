@@ -182,16 +182,20 @@ def _cases(xml: str) -> tuple[ET.Element, list[ET.Element]]:
 def test_junit_one_testcase_per_finding_clean_rules_pass_and_unrun_rules_skip() -> None:
     r = D.demo_compare()
     suite, cases = _cases(junit_report.render_junit(r))
-    by_finding = [c for c in cases if c.get("name") not in ("no findings", "not run")]
+    by_finding = [c for c in cases if c.get("name") not in ("no findings", "not run", "cluster converged")]
     assert len(by_finding) == len(r.findings) == 14
-    failed = [c for c in cases if c.find("failure") is not None]
+    # the verdict has a testcase of its own, first: not converged fails the gate, so it fails too
+    convergence = cases[0]
+    assert (convergence.get("classname"), convergence.get("name")) == ("convergence", "cluster converged")
+    assert r.converged is False and convergence.find("failure") is not None
+    failed = [c for c in cases if c.find("failure") is not None and c is not convergence]
     assert len(failed) == sum(1 for f in r.findings if f.severity >= Severity.ERROR) == 6
     # classname = rule id, name = the object
     assert sorted((c.get("classname"), c.get("name")) for c in by_finding) == sorted((f.rule, str(f.object))
                                                                                     for f in r.findings)
     clean = {c.get("classname") for c in cases if c.get("name") == "no findings"}
     assert clean == {run.rule for run in r.runs if run.ran and run.findings == 0}
-    assert int(suite.get("tests", "-1")) == len(cases) and int(suite.get("failures", "-1")) == 6
+    assert int(suite.get("tests", "-1")) == len(cases) and int(suite.get("failures", "-1")) == 7
     # below --fail-on: a passing testcase that still says what it found
     warn = next(c for c in by_finding if c.get("classname") == "service-capacity-dropped")
     assert warn.find("failure") is None and "ready endpoints dropped from 4 to 2" in (warn.findtext("system-out") or "")
@@ -200,6 +204,17 @@ def test_junit_one_testcase_per_finding_clean_rules_pass_and_unrun_rules_skip() 
     for text in ("fraud-check-tdg7s7smwr-sptmb", "10.0.84.43", "ip-10-0-3-14.eu-west-1.compute.internal",
                  "How to fix:"):
         assert text in body
+
+
+@pytest.mark.parametrize("converged,expect", [(True, None), (False, "failure"), (None, "error")])
+def test_junit_says_whether_the_cluster_converged(converged: bool | None, expect: str | None) -> None:
+    """A compare that exits 1 or 3 on convergence alone never looks all green in a CI's test view."""
+    r = replace(D.demo_compare(), converged=converged)
+    _, cases = _cases(junit_report.render_junit(r))
+    [case] = [c for c in cases if c.get("classname") == "convergence"]
+    assert [child.tag for child in case if child.tag in ("failure", "error")] == ([expect] if expect else [])
+    audit = D.demo_audit()
+    assert not [c for c in _cases(junit_report.render_junit(audit))[1] if c.get("classname") == "convergence"]
 
 
 def test_junit_skips_every_rule_that_did_not_run_with_its_reason() -> None:

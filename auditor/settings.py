@@ -61,6 +61,8 @@ class Config:
     rules: dict[str, RuleOverride] = field(default_factory=dict)
     excludes: tuple[Exclude, ...] = ()
     options: Options = field(default_factory=Options)
+    #: verify: how long the cluster must stay converged before the run ends (`settle-seconds`, `--settle`)
+    settle_seconds: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -159,7 +161,7 @@ def _read_yaml(p: Path) -> Any:
 
 #: top-level keys of .upgrade-auditor.yaml
 CONFIG_KEYS = {"fail-on", "grace-seconds", "rules", "exclude", "third-party-managers", "target-version",
-               "outage-tolerance-seconds", "rotating"}
+               "outage-tolerance-seconds", "rotating", "settle-seconds"}
 
 
 def load_config(path: str | None, known_rules: set[str], *, explicit: bool = False) -> Config:
@@ -184,7 +186,8 @@ def load_config(path: str | None, known_rules: set[str], *, explicit: bool = Fal
                       outage_tolerance_seconds=_outage_tolerance(p, raw), rotating=_rotating(p, raw))
     fail_on = _fail_on(p, raw)
     return Config(path=str(p), fail_on=fail_on, rules=overrides,
-                  excludes=_excludes(p, raw.get("exclude") or [], known_rules), options=options)
+                  excludes=_excludes(p, raw.get("exclude") or [], known_rules), options=options,
+                  settle_seconds=_seconds(p, raw, "settle-seconds", 30.0))
 
 
 def _fail_on(p: Path, raw: dict[str, Any]) -> str | None:
@@ -206,9 +209,13 @@ def _grace(p: Path, raw: dict[str, Any]) -> int:
 
 
 def _outage_tolerance(p: Path, raw: dict[str, Any]) -> float:
-    value = raw.get("outage-tolerance-seconds", 0)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or value != value:
-        raise ConfigError(f"{p}: outage-tolerance-seconds must be a number of seconds >= 0")
+    return _seconds(p, raw, "outage-tolerance-seconds", 0.0)
+
+
+def _seconds(p: Path, raw: dict[str, Any], key: str, default: float) -> float:
+    value = raw.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < float("inf"):
+        raise ConfigError(f"{p}: {key} must be a number of seconds >= 0")
     return float(value)
 
 

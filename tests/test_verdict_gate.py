@@ -35,11 +35,11 @@ def test_converged_counts_every_reconvergence_finding_and_says_unknown_when_a_ru
 
 
 def test_run_converged() -> None:
-    assert verdict.run_converged(True, True) is True
-    assert verdict.run_converged(True, False) is False  # changes still in flight
-    assert verdict.run_converged(False, True) is False
-    assert verdict.run_converged(None, True) is None
-    assert verdict.run_converged(None, False) is False
+    """The whole state's strict comparison is the verdict: converged at the end is converged, settled or not
+    (issue 19 item 2: the settle window is a note)."""
+    assert verdict.run_converged(True) is True
+    assert verdict.run_converged(False) is False
+    assert verdict.run_converged(None) is None
 
 
 W, E, NEVER = Severity.WARNING, Severity.ERROR, None
@@ -79,13 +79,12 @@ def test_gate(mode: str, findings: tuple[Finding, ...], fail_on: Severity | None
 
 
 def test_not_converged_without_a_finding_fails_verify_unless_never() -> None:
-    """A run that ended with changes still in flight (run_converged: not settled) is not converged."""
-    r = _result("verify", ())
-    unsettled = AuditResult(mode="verify", inputs=(), findings=(), suppressed=(), fail_on=E, rules=(),
-                            converged=verdict.run_converged(r.converged, settled=False))
-    assert unsettled.gate is Gate.FAIL
+    """A run whose whole-state comparison says not converged fails, even with no finding to show for it."""
+    notyet = AuditResult(mode="verify", inputs=(), findings=(), suppressed=(), fail_on=E, rules=(),
+                         converged=verdict.run_converged(False))
+    assert notyet.gate is Gate.FAIL
     from dataclasses import replace
-    assert replace(unsettled, fail_on=None).gate is Gate.PASS
+    assert replace(notyet, fail_on=None).gate is Gate.PASS
 
 
 def test_baseline_known_findings_hold_convergence_back() -> None:

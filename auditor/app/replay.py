@@ -6,7 +6,7 @@ from pathlib import Path
 
 from auditor.app.inputs import baseline_of, check_target, output_dir, with_options
 from auditor.app.publish import finish
-from auditor.app.verify_end import Ending, VerifySettings, conclude, iso_time, latest_change
+from auditor.app.verify_end import Ending, VerifySettings, conclude, iso_time, latest_change, strict
 from auditor.app.verify_lb import observe as observe_targets
 from auditor.engine.follow import Follower
 from auditor.model import InputInfo, Written
@@ -22,7 +22,7 @@ def replay(settings: VerifySettings, events: Path | recording.Recording) -> Writ
     check_target([before], settings.target, settings.config)
     output_dir(settings.report.output_dir)
     assert rec.started is not None
-    follower = Follower(before, with_options(settings.config, settings.target), started=rec.listed_at)
+    follower = Follower(before, strict(with_options(settings.config, settings.target)), started=rec.listed_at)
     for kind, lines in rec.lists.items():
         if kind in follower.objects:  # a kind verify does not follow (a valid kind all the same) has no effect
             follower.load(kind, lines, rec.listed_at)

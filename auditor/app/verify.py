@@ -17,6 +17,7 @@ from auditor.app.verify_end import (
     compare_followed,
     conclude,
     latest_change,
+    strict,
     write_last_state,
 )
 from auditor.app.verify_lb import LoadBalancerSide
@@ -124,6 +125,10 @@ def _end(run: _Run, interrupted: bool) -> Verified:
     reuse = run.checked[1] if run.checked and run.checked[0] == follower.version and ending.eks is None \
         and ending.reason == "converged" else None
     result = conclude(run.before, follower, settings, ending, source_info=run.source_info, compared=reuse)
+    extra = run.final_notes(ending, result.converged)
+    if extra:  # the recording's END carries them too: a replay says the same
+        ending.notices += extra
+        result = replace(result, notices=result.notices + extra)
     if recorder is not None:
         recorder.end(ending.at, ending.reason, ending.settled, ending.notices, ending.eks)
         recorder.close()
@@ -153,7 +158,7 @@ class _Run:
         self.source_info: dict[str, Any] = {}
         self.start = clock()
         self.deadline = self.start + settings.timeout
-        self.grace = settings.config.options.grace_seconds
+        self.settle = settings.settle_window
         self.streak: float | None = None  # since when the touched Services have all been converged
         self.full_after = 0.0  # no full check before this time (one that failed sets it later)
         self.full_ok = False
@@ -192,8 +197,8 @@ class _Run:
         version = self.source.server_version or {}
         self.source_info = {"context": context, "server": server, "serverVersion": version,
                             "namespaces": list(self.settings.cluster.namespaces)}
-        config = with_options(self.settings.config, self.settings.target)
-        follower = Follower(self.before, config, started=listed)
+        follower = Follower(self.before, strict(with_options(self.settings.config, self.settings.target)),
+                            started=listed)
         if self.recorder is not None:
             self.recorder.begin(listed, self.source_info, FOLLOWED_KINDS)
         drain = getattr(self.source, "drain_lines", None)
@@ -263,10 +268,8 @@ class _Run:
                 return
 
     def settled(self, now: float) -> bool:
-        """Converged, and either for longer than the grace period or with no change within it."""
-        if self.streak is None or self.follower is None:
-            return False
-        return now - self.streak >= self.grace or self.follower.last_change <= now - self.grace
+        """Converged (judged strictly, as the watches see it) for the whole settle window."""
+        return self.streak is not None and now - self.streak >= self.settle
 
     def _full_check(self, now: float) -> bool:
         """The whole state's comparison: the verdict the report will carry. Costly at scale: not repeated
@@ -286,23 +289,29 @@ class _Run:
         now = self.clock()
         assert self.follower is not None
         reason = ("stopped" if self.settings.follow else "interrupted") if interrupted else self.reason
-        if self.settings.follow:
-            settled = self.settled(now)  # the final comparison (conclude) then says whether the whole state agrees
-        else:
-            settled = reason == "converged" or (self.settled(now) and self.full_ok)
+        # The final comparison (conclude) gives the verdict; `settled` only says whether it had held long enough.
+        settled = reason == "converged" or self.settled(now)
         notes = list(self.notes)
         elapsed = now - self.start
-        if reason == "timeout" and not self.settings.follow:
-            notes.append(f"verify timed out after {elapsed:.0f}s without converging")
-        elif reason == "interrupted":
+        if reason == "interrupted":
             notes.append(f"verify was interrupted after {elapsed:.0f}s" + ("" if settled else " without converging"))
         elif self.settings.follow:
             how = "stopped by a signal" if reason == "stopped" else "reached --timeout"
             notes.append(f"verify --follow {how} after {elapsed:.0f}s")
-        if not settled and self.streak is not None:
-            notes.append(f"no reconvergence finding was left, but changes within the {self.grace}s grace period "
-                         f"were still in flight")
         return Ending(now, reason, settled, tuple(notes))
+
+    def final_notes(self, ending: Ending, converged: bool | None) -> tuple[str, ...]:
+        """What the verdict adds to the ending: a run the timeout ended says whether it had converged, and a
+        converged one that had not yet held for the settle window says so (it is converged all the same)."""
+        if ending.reason != "timeout":
+            return ()
+        elapsed = ending.at - self.start
+        if converged is True and not ending.settled:
+            return (f"converged when the run ended after {elapsed:.0f}s, but not yet for the whole "
+                    f"{self.settle:g}s settle window",)
+        if converged is not True and not self.settings.follow:
+            return (f"verify timed out after {elapsed:.0f}s without converging",)
+        return ()
 
     # -- output --------------------------------------------------------------------------------
     def _progress(self, now: float, force: bool = False) -> None:
@@ -314,8 +323,8 @@ class _Run:
         down = sorted(f"{ns}/{name}" for ns, name in follower.timeline.down_now())
         if left:
             text = f"{len(left)} Service(s) not converged: " + _names(left)
-        elif self.streak is not None and not self.settled(now):
-            text = f"converged; waiting out changes in flight (grace {self.grace}s)"
+        elif self.streak is not None and not self.settled(now) and not self.settings.follow:
+            text = f"converged; settling ({self.settle:g}s)"
         else:
             text = "converged"
         if down:

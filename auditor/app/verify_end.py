@@ -38,6 +38,12 @@ class VerifySettings:
     record: Optional[Path] = None
     #: with --eks-cluster: makes the ELBv2 client that polls the target groups' health (auditor.collect.elbv2)
     elbv2: Optional[Callable[[], Any]] = None
+    settle: Optional[float] = None  # --settle; None: the config's settle-seconds
+
+    @property
+    def settle_window(self) -> float:
+        """How long the cluster must stay converged before verify ends."""
+        return self.config.settle_seconds if self.settle is None else self.settle
 
 
 @dataclass
@@ -56,7 +62,7 @@ def conclude(before: ClusterState, follower: Follower, settings: VerifySettings,
     """The report's result: the whole followed state compared with BEFORE (`compared`, when that comparison
     was just made of this very state), with the timeline and the ending."""
     result = compared or compare_followed(before, follower, settings, ending.at, ending.eks, source_info)
-    converged = verdict.run_converged(result.converged, ending.settled)
+    converged = verdict.run_converged(result.converged)
     rotation = {**(result.rotation or {}), "converged": converged}
     return replace(result, converged=converged, rotation=rotation, timeline=follower.timeline.to_json(),
                    notices=result.notices + ending.notices, fail_on_outage=settings.fail_on_outage)
@@ -72,7 +78,14 @@ def compare_followed(before: ClusterState, follower: Follower, settings: VerifyS
                            context=str(source_info.get("context", "")), server=str(source_info.get("server", "")),
                            eks=eks)
     target = resolve_target(after, settings.target, settings.config, planning=False)
-    return compare_states(before, after, with_options(settings.config, target), settings.report, mode="verify")
+    return compare_states(before, after, strict(with_options(settings.config, target)), settings.report,
+                          mode="verify")
+
+
+def strict(config: Config) -> Config:
+    """The config a followed run judges by: no grace period. A live watch sees each change as it happens, so a
+    discrepancy it sees is simply "not converged yet"; the settle window (not the grace) decides when to stop."""
+    return replace(config, options=replace(config.options, grace_seconds=0))
 
 
 def write_last_state(follower: Follower, path: Path, ending: Ending, source: dict[str, Any],

@@ -24,6 +24,9 @@ from auditor.collect.options import ClusterOptions
 @click.option("--follow", is_flag=True, default=False,
               help="Do not stop at convergence: follow the whole upgrade until --timeout or SIGINT/SIGTERM, then "
                    "write the reports and exit by the final verdict (the gate: --fail-on).")
+@click.option("--settle", default=None, metavar="S", type=click.FloatRange(min=0),
+              help="End once the cluster has stayed converged this many seconds (default: settle-seconds in the "
+                   "config, 30). At --timeout a cluster converged then is converged, with a note.")
 @click.option("--fail-on-outage", is_flag=True, default=False, help=opt.FAIL_ON_OUTAGE_HELP)
 @click.option("--record", type=click.Path(dir_okay=False), default=None, metavar="FILE",
               help="Write the observed events (JSON lines; gzip when FILE ends in .gz) for `replay`.")
@@ -31,7 +34,8 @@ from auditor.collect.options import ClusterOptions
 @opt.eks_options
 @opt.verify_report_options
 @opt.target_option("Kubernetes version of the upgrade (default: the live control plane's with EKS data).")
-def verify(before: str, timeout: float, interval: float, follow: bool, fail_on_outage: bool, record: str | None,
+def verify(before: str, timeout: float, interval: float, follow: bool, settle: float | None, fail_on_outage: bool,
+           record: str | None,
            kubeconfig: str | None, context: str | None,
            namespaces: tuple[str, ...], request_timeout: str | None, eks_cluster: str | None, region: str | None,
            profile: str | None,
@@ -52,7 +56,8 @@ def verify(before: str, timeout: float, interval: float, follow: bool, fail_on_o
             config=cfg, report=opt.build_report_settings(output_dir, formats, fail_on, cfg.fail_on),
             target=opt.target(target_version), timeout=timeout, interval=interval,
             eks=opt.eks_reader(eks_cluster, region, profile), follow=follow, fail_on_outage=fail_on_outage,
-            record=Path(record) if record else None, elbv2=client_factory(eks_cluster, region, profile))
+            record=Path(record) if record else None, elbv2=client_factory(eks_cluster, region, profile),
+            settle=settle)
         verified = verify_app.verify(settings, echo=lambda line: say(line, err=True))
         code = show(verified.written, settings.report)
         for line in verified.lines:

@@ -58,13 +58,12 @@ def services_held_back(findings: Iterable[Finding]) -> list[str]:
     return sorted(bad)
 
 
-def run_converged(whole_state: bool | None, settled: bool) -> bool | None:
-    """verify's and replay's verdict: the whole state's comparison says converged, and the run did not end with
-    changes still in flight within the grace period (`settled`); unknown (None) when the comparison could not
-    tell and nothing else says "not converged"."""
-    if whole_state is False or (whole_state is None and not settled):
-        return False
-    return None if whole_state is None else settled
+def run_converged(whole_state: bool | None) -> bool | None:
+    """verify's and replay's verdict: the whole state's comparison at the end of the run, judged strictly (no
+    grace period: the follower saw every change). Whether it had held for the settle window is a note, not the
+    verdict: a cluster converged when the run ends is converged. None (unknown) when the comparison could not
+    tell."""
+    return whole_state
 
 
 @dataclass

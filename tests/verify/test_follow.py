@@ -100,7 +100,7 @@ def _settings(tmp_path: Path, before: Path, **kw: Any) -> VerifySettings:
     config = Config(options=Options(grace_seconds=0, **kw.pop("options", {})))
     return VerifySettings(before=before, cluster=ClusterOptions(), config=config,
                           report=ReportSettings(output_dir=tmp_path / "out", formats=("json", "md", "html")),
-                          timeout=kw.pop("timeout", 60.0), **kw)
+                          timeout=kw.pop("timeout", 60.0), settle=kw.pop("settle", 0.0), **kw)
 
 
 @pytest.fixture
@@ -186,7 +186,7 @@ def test_without_follow_it_ends_once_converged(tmp_path: Path, before_path: Path
     src = ScriptedSource(_without_endpoints(after, "cart"), [(T0 + 2.0, after)])
     assert verify(_settings(tmp_path, before_path, timeout=60.0), source=src, clock=src.clock,
                   echo=lambda _: None).written.result.converged is True
-    assert src.now < T0 + 4.0  # within a few seconds of converging (grace 0)
+    assert src.now < T0 + 4.0  # within a few seconds of converging (settle 0)
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     cart = next(s for s in report["timeline"]["services"] if s["name"] == "cart")
     assert cart["downSeconds"] == pytest.approx(2.0, abs=0.01) and cart["readyAtEnd"] == 2

@@ -24,7 +24,7 @@ Run = Callable[..., Result]
 
 def _grace0(tmp_path: Path) -> str:
     path = tmp_path / "grace0.yaml"
-    path.write_text("grace-seconds: 0\n")
+    path.write_text("grace-seconds: 0\nsettle-seconds: 0\n")
     return str(path)
 
 

@@ -33,7 +33,7 @@ def _before_file(tmp_path: Path, before: list[Obj]) -> Path:
 
 def _config(tmp_path: Path, grace: int = 0, **extra: Any) -> Path:
     path = tmp_path / "config.yaml"
-    path.write_text(f"grace-seconds: {grace}\n" + "".join(f"{k}: {v}\n" for k, v in extra.items()))
+    path.write_text(f"grace-seconds: {grace}\nsettle-seconds: 0\n" + "".join(f"{k}: {v}\n" for k, v in extra.items()))
     return path
 
 

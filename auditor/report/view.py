@@ -98,7 +98,14 @@ def _ints(value: Any) -> int:
         return 0
 
 
-def rotation_view(rot: dict[str, Any] | None) -> dict[str, Any] | None:
+def _versions(plane: Any) -> dict[str, str]:
+    """The control plane's before/after versions as text: a side that is not known says so (never `None`)."""
+    plane = plane if isinstance(plane, dict) else {}
+    return {side: str(v) if v not in (None, "") else "unknown" for side in ("before", "after")
+            for v in (plane.get(side),)}
+
+
+def rotation_view(rot: dict[str, Any] | None, converged: bool | None) -> dict[str, Any] | None:
     """The rotation summary with defaults filled in and the chart's geometry computed."""
     if not rot:
         return None
@@ -129,7 +136,7 @@ def rotation_view(rot: dict[str, Any] | None) -> dict[str, Any] | None:
     versions = sorted(set(kb.get("before") or {}) | set(kb.get("after") or {}))
     return {
         "kind": rot.get("kind", ""),
-        "controlPlane": rot.get("controlPlane") or {},
+        "controlPlane": _versions(rot.get("controlPlane")),
         "nodes": {"before": _ints(nodes.get("before")), "after": _ints(nodes.get("after")),
                   "removed": list(nodes.get("removed") or []), "added": list(nodes.get("added") or []),
                   "removedCount": _ints(nodes.get("removedCount", len(nodes.get("removed") or []))),
@@ -140,7 +147,7 @@ def rotation_view(rot: dict[str, Any] | None) -> dict[str, Any] | None:
         "podsMoved": _ints(rot.get("podsMoved")),
         "services": services,
         "notConverged": list(rot.get("servicesNotConverged") or []),
-        "converged": rot.get("converged"),
+        "converged": converged,
         "chart": {"bars": bars, "width": label_w + bar_w + 60, "height": 24 + len(bars) * row_h + 8,
                   "labelW": label_w, "barW": bar_w, "max": top, "left": len(services) - len(charted)},
     }
@@ -330,7 +337,8 @@ def reach_line(entry: dict[str, Any]) -> dict[str, str]:
 
 def build_view(result: AuditResult) -> dict[str, Any]:
     by_rule = group_by_rule(result.findings)
-    rotation = rotation_view(result.rotation)
+    # The tile says what the banner says: the result's one verdict, not a copy of it.
+    rotation = rotation_view(result.rotation, result.converged)
     eks = eks_view(result.eks, result.rotation, result.cluster or {})
     namespaces = sorted({f.object.namespace for f in result.findings if f.object.namespace})
     services, others = reportgroups.groups(result)

@@ -20,6 +20,7 @@ from auditor.app.verify_end import (
     strict,
     write_last_state,
 )
+from auditor.app.verify_io import check_paths, projected_only, release_memory, trim
 from auditor.app.verify_lb import LoadBalancerSide
 from auditor.engine.follow import FOLLOWED_KINDS, Follower
 from auditor.errors import CollectionError
@@ -27,7 +28,7 @@ from auditor.interrupts import terminate_as_interrupt
 from auditor.model import AuditResult, Written
 from auditor.state import snapshot
 from auditor.state.clusterstate import ClusterState
-from auditor.state.recording import Recorder
+from auditor.state.recorder import Recorder
 
 LOG = logging.getLogger(__name__)
 
@@ -59,6 +60,7 @@ class Verified:
     written: Written
     lines: tuple[str, ...] = ()
     interrupted: bool = False
+    error: str | None = None  # the recording could not be written: exit 3 once the reports are out
 
 
 def verify(settings: VerifySettings, *, echo: Callable[[str], None], source: Optional[Source] = None,
@@ -74,22 +76,29 @@ def verify(settings: VerifySettings, *, echo: Callable[[str], None], source: Opt
     with `--follow` a signal is how the run is meant to end, and it exits by the final verdict.
     """
     baseline_of(settings.report)  # a bad --baseline: exit 2 before touching the cluster
+    check_paths(settings)  # no file both read and written
     before = snapshot.load_inputs([str(settings.before)])  # InputError: exit 2 before touching the cluster
     check_target([before], settings.target, settings.config)  # a downgrade target: exit 2 as well
     output_dir(settings.report.output_dir)
-    context = server = ""
-    if source is None:
-        source, context, server = _live_cluster(settings)
+    # Refused (a symlink, another run's lock) before touching the cluster; an earlier recording stays until START.
     recorder = Recorder(settings.record) if settings.record is not None else None
-    run = _Run(settings, before, source, clock, echo, recorder)
-    interrupted = run.follow(context, server)
-    if run.follower is None:  # never read the cluster
+    try:
+        context = server = ""
+        if source is None:
+            source, context, server = _live_cluster(settings)
+        run = _Run(settings, before, source, clock, echo, recorder)
+        interrupted = run.follow(context, server)
+        if run.follower is None:  # never read the cluster
+            if interrupted:
+                raise KeyboardInterrupt()
+            raise CollectionError("could not read the cluster")
+        verified = _end(run, interrupted)
+    finally:
         if recorder is not None:
-            recorder.close()
-        if interrupted:
-            raise KeyboardInterrupt()
-        raise CollectionError("could not read the cluster")
-    return _end(run, interrupted)
+            recorder.close()  # whatever happened: the gzip member finished, the lock gone
+    if recorder is not None and recorder.failed is not None:
+        return replace(verified, error=recorder.failed)
+    return verified
 
 
 def _live_cluster(settings: VerifySettings) -> tuple[Source, str, str]:
@@ -168,6 +177,7 @@ class _Run:
         self._full_cost = 0.0
         self.checked: tuple[int, AuditResult] | None = None  # the last whole-state comparison, at which version
         self.notes: list[str] = []
+        self._dropped = 0
         self.lb: LoadBalancerSide | None = None  # with --eks-cluster: the target groups' health
 
     def follow(self, context: str, server: str) -> bool:
@@ -209,9 +219,9 @@ class _Run:
             if self.recorder is not None:
                 self.recorder.listed(kind, lines, listed)
             del lines  # the next chunk replaces it: one chunk of JSON at a time
-            _trim()  # hand the chunk's JSON back now: the decoded objects grow from other memory
+            trim()  # hand the chunk's JSON back now: the decoded objects grow from other memory
         del chunks
-        _release_memory()
+        release_memory()
         follower.start(listed)
         follower.last_change = latest_change(follower.state(listed))
         if self.recorder is not None:
@@ -244,10 +254,16 @@ class _Run:
             for text in self.source.notices():
                 self._note(text)
             now = self.clock()
+            batch, dropped = projected_only(batch)
+            self._dropped += dropped
             if batch:
                 follower.apply(batch)
                 if self.recorder is not None:
                     self.recorder.changes(batch)
+            if self.recorder is not None and self.recorder.failed is not None:
+                self.reason = "failed"
+                self._note(f"stopped: {self.recorder.failed}")
+                return
             if self.lb is not None:
                 self.lb.feed(follower.timeline, follower.ready_before, self.recorder, self._note)
             verdict = follower.evaluate(now)
@@ -295,9 +311,12 @@ class _Run:
         elapsed = now - self.start
         if reason == "interrupted":
             notes.append(f"verify was interrupted after {elapsed:.0f}s" + ("" if settled else " without converging"))
-        elif self.settings.follow:
+        elif self.settings.follow and reason != "failed":
             how = "stopped by a signal" if reason == "stopped" else "reached --timeout"
             notes.append(f"verify --follow {how} after {elapsed:.0f}s")
+        if self._dropped:
+            notes.append(f"{self._dropped} object(s) of a kind verify does not follow came on a watch: dropped, "
+                         "neither followed nor recorded")
         return Ending(now, reason, settled, tuple(notes))
 
     def final_notes(self, ending: Ending, converged: bool | None) -> tuple[str, ...]:
@@ -342,30 +361,6 @@ class _Run:
         if text not in self.notes:
             self.notes.append(text)
             self.say(_line(f"verify: {text}"))
-
-
-def _release_memory() -> None:
-    """Hand freed memory back to the system: the first lists' JSON (hundreds of MB at 100k Pods) was allocated
-    by the listing threads' malloc arenas, which glibc keeps unless asked to trim."""
-    gc.collect()
-    _trim()
-
-
-def _trim() -> None:
-    global _LIBC
-    if _LIBC is None:
-        try:
-            import ctypes
-
-            _LIBC = ctypes.CDLL("libc.so.6")
-            _LIBC.malloc_trim  # noqa: B018 - glibc only
-        except (OSError, AttributeError):  # not glibc: nothing to trim
-            _LIBC = False
-    if _LIBC:
-        _LIBC.malloc_trim(0)
-
-
-_LIBC: Any = None
 
 
 def _read_eks(reader: Callable[[], dict[str, Any] | None], say: Callable[[str], None]) -> dict[str, Any] | None:

@@ -11,7 +11,8 @@ from auditor.analysis.traffic import target_groups
 from auditor.collect.elbv2 import TargetHealth, TargetHealthPoller, Watched
 from auditor.errors import CollectionError
 from auditor.state.clusterstate import ClusterState
-from auditor.state.recording import Recorder, Targets
+from auditor.state.recorder import Recorder
+from auditor.state.recording import Targets
 
 
 def watched_groups(before: ClusterState) -> list[Watched]:

@@ -29,7 +29,9 @@ from auditor.collect.options import ClusterOptions
                    "config, 30). At --timeout a cluster converged then is converged, with a note.")
 @click.option("--fail-on-outage", is_flag=True, default=False, help=opt.FAIL_ON_OUTAGE_HELP)
 @click.option("--record", type=click.Path(dir_okay=False), default=None, metavar="FILE",
-              help="Write the observed events (JSON lines; gzip when FILE ends in .gz) for `replay`.")
+              help="Write the observed events (JSON lines; gzip when FILE ends in .gz) for `replay`: into a temporary "
+                   "file renamed over FILE at the end; never through a symlink; refused while another run records "
+                   "to FILE (FILE.lock).")
 @opt.cluster_options
 @opt.eks_options
 @opt.verify_report_options
@@ -62,6 +64,10 @@ def verify(before: str, timeout: float, interval: float, follow: bool, settle: f
         code = show(verified.written, settings.report)
         for line in verified.lines:
             say(line)
+        if verified.error is not None:
+            from auditor.state.recorder import RecordingError
+
+            raise RecordingError(verified.error)  # the reports are out; the run was cut short: exit 3
         if verified.interrupted:
             raise KeyboardInterrupt()  # no verdict was reached: exit 130, the reports written
         return code

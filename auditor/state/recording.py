@@ -11,21 +11,20 @@ One record per line, each with a `type` and the time the tool observed it (`at`,
 - `END` (last): why the run ended (`reason`: converged | timeout | interrupted | stopped), whether it had
   `settled`, the `notices` it reported, and the EKS data read at the end (`eks`, when asked for).
 Objects are the collector's projections: a recording holds no more than a snapshot does (no Secrets, no
-env values). A recording cut short (the run was killed) replays up to its last complete line.
+env values). A recording cut short (the run was killed) replays up to its last complete line. Written by
+`auditor.state.recorder.Recorder`.
 """
 from __future__ import annotations
 
-import gzip
 import math
 import os
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import msgspec
-import orjson
 
 from auditor.errors import InputError
 from auditor.state import eksdata
@@ -70,71 +69,6 @@ class _Ident(msgspec.Struct):
 
 
 _IDENT = msgspec.json.Decoder(_Ident)
-
-
-class Recorder:
-    """Writes records as they come; flushed after every batch so a killed run leaves a usable recording."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # events carry cluster names
-        except OSError as exc:
-            raise InputError(path, f"cannot write the recording: {exc.strerror or exc}") from None
-        raw = os.fdopen(fd, "wb")
-        self._fh: IO[bytes] = (gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1)  # type: ignore[assignment]
-                               if path.suffix == ".gz" else raw)
-        self._raw = raw
-        self._batch = 0
-
-    def _write(self, head: dict[str, Any], obj: bytes | None = None) -> None:
-        data = orjson.dumps(head)
-        if obj is not None:
-            data = data[:-1] + b',"object":' + obj + b"}"
-        self._fh.write(data + b"\n")
-
-    def begin(self, at: float, source: dict[str, Any], kinds: Iterable[str]) -> None:
-        self._write({"type": "BEGIN", "version": FORMAT_VERSION, "at": at, "source": source, "kinds": list(kinds)})
-
-    def listed(self, kind: str, lines: Iterable[bytes], at: float) -> None:
-        for line in lines:
-            self._write({"type": "LIST", "kind": kind, "at": at}, line)
-
-    def start(self, at: float) -> None:
-        self._write({"type": "START", "at": at})
-        self.flush()
-
-    def changes(self, changes: Iterable[Any]) -> None:
-        self._batch += 1
-        for ch in changes:
-            self._write({"type": ch.type, "kind": ch.kind, "at": ch.at, "batch": self._batch}, ch.line)
-        self.flush()
-
-    def targets(self, read: Iterable[Any]) -> None:
-        """Target group health as read (`auditor.collect.elbv2.TargetHealth`: namespace, name, arn, at, states)."""
-        for t in read:
-            self._write({"type": "TARGETS", "at": t.at, "namespace": t.namespace, "name": t.name, "arn": t.arn,
-                         "states": t.states})
-        self.flush()
-
-    def end(self, at: float, reason: str, settled: bool, notices: Iterable[str], eks: Any = None) -> None:
-        head: dict[str, Any] = {"type": "END", "at": at, "reason": reason, "settled": settled,
-                                "notices": list(notices)}
-        if eks is not None:
-            head["eks"] = eks
-        self._write(head)
-
-    def flush(self) -> None:
-        self._fh.flush()
-        if self._fh is not self._raw:
-            self._raw.flush()
-
-    def close(self) -> None:
-        try:
-            self._fh.close()
-        finally:
-            if self._fh is not self._raw:
-                self._raw.close()
 
 
 @dataclass(frozen=True)

@@ -222,3 +222,13 @@ def test_before_as_the_output_dirs_last_state_is_exit_2_on_the_command_line(run_
     assert result.exit_code == 2, result.output
     assert "is the last state verify writes into --output-dir" in result.stderr
     assert last.read_bytes() == before_file.read_bytes()
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_a_device_as_the_recording_is_refused_at_once(tmp_path: Path) -> None:
+    """`--record /dev/full` hung once; a recording is a file renamed into place, never a device."""
+    with pytest.raises(InputError, match="not a regular file"):
+        Recorder(Path("/dev/full"))
+    assert not Path("/dev/full.lock").exists()
+    with pytest.raises(InputError, match="its folder does not exist"):
+        Recorder(tmp_path / "no-such-folder" / "events.jsonl")

@@ -78,6 +78,8 @@ class Fault:
     method: str = "GET"
     on_continue: bool = False  # only requests that carry a continue token
     watch: bool | None = None  # True: only watch requests; False: only lists and other requests; None: both
+    # A hostile server: write the whole answer (status line included) to the handler's wfile, then close.
+    respond: Callable[[BaseHTTPRequestHandler], None] | None = None
     hits: int = 0
 
 
@@ -628,6 +630,13 @@ class _Handler(BaseHTTPRequestHandler):
         if fault is not None:
             if fault.delay:
                 time.sleep(fault.delay)
+            if fault.respond is not None:
+                try:
+                    fault.respond(self)
+                except OSError:  # the client stopped reading (a cap, a deadline)
+                    pass
+                self.close_connection = True
+                return
             if fault.reset:
                 self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 self.connection.close()

@@ -33,6 +33,19 @@ class TimeLimit(CollectionError):
     """The whole collection ran out of time (verify's --timeout)."""
 
 
+class Capped(CollectionError):
+    """The server sent more than any real one would (a body, a watch line, a page sequence): never retried,
+    and the collection ends (exit 3), whatever was already written left as it was."""
+
+
+class Mistyped(CollectionError):
+    """A served object whose fields do not have the types the auditor reads: what it says cannot be judged."""
+
+
+#: what ends a feed for good (the run then ends with exit 3), rather than a retry
+FATAL = (Capped, Mistyped)
+
+
 class Overran(Exception):
     """A request did not complete before its deadline."""
 

@@ -17,6 +17,7 @@ from kubernetes import client as k8s
 from auditor.collect import kubeconfig
 from auditor.collect.deadline import RequestDeadline, watch
 from auditor.collect.failures import (
+    Capped,
     Forbidden,
     Gone,
     HTTPStatus,
@@ -67,7 +68,9 @@ class Cluster:
         cfg = loaded.cfg
         self.context, self.in_cluster, self.auth_problem = loaded.context, loaded.in_cluster, loaded.auth_problem
         cfg.retries = False  # we retry ourselves, with backoff and a budget
-        cfg.connection_pool_maxsize = 16
+        # Every kind is listed at once (and followed by its own watch): a smaller pool discards connections, and
+        # urllib3 warns on stderr for each.
+        cfg.connection_pool_maxsize = 64
         self.server = kubeconfig.safe_url(cfg.host)
         if urlsplit(cfg.host).scheme.lower() == "http" and kubeconfig.has_credentials(cfg):
             # client-go never sends credentials over plain HTTP; sending them would hand the token to the network.
@@ -185,17 +188,7 @@ class Cluster:
                     method, url, body=orjson.dumps(body) if body is not None else None, headers=headers,
                     preload_content=False, timeout=timeout, retries=False, redirect=False)
                 try:
-                    chunks = []
-                    while True:
-                        chunk = resp.read(1 << 16)
-                        if not chunk:
-                            break
-                        chunks.append(chunk)
-                        if limit.passed:
-                            raise Overran()
-                    if limit.passed:
-                        raise Overran()
-                    data = b"".join(chunks)
+                    data = self._body(resp, limit, f"{method} {path}")
                 finally:
                     resp.release_conn()
             except (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError):
@@ -207,8 +200,27 @@ class Cluster:
         for value in resp.headers.getlist("Warning"):
             self._note_warning(value)
         if not 200 <= resp.status <= 299:
-            raise HTTPStatus(resp.status, resp.reason or "", data, resp.headers)
+            raise HTTPStatus(resp.status, resp.reason or "", bytes(data), resp.headers)
         return data
+
+    def _body(self, resp: Any, limit: RequestDeadline, what: str) -> bytes:
+        """The whole body, read as it arrives: Overran past the deadline, Capped past `max_body` (the connection
+        is then closed: the rest is never read)."""
+        cap = self.opts.max_body
+        buf = bytearray()
+        while True:
+            chunk = resp.read(1 << 16)
+            if not chunk:
+                break
+            buf += chunk
+            if len(buf) > cap:
+                resp.close()
+                raise Capped(f"{what}: the response is larger than {cap >> 20} MiB; stopped reading it")
+            if limit.passed:
+                raise Overran()
+        if limit.passed:
+            raise Overran()
+        return buf  # type: ignore[return-value]  # read as bytes everywhere; a copy would double the peak
 
     def _note_warning(self, header: str) -> None:
         texts = [one_line(m.group(1).replace('\\"', '"')) for m in _WARNING.finditer(header)] or [one_line(header)]
@@ -261,7 +273,12 @@ class Cluster:
         """
         token: str | None = None
         size = self.opts.page_size if limit is None else limit
+        pages = 0
         while True:
+            pages += 1
+            if pages > self.opts.max_pages:
+                raise Capped(f"GET {path}: more than {self.opts.max_pages} pages (the server keeps returning a "
+                             "continue token); stopped listing")
             query: list[tuple[str, Any]] = [("limit", size)] if size else []
             if token:
                 query.append(("continue", token))

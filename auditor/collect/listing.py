@@ -18,6 +18,7 @@ import msgspec
 from auditor.collect.failures import Forbidden, Gone, NotFound, Refused, RequestFailed
 from auditor.collect.kube import Cluster
 from auditor.collect.project import project
+from auditor.collect.validate import mistyped
 from auditor.errors import ConfigError
 from auditor.state import kinds as _kinds
 from auditor.state.inputs import NAMESPACE_NAME
@@ -174,8 +175,9 @@ def _read_scope(cluster: Cluster, kind: str, ns: str | None, need: str, result: 
                 if not pages and page.resource_version:
                     result.resource_version = page.resource_version
                 pages += 1
-                spool.write(_encode_page(page.items, kind, api_version))
-                result.count += len(page.items)
+                data, kept = _encode_page(page.items, kind, api_version, result.missing)
+                spool.write(data)
+                result.count += kept
                 progress[kind] = result.count
             spool.commit()
             return
@@ -238,11 +240,25 @@ def anchor(cluster: Cluster) -> tuple[str, str]:
     return "", why
 
 
-def _encode_page(items: list[msgspec.Raw], kind: str, api_version: str) -> bytes:
-    """One line per item: its projection (auditor.collect.project), `kind` and `apiVersion` first."""
-    lines = [project(kind, api_version, item) for item in items]
+def _encode_page(items: list[msgspec.Raw], kind: str, api_version: str,
+                 missing: list[dict[str, Any]]) -> tuple[bytes, int]:
+    """One line per item: its projection (auditor.collect.project), `kind` and `apiVersion` first; and how many.
+    An item whose fields do not have the types the auditor reads is left out and named in `missing` (the
+    snapshot is then incomplete, and never replaces a complete one)."""
+    lines = []
+    for item in items:
+        line = project(kind, api_version, item)
+        why = mistyped(kind, line)
+        if not why:
+            lines.append(line)
+            continue
+        LOG.info("%s", why)
+        entry = {"kind": kind, "reason": why}
+        if entry not in missing:  # a list read again after a 410 meets it again
+            missing.append(entry)
+    kept = len(lines)
     lines.append(b"")
-    return b"\n".join(lines)
+    return b"\n".join(lines), kept
 
 
 def now_precise() -> str:

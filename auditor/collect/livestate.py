@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import orjson
 
 from auditor.collect.stream import DECODE_ERRORS, HEAD
+from auditor.errors import CollectionError
 
 LOG = logging.getLogger(__name__)
 
@@ -90,14 +92,19 @@ class LiveState:
         self._queue: list[Change] = []
         self._notices: list[str] = []
         self._said: set[str] = set()
+        self.fatal = ""  # a feed that died (a cap hit, a bug): the run cannot go on saying anything true
 
     # -- the consumer's side -----------------------------------------------------------------
 
     def changes(self, timeout: float) -> list[Change]:
-        """Wait up to `timeout` seconds for a change; return it with everything queued by then ([] on timeout)."""
+        """Wait up to `timeout` seconds for a change; return it with everything queued by then ([] on timeout).
+        Raises CollectionError once a feed has died: its kind is no longer followed, so no verdict can hold."""
         with self.cond:
-            if not self._queue:
-                self.cond.wait_for(lambda: bool(self._queue) or self._stop.is_set(), max(0.0, timeout))
+            if not self._queue and not self.fatal:
+                self.cond.wait_for(lambda: bool(self._queue) or self._stop.is_set() or bool(self.fatal),
+                                   max(0.0, timeout))
+            if self.fatal:
+                raise CollectionError(self.fatal)
             out, self._queue = self._queue, []
         return out
 
@@ -124,9 +131,11 @@ class LiveState:
                     store[key] = _digest(line)
 
     def drain_lines(self, chunk: int = 2000) -> Iterator[tuple[str, list[bytes]]]:
-        """The first lists as (kind, lines) chunks, each object's line replaced by its digest as it is handed
-        out (`forget_lines`, a chunk at a time: the caller decodes them, so the JSON never coexists whole with
-        its decoded form). The watches wait for the lock meanwhile; their changes queue up."""
+        """The first lists as (kind, lines) chunks, each object's line replaced by its digest (`forget_lines`).
+        Each chunk is let go once handed out (the caller decodes them, so the JSON never coexists whole with its
+        decoded form). The lock is held only to swap the lines out, never across a yield: a caller that fails
+        while decoding must not leave the watches (and `close()`) waiting for it forever."""
+        chunks: deque[tuple[str, list[bytes]]] = deque()
         with self.cond:
             self.digests = True
             for kind, store in self.objects.items():
@@ -135,10 +144,12 @@ class LiveState:
                     store[key] = _digest(line)
                     out.append(line)
                     if len(out) >= chunk:
-                        yield kind, out
+                        chunks.append((kind, out))
                         out = []
                 if out:
-                    yield kind, out
+                    chunks.append((kind, out))
+        while chunks:
+            yield chunks.popleft()
 
     # -- the watches' side -------------------------------------------------------------------
 
@@ -183,6 +194,15 @@ class LiveState:
             self.stats.events += len(batch)
             self.stats.bookmarks += bookmarks
             self._queue_locked(changes)
+
+    def fail(self, feed: Feed, cause: str) -> None:
+        """The feed's thread is ending on an error nothing will cure: the consumer's next `changes()` raises."""
+        text = f"following {feed.plural} stopped: {cause}"
+        LOG.info("%s", text)
+        with self.cond:
+            feed.error = text
+            self.fatal = self.fatal or text
+            self.cond.notify_all()
 
     def note(self, key: str, text: str) -> None:
         """Say `text` once per `key` (through `say`, and in `notices()`)."""

@@ -24,6 +24,21 @@ class RetryPolicy:
 CONNECT_TIMEOUT = 10.0
 REQUEST_TIMEOUT = 60.0  # per whole request, body included (kubectl's --request-timeout)
 DEFAULT_RETRY = RetryPolicy()
+# What any server may send, at most: one response body (a list page, or one unpaginated list), one watch line
+# (an object is at most ~1.5 MiB in etcd), and the pages of one list (5,000 pages of 500: 2.5 million objects).
+MAX_BODY = 128 << 20
+MAX_LINE = 16 << 20
+MAX_PAGES = 5000
+# Relists after `410 Expired` back off as client-go's reflector does: 800 ms doubling to 30 s, with jitter,
+# reset after a healthy watch.
+RELIST_BASE = 0.8
+RELIST_CAP = 30.0
+
+
+def relist_backoff(expiries: int) -> float:
+    """Seconds to wait before the relist that follows the `expiries`-th 410 in a row (1, 2, ...)."""
+    ceiling = min(RELIST_CAP, RELIST_BASE * 2 ** min(expiries - 1, 16))
+    return ceiling * (1.0 + random.uniform(0.0, 0.25))
 
 
 @dataclass(frozen=True)
@@ -40,4 +55,7 @@ class ClusterOptions:
     retry: RetryPolicy = field(default_factory=lambda: DEFAULT_RETRY)
     # Seconds from the start of one collection by which every request must have ended (verify's --timeout).
     time_limit: float | None = None
+    max_body: int = field(default_factory=lambda: MAX_BODY)
+    max_line: int = field(default_factory=lambda: MAX_LINE)
+    max_pages: int = field(default_factory=lambda: MAX_PAGES)
 

@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 import msgspec
 import urllib3
 
-from auditor.collect.failures import Forbidden, one_line
+from auditor.collect.failures import Capped, Forbidden, one_line
 from auditor.collect.kube import Cluster
 
 
@@ -109,17 +109,25 @@ def error_of(raw: msgspec.Raw) -> Exception:
     return Failed(f"watch error {status.code} {status.reason}: {one_line(status.message)}")
 
 
-def lines(resp: Any) -> Iterator[list[bytes]]:
-    """The complete lines of the body, in the batches they arrived in (a line split over chunks is joined)."""
+def lines(resp: Any, max_line: int) -> Iterator[list[bytes]]:
+    """The complete lines of the body, in the batches they arrived in (a line split over chunks is joined).
+    Raises Capped once a line grows past `max_line` bytes without its newline (never held whole in memory)."""
     parts: list[bytes] = []
+    pending = 0
     for chunk in _chunks(resp):
         if b"\n" not in chunk:
             parts.append(chunk)
+            pending += len(chunk)
+            if pending > max_line:
+                raise Capped(f"a watch line longer than {max_line >> 20} MiB without a newline")
             continue
         data = b"".join(parts) + chunk if parts else chunk
         batch = data.split(b"\n")
         rest = batch.pop()
         parts = [rest] if rest else []
+        pending = len(rest)
+        if any(len(line) > max_line for line in batch):
+            raise Capped(f"a watch line longer than {max_line >> 20} MiB")
         yield batch
     if parts:  # a last line without its newline, at a clean end
         yield [b"".join(parts)]

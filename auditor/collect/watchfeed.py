@@ -15,11 +15,13 @@ import urllib3
 
 from auditor.collect import stream
 from auditor.collect.deadline import shut
-from auditor.collect.failures import Forbidden, Gone, Refused, RequestFailed, Stopped, one_line
+from auditor.collect.failures import FATAL, Forbidden, Gone, Mistyped, Refused, RequestFailed, Stopped, one_line
 from auditor.collect.kube import Cluster
 from auditor.collect.livestate import ADDED, DELETED, MODIFIED, Event, Feed, LiveState
+from auditor.collect.options import relist_backoff
 from auditor.collect.project import project
 from auditor.collect.stream import DECODE_ERRORS, HEAD, Expired, Failed
+from auditor.collect.validate import mistyped
 from auditor.errors import CollectionError
 
 LOG = logging.getLogger(__name__)
@@ -70,7 +72,11 @@ def project_item(feed: Feed, raw: bytes | msgspec.Raw) -> tuple[tuple[str, str] 
     if not meta.name:
         LOG.info("%s: an object without a readable metadata.name; skipped", feed.kind)
         return None, b"", ""
-    return (meta.namespace, meta.name), project(feed.kind, feed.api_version, raw), meta.resource_version
+    line = project(feed.kind, feed.api_version, raw)
+    why = mistyped(feed.kind, line)
+    if why:  # judged later, it would be a traceback (or a hang) far from its cause: name it and stop here
+        raise Mistyped(why)
+    return (meta.namespace, meta.name), line, meta.resource_version
 
 
 class FeedWatcher:
@@ -82,6 +88,7 @@ class FeedWatcher:
         self.poll_interval = poll_interval
         self.watch_timeout = watch_timeout
         self.read_timeout = read_timeout
+        self.expiries = 0  # 410s since the last watch that delivered anything (the relist backoff's step)
 
     def run(self) -> None:
         """The thread's body: watch (or poll); a bug here is logged and shown as the feed's error."""
@@ -91,10 +98,11 @@ class FeedWatcher:
                 self._poll_loop()
         except Stopped:
             pass
-        except Exception as exc:  # noqa: BLE001 - a bug here must not pass silently, nor kill the process
+        except FATAL as exc:
+            self.state.fail(self.feed, one_line(exc))
+        except Exception as exc:  # noqa: BLE001 - a dead feed ends the run (LiveState.fail), never silently
             LOG.exception("following %s stopped", self.feed.kind)
-            with self.state.lock:
-                self.feed.error = f"stopped: {one_line(exc)}"
+            self.state.fail(self.feed, f"{type(exc).__name__}: {one_line(exc)}")
 
     def _stopped(self) -> bool:
         return self.stop.is_set() or self.cluster.stop.is_set()
@@ -118,7 +126,10 @@ class FeedWatcher:
                     delay = policy.backoff(min(failures - 1, 20))
             except Expired:
                 feed.relist = True
-                continue
+                self.expiries += 1
+                delay = relist_backoff(self.expiries)  # a server answering 410 to every watch: never a relist loop
+            except FATAL:
+                raise
             except Forbidden as exc:
                 feed.polling = True
                 LOG.info("watch on %s: %s", feed.plural, exc)
@@ -170,8 +181,8 @@ class FeedWatcher:
                 return
             try:
                 lines, rv, _ = list_feed(self.cluster, feed, "")
-            except Stopped:
-                return
+            except (Stopped, *FATAL):
+                raise
             except (Forbidden, Gone, Refused, RequestFailed, CollectionError) as exc:
                 with self.state.lock:
                     self.state.stats.failures += 1
@@ -212,8 +223,10 @@ class FeedWatcher:
                 feed.error = ""
             received = 0
             try:
-                for batch in stream.lines(resp):
+                for batch in stream.lines(resp, self.cluster.opts.max_line):
                     received += self._take(batch, time.time())
+                    if received:
+                        self.expiries = 0  # a healthy watch: the next 410 relists after the shortest wait
                 clean = True
             except urllib3.exceptions.ReadTimeoutError:
                 LOG.info("watch on %s: nothing for %.0fs; resuming", feed.plural, self.read_timeout)

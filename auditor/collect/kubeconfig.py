@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import logging
 import os
+import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
+from kubernetes.config import exec_provider
 
 from auditor.collect.failures import one_line
 from auditor.collect.options import ClusterOptions
@@ -26,9 +30,45 @@ class Loaded:
     auth_problem: str = ""  # what a failing credential plugin logged (the cause of a later 401)
 
 
+# How long a credential plugin may run (the latest loaded options': one cluster per command, or the same
+# options for each of fleet's): --request-timeout, and never past the command's --timeout.
+_exec_limit: tuple[float, float | None] = (60.0, None)  # (seconds, monotonic deadline or None)
+
+
+class _BoundedPopen(subprocess.Popen):
+    """The kubernetes client waits for a credential plugin without a timeout (`aws eks get-token` stuck on SSO
+    or a network that drops packets would hold the command forever): this one is killed at its limit."""
+
+    def communicate(self, input: Any = None, timeout: float | None = None) -> Any:  # noqa: A002 - Popen's name
+        seconds, deadline = _exec_limit
+        if deadline is not None:
+            seconds = min(seconds, max(0.0, deadline - time.monotonic()))
+        try:
+            return super().communicate(input, seconds if timeout is None else min(timeout, seconds))
+        except subprocess.TimeoutExpired:
+            self.kill()
+            super().communicate()
+            name = Path(str(self.args[0] if isinstance(self.args, list | tuple) else self.args)).name
+            raise k8s_config.ConfigException(f"exec: credential plugin {name} gave no answer within {seconds:.3g}s; "
+                                             "stopped it") from None
+
+
+class _BoundedSubprocess:
+    """What the kubernetes client's exec provider sees as `subprocess`."""
+
+    PIPE = subprocess.PIPE
+    Popen = _BoundedPopen
+
+
+exec_provider.subprocess = _BoundedSubprocess
+
+
 def load(opts: ClusterOptions) -> Loaded:
     """The configuration for `opts`: the in-cluster service account when there is no kubeconfig and the process
     runs in a Pod, else the kubeconfig's context (`opts.context`, or its current one)."""
+    global _exec_limit
+    _exec_limit = (opts.request_timeout,
+                   time.monotonic() + opts.time_limit if opts.time_limit is not None else None)
     cfg = k8s.Configuration()
     path = _resolve_kubeconfig(opts)
     if path is None and os.environ.get("KUBERNETES_SERVICE_HOST") and not opts.context:

@@ -300,3 +300,29 @@ def test_verify_on_a_service_whose_ports_are_a_string_ends_in_one_line(api: ApiD
     assert code == 3, err
     assert _lines(err)[-1] == (f"error: Service {name} left out (mistyped: Expected `array | null`, got `str` - "
                                "at `$.spec.ports`)")
+
+
+# -- deadlines ---------------------------------------------------------------------------------
+
+
+def test_a_hanging_credential_plugin_is_stopped_at_the_request_timeout(api: ApiDouble, tmp_path: Path,
+                                                                       snap: Any) -> None:
+    import base64
+
+    plugin = tmp_path / "get-token"
+    plugin.write_text("#!/bin/sh\nexec sleep 600\n")
+    plugin.chmod(0o755)
+    kc = tmp_path / "kc"
+    ca = base64.b64encode(api.ca_pem).decode()
+    cluster = f"    server: {api.url}\n    certificate-authority-data: {ca}\n"
+    kc.write_text(f"apiVersion: v1\nkind: Config\ncurrent-context: prod\nclusters:\n- name: c\n  cluster:\n{cluster}"
+                  "users:\n- name: u\n  user:\n    exec:\n"
+                  f"      apiVersion: client.authentication.k8s.io/v1beta1\n      command: {plugin}\n"
+                  "contexts:\n- name: prod\n  context:\n    cluster: c\n    user: u\n")
+    began = time.monotonic()
+    result = snap("-o", tmp_path / "s.json", "--kubeconfig", kc)
+    assert result.exit_code == 3
+    assert time.monotonic() - began < 10  # the request timeout (1 s here) per plugin run, not forever
+    lines = _lines(result.stderr)
+    assert len(lines) == 1 and "credential plugin get-token gave no answer within 1s; stopped it" in lines[0], lines
+    assert not (tmp_path / "s.json").exists()

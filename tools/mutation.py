@@ -196,6 +196,11 @@ class Mutant:
     strings: list[tuple[str, str]] | None = None  # (old, new) when only string literals differ
 
     @property
+    def mutated(self) -> str:
+        """The mutated line(s) alone: how the equivalents file names a mutant besides its number."""
+        return " / ".join(part[1:] for part in self.change.split(" / ") if part.startswith("+"))
+
+    @property
     def message_only(self) -> bool:
         return bool(self.strings) and all(_PROSE.search(old) or _JOINER.match(old) for old, _ in self.strings or ())
 
@@ -292,8 +297,8 @@ def _natural(key: str) -> tuple[str, int]:
 
 
 def load_equivalents(modules: list[Module]) -> tuple[dict[str, str], list[str]]:
-    """{mutant: why} for listed mutants that still survive with the recorded change; and complaints about entries
-    that no longer apply (renumbered, killed, or the code changed), which are then not excluded."""
+    """{mutant: why} for listed mutants that still survive with the recorded mutated line; and complaints about
+    entries that no longer apply (renumbered, killed, or the code changed), which are then not excluded."""
     if not EQUIVALENTS.exists():
         return {}, []
     entries = tomllib.loads(EQUIVALENTS.read_text()).get("equivalent", [])
@@ -302,10 +307,10 @@ def load_equivalents(modules: list[Module]) -> tuple[dict[str, str], list[str]]:
     stale: list[str] = []
     for e in entries:
         m = by_key.get(e["mutant"])
-        if m is None or m.change != e["change"]:
-            stale.append(f"{e['mutant']}: the listed change {e['change']!r} is now {m.change if m else 'gone'!r}")
+        if m is None or m.mutated != e["mutated"]:
+            stale.append(f"{e['mutant']}: listed as {e['mutated']!r}, now {m.mutated if m else 'gone'!r}")
         elif m.exit_code not in SURVIVED:
-            stale.append(f"{e['mutant']}: listed as equivalent but no longer survives")
+            stale.append(f"{e['mutant']}: listed as equivalent but did not survive (exit code {m.exit_code})")
         else:
             out[e["mutant"]] = e["why"]
     return out, stale

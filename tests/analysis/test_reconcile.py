@@ -814,3 +814,23 @@ def test_stale_mirrors_after_skipped_endpoints() -> None:
     objs += [mirror(orphan, EXTERNAL[:1]), mirror(in_step, EXTERNAL), mirror(moving, EXTERNAL[:1], written=RECENT),
              mirror(stale, EXTERNAL[:1])]
     assert [sr.slice.metadata.name.rsplit("-", 1)[0] for sr in reconciler(objs).stale_mirrors()] == ["e-stale"]
+
+
+def test_endpoints_naming_a_node_that_is_gone() -> None:
+    # prometheus-operator's kube-system/kubelet: one hand-written address per Node, targetRef kind Node (or, from
+    # older writers, only nodeName); nothing but their writer updates them
+    svc = b.service("kubelet", "kube-system", OLD - timedelta(days=30), selector=None, headless=True)
+    addresses = [{"ip": "10.0.1.250", "targetRef": {"kind": "Node", "name": NODE_A}},
+                 {"ip": "10.0.3.4", "targetRef": {"kind": "Node", "name": NODE_GONE}},
+                 {"ip": "10.0.3.5", "nodeName": "ip-10-0-3-5.eu-west-1.compute.internal"},
+                 {"ip": "10.9.0.1"}]
+    ep = {"kind": "Endpoints", "apiVersion": "v1",
+          "metadata": b.meta("kubelet", "kube-system", OLD, seed="kube-system/kubelet/ep",
+                             labels={"app.kubernetes.io/managed-by": "prometheus-operator"}),
+          "subsets": [{"addresses": addresses, "ports": [{"name": "https-metrics", "port": 10250, "protocol": "TCP"}]}]}
+    [rep] = reconciler([*NODES.values(), svc, ep]).endpoints()
+    assert [(p.what, p.detail, p.since, p.exact) for p in rep.problems] == [
+        ("node-gone", {"node": NODE_GONE, "address": "10.0.3.4"}, OLD, False),
+        ("node-gone", {"node": "ip-10-0-3-5.eu-west-1.compute.internal", "address": "10.0.3.5"}, OLD, False)]
+    # without the Node kind, unknown is never gone
+    assert reconciler([svc, ep], kinds=["Service", "Endpoints", "EndpointSlice", "Pod"]).endpoints() == []

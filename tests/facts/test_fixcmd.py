@@ -131,6 +131,12 @@ def test_nodegroup_skew_fix(problem: versions.SkewProblem, want: list[str]) -> N
     assert fixcmd.nodegroup_skew_fix("eu-west-1", "prod-eu", "ng-blue", problem, Minor(1, 30), Minor(1, 31)) == want
 
 
+def test_nodegroup_skew_fix_to_the_target_when_the_control_plane_is_unknown() -> None:
+    too_old = versions.SkewProblem("too-old", "target", Minor(1, 31), 4, 3)
+    assert fixcmd.nodegroup_skew_fix(None, "prod-eu", "ng-blue", too_old, None, Minor(1, 31)) == [
+        "aws eks update-nodegroup-version --cluster-name prod-eu --nodegroup-name ng-blue --kubernetes-version 1.31"]
+
+
 def test_nodegroup_skew_fix_without_a_version_to_go_to() -> None:
     newer = versions.SkewProblem("newer", "target", Minor(1, 30), -1, 3)
     assert fixcmd.nodegroup_skew_fix("eu-west-1", "prod-eu", "ng-blue", newer, None, Minor(1, 30)) == []
@@ -164,6 +170,31 @@ def test_names_are_quoted_for_the_shell(call: Callable[[], str]) -> None:
     assert all(";" not in w or HOSTILE in w for w in words)  # the `;` never splits a command
     assert any(HOSTILE in w for w in words)
     assert "rm" not in words
+
+
+@pytest.mark.parametrize(("value", "want"), [
+    pytest.param("cart", "cart", id="a plain name: as is"),
+    pytest.param("a b", "'a b'", id="a space: single quotes"),
+    pytest.param("it's", """'it'"'"'s'""", id="a quote, printable: POSIX quoting"),
+    pytest.param("a\u202eb", "$'a\\u202eb'", id="a bidi override: ANSI-C quoting"),
+    pytest.param("x\u200by", "$'x\\u200by'", id="a zero-width space"),
+    pytest.param("x\x00y", "$'x\\x00y'", id="NUL"),
+    pytest.param("back\\slash\n", "$'back\\\\slash\\x0a'", id="a backslash and a newline"),
+    pytest.param("it's\x07", "$'it\\'s\\x07'", id="a quote beside a control"),
+    pytest.param("\x7f\x80", "$'\\x7f\\u0080'", id="the last one-byte code and the first above it"),
+    pytest.param("\uffffz", "$'\\uffffz'", id="a noncharacter of the basic plane"),
+    pytest.param("\U000e0001z", "$'\\U000e0001z'", id="a tag character beyond the basic plane"),
+])
+def test_q_quotes_one_shell_word(value: str, want: str) -> None:
+    assert fixcmd.q(value) == want
+
+
+@pytest.mark.parametrize("value", ["a\u202eb", "x\x00y", "back\\slash\n", "it's\x07", "\x7f\x80", "\U000e0001z"])
+def test_ansi_c_quoting_reads_back_as_the_name(value: str) -> None:
+    quoted = fixcmd.q(value)
+    assert quoted.startswith("$'") and quoted.endswith("'") and quoted.isprintable()
+    # bash's $'...' escapes are Python's for \\, \', \xHH, \uHHHH and \UHHHHHHHH
+    assert quoted[2:-1].encode().decode("unicode_escape") == value
 
 
 def test_quoted_words_round_trip() -> None:

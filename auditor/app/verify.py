@@ -96,9 +96,8 @@ def verify(settings: VerifySettings, *, echo: Callable[[str], None], source: Opt
     finally:
         if recorder is not None:
             recorder.close()  # whatever happened: the gzip member finished, the lock gone
-    if recorder is not None and recorder.failed is not None:
-        return replace(verified, error=recorder.failed)
-    return verified
+    error = (recorder.failed if recorder is not None else None) or run.lost
+    return replace(verified, error=error) if error is not None else verified
 
 
 def _live_cluster(settings: VerifySettings) -> tuple[Source, str, str]:
@@ -172,6 +171,7 @@ class _Run:
         self.full_after = 0.0  # no full check before this time (one that failed sets it later)
         self.full_ok = False
         self.reason = "timeout"
+        self.lost: str | None = None  # a followed kind's feed died (the collector's one line): exit 3, unknown
         self._said = ""
         self._said_at = 0.0
         self._full_cost = 0.0
@@ -244,13 +244,18 @@ class _Run:
             if now >= self.deadline:
                 self.reason = "timeout"
                 return
-            batch = self.source.changes(timeout=max(0.01, min(0.5, self.deadline - now)))
-            gather = self.clock() + COALESCE_SECONDS
-            while batch and self.clock() < gather:  # what the other kinds' watches deliver with it
-                more = self.source.changes(timeout=0.01)
-                if not more:
-                    break
-                batch += more
+            try:
+                batch = self.source.changes(timeout=max(0.01, min(0.5, self.deadline - now)))
+                gather = self.clock() + COALESCE_SECONDS
+                while batch and self.clock() < gather:  # what the other kinds' watches deliver with it
+                    more = self.source.changes(timeout=0.01)
+                    if not more:
+                        break
+                    batch += more
+            except CollectionError as exc:  # a feed died (LiveState.fail): no verdict can hold without it
+                self.reason, self.lost = "lost", str(exc)
+                self._note(f"stopped: {exc}")
+                return
             for text in self.source.notices():
                 self._note(text)
             now = self.clock()
@@ -311,7 +316,7 @@ class _Run:
         elapsed = now - self.start
         if reason == "interrupted":
             notes.append(f"verify was interrupted after {elapsed:.0f}s" + ("" if settled else " without converging"))
-        elif self.settings.follow and reason != "failed":
+        elif self.settings.follow and reason not in ("failed", "lost"):
             how = "stopped by a signal" if reason == "stopped" else "reached --timeout"
             notes.append(f"verify --follow {how} after {elapsed:.0f}s")
         if self._dropped:

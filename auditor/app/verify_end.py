@@ -51,7 +51,7 @@ class Ending:
     """How a run ended: what the report and the recording say about it."""
 
     at: float
-    reason: str  # converged | timeout | interrupted | stopped
+    reason: str  # converged | timeout | interrupted | stopped | failed (the recording) | lost (a feed)
     settled: bool
     notices: tuple[str, ...] = ()
     eks: dict[str, Any] | None = None
@@ -62,7 +62,8 @@ def conclude(before: ClusterState, follower: Follower, settings: VerifySettings,
     """The report's result: the whole followed state compared with BEFORE (`compared`, when that comparison
     was just made of this very state), with the timeline and the ending."""
     result = compared or compare_followed(before, follower, settings, ending.at, ending.eks, source_info)
-    converged = verdict.run_converged(result.converged)
+    # A followed kind's feed died: what the state says since is not known (exit 3, the reason in the notes).
+    converged = None if ending.reason == "lost" else verdict.run_converged(result.converged)
     rotation = {**(result.rotation or {}), "converged": converged}
     return replace(result, converged=converged, rotation=rotation, timeline=follower.timeline.to_json(),
                    notices=result.notices + ending.notices, fail_on_outage=settings.fail_on_outage)

@@ -191,9 +191,14 @@ def test_verify_ends_with_exit_3_on_a_watch_line_without_newline(api: ApiDouble,
     code, _, err, rss = _child(["verify", "--before", str(_before(tmp_path)), "--kubeconfig", str(kubeconfig),
                                 "--output-dir", str(tmp_path / "out"), "--follow", "--timeout", "60"], tmp_path)
     assert code == 3, err
-    assert _lines(err)[-1] == "error: following pods stopped: a watch line longer than 16 MiB without a newline"
+    cause = "following pods stopped: a watch line longer than 16 MiB without a newline"
+    assert _lines(err)[-1] == f"error: {cause}"
     assert time.monotonic() - began < 20
     assert rss < RSS_LIMIT_MB
+    report = json.loads((tmp_path / "out" / "report.json").read_text())  # written all the same
+    assert report["summary"]["converged"] is None and report["rotation"]["converged"] is None
+    assert f"stopped: {cause}" in report["notices"]
+    assert "**UNKNOWN**" in (tmp_path / "out" / "report.md").read_text()
 
 
 def _good_snapshot(kubeconfig: Path, path: Path, tmp_path: Path) -> bytes:

@@ -331,3 +331,23 @@ def test_a_hanging_credential_plugin_is_stopped_at_the_request_timeout(api: ApiD
     lines = _lines(result.stderr)
     assert len(lines) == 1 and "credential plugin get-token gave no answer within 1s; stopped it" in lines[0], lines
     assert not (tmp_path / "s.json").exists()
+
+
+def test_verify_on_a_mistyped_watch_event_ends_with_its_reports(api: ApiDouble, kubeconfig: Path, tmp_path: Path,
+                                                                objects: list[Obj]) -> None:
+    bad, name = _mistyped_service(objects)
+
+    def then_break() -> None:  # once verify watches every kind it follows
+        if wait_until(lambda: api.open_watches >= 6, timeout=20.0):
+            api.set_state(bad)
+
+    threading.Thread(target=then_break, daemon=True).start()
+    code, _, err, _ = _child(["verify", "--before", str(_before(tmp_path)), "--kubeconfig", str(kubeconfig),
+                              "--output-dir", str(tmp_path / "out"), "--follow", "--timeout", "20"], tmp_path)
+    cause = (f"following services stopped: Service {name} left out (mistyped: Expected `array | null`, got `str` "
+             "- at `$.spec.ports`)")
+    assert code == 3, err
+    assert _lines(err)[-1] == f"error: {cause}"
+    assert "Traceback" not in err
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["summary"]["converged"] is None and f"stopped: {cause}" in report["notices"]

@@ -154,21 +154,24 @@ class LiveState:
     # -- the watches' side -------------------------------------------------------------------
 
     def replace(self, feed: Feed, lines: dict[tuple[str, str], bytes], rv: str, at: float) -> None:
-        """A fresh list of the feed's scope: queue the difference from what was known, and keep the new."""
-        changes = []
+        """A fresh list of the feed's scope: queue the difference from what was known, and keep the new.
+        The changes' resourceVersions are decoded with the lock released (this feed's thread alone queues
+        its changes, so their order holds)."""
+        found: list[tuple[str, tuple[str, str], bytes]] = []
         with self.cond:
             store = self.objects.setdefault(feed.kind, {})
             for key in [k for k in store if feed.namespace is None or k[0] == feed.namespace]:
                 if key not in lines:
-                    changes.append(self._change(feed.kind, DELETED, key,
-                                                self._gone_line(feed, key, store.pop(key)), at))
+                    found.append((DELETED, key, self._gone_line(feed, key, store.pop(key))))
             for key, line in lines.items():
                 old = store.get(key)
                 kept = self._kept(line)
                 if old != kept:
                     store[key] = kept
-                    changes.append(self._change(feed.kind, ADDED if old is None else MODIFIED, key, line, at))
+                    found.append((ADDED if old is None else MODIFIED, key, line))
             feed.rv, feed.error = rv, ""
+        changes = [self._change(feed.kind, type_, key, line, at) for type_, key, line in found]
+        with self.cond:
             self._queue_locked(changes)
 
     def apply(self, feed: Feed, batch: list[Event], rv: str, bookmarks: int, at: float) -> None:

@@ -179,7 +179,7 @@ def prune_mutants() -> None:
 def run_mutmut(max_children: int, names: list[str]) -> int:
     mutmut = Path(sys.executable).with_name("mutmut")
     if not mutmut.exists():
-        print(f"mutmut is not installed in {sys.prefix}: {sys.executable} -m pip install 'mutmut>=3.3'",
+        print(f"mutmut is not installed in {sys.prefix}: {sys.executable} -m pip install 'mutmut>=3.8,<4'",
               file=sys.stderr)
         return 2
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")

@@ -7,6 +7,7 @@ from typing import Iterator
 
 import builders as b
 import pytest
+from auditor.rules import ALL_RULES, by_id, convergence_rules
 from auditor.rules.base import COMMANDS, Context, Options, Rule, rule
 from builders import state_from
 
@@ -88,3 +89,9 @@ def test_finding_carries_the_rule_and_drops_empty_evidence() -> None:
                         key="k", fix=("kubectl -n shop get service cart",))
     assert ctx.finding(ref, "worse", severity=Severity.ERROR).severity is Severity.ERROR
     assert list(r.check(ctx)) == [ctx.finding(ref, "found")]
+
+
+def test_rules_by_id() -> None:
+    assert by_id("stale-endpointslice") is next(r for r in ALL_RULES if r.id == "stale-endpointslice")
+    assert by_id("no-such-rule") is None
+    assert convergence_rules() == frozenset(r.id for r in ALL_RULES if r.convergence)

@@ -181,6 +181,7 @@ def test_names_are_quoted_for_the_shell(call: Callable[[], str]) -> None:
     pytest.param("x\x00y", "$'x\\x00y'", id="NUL"),
     pytest.param("back\\slash\n", "$'back\\\\slash\\x0a'", id="a backslash and a newline"),
     pytest.param("it's\x07", "$'it\\'s\\x07'", id="a quote beside a control"),
+    pytest.param("XX\x07", "$'XX\\x07'", id="only a backslash and a quote are escaped"),
     pytest.param("\x7f\x80", "$'\\x7f\\u0080'", id="the last one-byte code and the first above it"),
     pytest.param("\uffffz", "$'\\uffffz'", id="a noncharacter of the basic plane"),
     pytest.param("\U000e0001z", "$'\\U000e0001z'", id="a tag character beyond the basic plane"),

@@ -402,7 +402,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rev", help="run: mutate and test this commit's sources and tests (the mutmut table stays "
                                   "the working tree's)")
     ap.add_argument("--messages", action="store_true", help="survivors: list message-only mutants too")
-    args = ap.parse_args(argv)
+    args = ap.parse_intermixed_args(argv)
     config = mutmut_config()
     if args.command in ("run", "stage"):
         with tempfile.TemporaryDirectory() as tmp:

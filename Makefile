@@ -55,4 +55,4 @@ mutation: $(TEST_STAMP)
 	$(BIN)/python tools/mutation.py run --max-children $(MUTATION_CHILDREN)
 
 clean:
-	rm -rf $(VENV) upgrade-audit build dist *.egg-info
+	rm -rf $(VENV) upgrade-audit build dist *.egg-info .mutation mutants

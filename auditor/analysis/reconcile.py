@@ -43,16 +43,6 @@ if TYPE_CHECKING:
     from auditor.analysis.index import ClusterIndex
 
 
-
-
-
-
-
-
-
-
-
-
 class Reconciler:
     """The discrepancies of one index against the controllers' model, with the grace period scoped to the
     objects involved. One per (index, grace): `Reconciler.of(index, grace)`."""

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,3 +18,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--snapshot-update", action="store_true", default=False,
                      help="write the rule cases' snapshots (tests/rules/snapshots) instead of comparing them; "
                           "same as UPDATE_SNAPSHOTS=1. Review every changed file before committing it.")
+
+
+#: Debian's chromium, never a downloaded browser; the browser tests (reports, fleet page) share this launch
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--no-first-run", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Headless Chromium through Playwright, one per test module."""
+    if not Path(CHROMIUM).exists():
+        # `make test` and .ci/run install Debian's chromium; a run without it has not tested the HTML
+        pytest.fail(f"{CHROMIUM} is missing: run `make test` (installs it) or `apt-get install chromium`")
+    from playwright import sync_api
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()

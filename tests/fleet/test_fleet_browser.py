@@ -11,21 +11,7 @@ import pytest
 
 from auditor.report.fleet import ClusterEntry, make_fleet, write_fleet
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--no-first-run", "--disable-sync"]
 HOSTILE = '<img src=x onerror="alert(1)">\u202egpj.exe'
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: run `make test` (installs it) or `apt-get install chromium`")
-    from playwright import sync_api
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 def entry(name: str, verdict: str, folder: str | None, errors: int = 0, **kw: Any) -> ClusterEntry:

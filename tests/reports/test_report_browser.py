@@ -16,22 +16,6 @@ from auditor.model import Finding, ObjectRef, Severity
 from auditor.report.html_report import render_html
 from tests.waiting import wait_until
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--no-first-run", "--disable-sync"]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        # `make test` and .ci/run install Debian's chromium; a run without it has not tested the HTML
-        pytest.fail(f"{CHROMIUM} is missing: run `make test` (installs it) or `apt-get install chromium`")
-    from playwright import sync_api
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
-
 
 class Page:
     """A page with its console errors, dialogs and network requests recorded."""

@@ -210,6 +210,17 @@ class AuditResult:
     #: how traffic reaches each Service (auditor.analysis.traffic.traffic_view): Ingress, route, load balancer,
     #: target group binding and webhook entries, and whether users depend on it
     traffic: dict[str, Any] | None = None
+    #: why convergence is unknown (converged None), when the run knows: a feed that died, objects left out
+    unknown_because: str | None = None
+
+    @property
+    def unknown_reason(self) -> str | None:
+        """Why the verdict is unknown, for the banner: what the run said, or the rules that could not run."""
+        if self.converged is not None or self.mode not in CONVERGENCE_MODES:
+            return None
+        if self.unknown_because:
+            return self.unknown_because
+        return next((n for n in self.notices if n.startswith("convergence is unknown")), None)
 
     def is_known(self, f: Finding) -> bool:
         """In the baseline: reported apart, never counted against the gate."""

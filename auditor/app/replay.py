@@ -37,7 +37,7 @@ def replay(settings: VerifySettings, events: Path | recording.Recording) -> Writ
         notes.append("the recording has no END record (the run was killed): replayed up to its last event")
         ending = Ending(end, "interrupted", False, tuple(notes))
     else:
-        ending = Ending(rec.end, rec.reason, rec.settled, tuple(notes), rec.eks)
+        ending = Ending(rec.end, rec.reason, rec.settled, tuple(notes), rec.eks, left_out=rec.left_out)
     result = conclude(before, follower, settings, ending, source_info=rec.source)
     result = replace(result, inputs=result.inputs + (InputInfo(path=str(rec.path), label="events",
                                                                 taken_at=iso_time(ending.at), complete=True),))

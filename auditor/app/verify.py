@@ -4,6 +4,7 @@ from __future__ import annotations
 import gc
 import logging
 import re
+import threading
 import time
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterable, Optional, Protocol
@@ -35,6 +36,8 @@ LOG = logging.getLogger(__name__)
 #: Changes of one moment come on several watches (a Service, its slices, its Pods): gather them this long
 #: into one batch, as kube-proxy batches its own syncs (its minimum sync period is 1 s).
 COALESCE_SECONDS = 0.05
+#: With --eks-cluster, the end of --timeout kept for reading EKS: this much at most, a quarter of it at least.
+EKS_RESERVE_SECONDS = 20.0
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
@@ -123,7 +126,7 @@ def _end(run: _Run, interrupted: bool) -> Verified:
         run.lb.feed(follower.timeline, follower.ready_before, recorder, run._note)
     ending = run.ending(interrupted)
     if settings.eks is not None:
-        ending.eks = _read_eks(settings.eks, run.say)
+        ending.eks = _read_eks(settings.eks, run.say, run.deadline - run.clock())
     final = settings.report.output_dir / SNAPSHOT_NAME
     write_last_state(follower, final, ending, run.source_info, warn=run.say)
     if hasattr(source, "objects"):
@@ -138,7 +141,7 @@ def _end(run: _Run, interrupted: bool) -> Verified:
         ending.notices += extra
         result = replace(result, notices=result.notices + extra)
     if recorder is not None:
-        recorder.end(ending.at, ending.reason, ending.settled, ending.notices, ending.eks)
+        recorder.end(ending.at, ending.reason, ending.settled, ending.notices, ending.eks, ending.left_out)
         recorder.close()
     written = finish(result, settings.report)
     line = f"last state: {final}" + (f"; events recorded in {settings.record}" if settings.record else "")
@@ -166,6 +169,9 @@ class _Run:
         self.source_info: dict[str, Any] = {}
         self.start = clock()
         self.deadline = self.start + settings.timeout
+        # --timeout bounds the EKS calls too: with --eks-cluster, following stops early enough to leave them time.
+        reserve = min(EKS_RESERVE_SECONDS, settings.timeout / 4) if settings.eks is not None else 0.0
+        self.follow_until = self.deadline - reserve
         self.settle = settings.settle_window
         self.streak: float | None = None  # since when the touched Services have all been converged
         self.full_after = 0.0  # no full check before this time (one that failed sets it later)
@@ -241,11 +247,11 @@ class _Run:
         assert follower is not None
         while True:
             now = self.clock()
-            if now >= self.deadline:
+            if now >= self.follow_until:
                 self.reason = "timeout"
                 return
             try:
-                batch = self.source.changes(timeout=max(0.01, min(0.5, self.deadline - now)))
+                batch = self.source.changes(timeout=max(0.01, min(0.5, self.follow_until - now)))
                 gather = self.clock() + COALESCE_SECONDS
                 while batch and self.clock() < gather:  # what the other kinds' watches deliver with it
                     more = self.source.changes(timeout=0.01)
@@ -322,7 +328,9 @@ class _Run:
         if self._dropped:
             notes.append(f"{self._dropped} object(s) of a kind verify does not follow came on a watch: dropped, "
                          "neither followed nor recorded")
-        return Ending(now, reason, settled, tuple(notes))
+        skipped = getattr(self.source, "skipped", None)
+        left_out = skipped()[0] if skipped is not None else 0
+        return Ending(now, reason, settled, tuple(notes), lost=self.lost or "", left_out=left_out)
 
     def final_notes(self, ending: Ending, converged: bool | None) -> tuple[str, ...]:
         """What the verdict adds to the ending: a run the timeout ended says whether it had converged, and a
@@ -368,12 +376,35 @@ class _Run:
             self.say(_line(f"verify: {text}"))
 
 
-def _read_eks(reader: Callable[[], dict[str, Any] | None], say: Callable[[str], None]) -> dict[str, Any] | None:
-    try:
-        return reader()
-    except CollectionError as exc:
-        say(_line(f"verify: EKS data not read: {exc}"))
+def _read_eks(reader: Callable[[], dict[str, Any] | None], say: Callable[[str], None],
+              budget: float) -> dict[str, Any] | None:
+    """The EKS data, read within `budget` seconds (what is left of --timeout): a credential chain or an endpoint
+    that hangs is left behind in its daemon thread (the process ends without it), and the report says so."""
+    if budget <= 0:
+        say("verify: EKS data not read: --timeout reached")
         return None
+    box: dict[str, Any] = {}
+
+    def read() -> None:
+        try:
+            box["eks"] = reader()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+            box["error"] = exc
+
+    worker = threading.Thread(target=read, name="eks", daemon=True)
+    worker.start()
+    worker.join(budget)
+    if worker.is_alive():
+        say(f"verify: EKS data not read: no answer within {budget:.0f}s (the rest of --timeout)")
+        return None
+    error = box.get("error")
+    if isinstance(error, CollectionError):
+        say(_line(f"verify: EKS data not read: {error}"))
+        return None
+    if error is not None:
+        raise error
+    eks: dict[str, Any] | None = box.get("eks")
+    return eks
 
 
 def _names(names: Iterable[str]) -> str:

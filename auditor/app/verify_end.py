@@ -55,6 +55,19 @@ class Ending:
     settled: bool
     notices: tuple[str, ...] = ()
     eks: dict[str, Any] | None = None
+    lost: str = ""  # reason "lost": the feed that died and why
+    left_out: int = 0  # served objects left out because their fields have the wrong types (named in the notices)
+
+    @property
+    def unknown_because(self) -> str | None:
+        """Why no verdict can hold whatever the state shows: a followed kind no longer followed, or objects left
+        out (the state is incomplete)."""
+        if self.reason == "lost":
+            return self.lost or "a followed kind stopped being followed"
+        if self.left_out:
+            return f"{self.left_out} object(s) left out because their fields have the wrong types: the state is " \
+                   "incomplete"
+        return None
 
 
 def conclude(before: ClusterState, follower: Follower, settings: VerifySettings, ending: Ending, *,
@@ -62,11 +75,16 @@ def conclude(before: ClusterState, follower: Follower, settings: VerifySettings,
     """The report's result: the whole followed state compared with BEFORE (`compared`, when that comparison
     was just made of this very state), with the timeline and the ending."""
     result = compared or compare_followed(before, follower, settings, ending.at, ending.eks, source_info)
-    # A followed kind's feed died: what the state says since is not known (exit 3, the reason in the notes).
-    converged = None if ending.reason == "lost" else verdict.run_converged(result.converged)
+    # A followed kind's feed died, or objects were left out: what the state says is not known (exit 3, the
+    # reason in the banner and the notes).
+    unknown = ending.unknown_because
+    converged = None if unknown else verdict.run_converged(result.converged)
     rotation = {**(result.rotation or {}), "converged": converged}
+    said = (unknown,) if ending.left_out and unknown not in ending.notices else ()
+    notices = result.notices + ending.notices + said
     return replace(result, converged=converged, rotation=rotation, timeline=follower.timeline.to_json(),
-                   notices=result.notices + ending.notices, fail_on_outage=settings.fail_on_outage)
+                   notices=notices, fail_on_outage=settings.fail_on_outage,
+                   unknown_because=unknown or result.unknown_because)
 
 
 def compare_followed(before: ClusterState, follower: Follower, settings: VerifySettings, at: float,

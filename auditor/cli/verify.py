@@ -17,7 +17,9 @@ from auditor.collect.options import ClusterOptions
 @click.option("--before", "before", required=True, type=click.Path(), metavar="FILE",
               help="The BEFORE state (snapshot file or kubectl dump).")
 @click.option("--timeout", default=600.0, show_default=True, metavar="S",
-              type=click.FloatRange(min=0), help="End after this many seconds (exit 1 when not converged then).")
+              type=click.FloatRange(min=0),
+              help="End after this many seconds (exit 1 when not converged then); with --eks-cluster the EKS calls "
+                   "are included: following stops up to 20 s earlier to leave them time.")
 @click.option("--interval", default=15.0, show_default=True, metavar="S",
               type=click.FloatRange(min=0, min_open=True),
               help="Seconds between lists of a kind whose watch RBAC forbids (watched kinds need no polling).")

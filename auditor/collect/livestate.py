@@ -21,6 +21,7 @@ from auditor.errors import CollectionError
 LOG = logging.getLogger(__name__)
 
 ADDED, MODIFIED, DELETED = "ADDED", "MODIFIED", "DELETED"
+SKIPPED_KEPT = 20  # mistyped objects named one by one; beyond that, counted
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,8 @@ class LiveState:
         self._notices: list[str] = []
         self._said: set[str] = set()
         self.fatal = ""  # a feed that died (a cap hit, a bug): the run cannot go on saying anything true
+        self.skipped_count = 0
+        self.skipped: list[str] = []  # mistyped objects left out (one line each): the state is incomplete
 
     # -- the consumer's side -----------------------------------------------------------------
 
@@ -206,6 +209,17 @@ class LiveState:
             feed.error = text
             self.fatal = self.fatal or text
             self.cond.notify_all()
+
+    def skip(self, why: str) -> None:
+        """A served object left out because its fields have the wrong types: named once, and kept in `skipped`
+        (the first SKIPPED_KEPT of them; the count goes on)."""
+        with self.lock:
+            self.skipped_count += 1
+            named = len(self.skipped) < SKIPPED_KEPT and why not in self.skipped
+            if named:
+                self.skipped.append(why)
+        if named:
+            self.note(f"skip:{why}", why)
 
     def note(self, key: str, text: str) -> None:
         """Say `text` once per `key` (through `say`, and in `notices()`)."""

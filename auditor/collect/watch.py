@@ -133,7 +133,7 @@ class LiveCluster:
 
         def read(i: int, feed: Feed) -> None:
             try:
-                results[i] = list_feed(self.cluster, feed, version)
+                results[i] = list_feed(self.cluster, feed, version, self.state.skip)
             except BaseException as exc:  # noqa: BLE001 - handed to start()
                 results[i] = exc
 
@@ -185,6 +185,11 @@ class LiveCluster:
         """The first lists as (kind, lines) chunks, each line replaced by its digest as it is handed out
         (`LiveState.drain_lines`)."""
         return self.state.drain_lines(chunk)
+
+    def skipped(self) -> tuple[int, list[str]]:
+        """Mistyped objects left out so far: how many, and the first ones named (one line each)."""
+        with self.state.lock:
+            return self.state.skipped_count, list(self.state.skipped)
 
     def problems(self) -> dict[str, str]:
         """Kinds not followed right now (their watch keeps failing), and why."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -31,11 +32,13 @@ _WATCH_FAILURES = (Failed, Gone, Refused, RequestFailed, CollectionError, urllib
                    msgspec.DecodeError, msgspec.ValidationError)
 
 
-def list_feed(cluster: Cluster, feed: Feed, version: str) -> tuple[dict[tuple[str, str], bytes], str, bool]:
+def list_feed(cluster: Cluster, feed: Feed, version: str, skip: Callable[[str], None] | None = None
+              ) -> tuple[dict[tuple[str, str], bytes], str, bool]:
     """One kind in one scope: (projected lines by (namespace, name), the list's resourceVersion, exact).
 
     At `version` when given (410 or 400 there: the latest); a continue token that expires restarts the
-    list, then falls back to one unpaginated list, as the snapshot does."""
+    list, then falls back to one unpaginated list, as the snapshot does. A mistyped object is left out and
+    named through `skip` (without it, Mistyped is raised)."""
     exact = bool(version)
     restarts, unpaginated = 0, False
     while True:
@@ -48,7 +51,13 @@ def list_feed(cluster: Cluster, feed: Feed, version: str) -> tuple[dict[tuple[st
                     list_rv = page.resource_version
                 pages += 1
                 for item in page.items:
-                    key, line, _ = project_item(feed, item)
+                    try:
+                        key, line, _ = project_item(feed, item)
+                    except Mistyped as exc:
+                        if skip is None:
+                            raise
+                        skip(str(exc))
+                        continue
                     if key is not None:
                         lines[key] = line
             return lines, list_rv, exact
@@ -168,7 +177,7 @@ class FeedWatcher:
             self.state.stats.relists += 1
         self.state.note(f"relist:{feed.kind}", f"watch on {feed.plural} expired (410 Gone); listed them again")
         try:
-            lines, rv, _ = list_feed(self.cluster, feed, "")
+            lines, rv, _ = list_feed(self.cluster, feed, "", self.state.skip)
         except Forbidden as exc:  # the list, not the watch: polling would not help
             raise Failed(f"list forbidden: {exc}") from None
         self.state.replace(feed, lines, rv, time.time())
@@ -180,7 +189,7 @@ class FeedWatcher:
             if self._stopped():
                 return
             try:
-                lines, rv, _ = list_feed(self.cluster, feed, "")
+                lines, rv, _ = list_feed(self.cluster, feed, "", self.state.skip)
             except (Stopped, *FATAL):
                 raise
             except (Forbidden, Gone, Refused, RequestFailed, CollectionError) as exc:
@@ -262,7 +271,11 @@ class FeedWatcher:
                     pass
                 bookmarks += 1
             elif event.type in (ADDED, MODIFIED, DELETED):
-                key, line, obj_rv = project_item(self.feed, event.object)
+                try:
+                    key, line, obj_rv = project_item(self.feed, event.object)
+                except Mistyped as exc:  # left out and named: the state is incomplete, the run goes on
+                    self.state.skip(str(exc))
+                    continue
                 if key is None:
                     continue
                 batch.append((event.type, key, line, obj_rv))

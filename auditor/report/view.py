@@ -283,7 +283,8 @@ def verdict_detail(result: AuditResult) -> str:
     if result.converged is not None:
         parts.append("converged" if result.converged else "not converged")
     elif result.mode in CONVERGENCE_MODES:
-        parts.append("convergence unknown")
+        reason = result.unknown_reason
+        parts.append(f"convergence unknown: {reason}" if reason else "convergence unknown")
     return " · ".join(parts)
 
 

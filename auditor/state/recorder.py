@@ -101,9 +101,12 @@ class Recorder:
                          "states": t.states})
         self.flush()
 
-    def end(self, at: float, reason: str, settled: bool, notices: Iterable[str], eks: Any = None) -> None:
+    def end(self, at: float, reason: str, settled: bool, notices: Iterable[str], eks: Any = None,
+            left_out: int = 0) -> None:
         head: dict[str, Any] = {"type": "END", "at": at, "reason": reason, "settled": settled,
                                 "notices": list(notices)}
+        if left_out:
+            head["leftOut"] = left_out
         if eks is not None:
             head["eks"] = eks
         self._write(head)

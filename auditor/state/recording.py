@@ -8,8 +8,9 @@ One record per line, each with a `type` and the time the tool observed it (`at`,
   `batch`: the number of the batch it was delivered in (verify counts each Service once per batch);
 - `TARGETS` (verify with --eks-cluster): one read of a target group's health for a Service (`namespace`, `name`,
   `arn`, `states`: targets per ELBv2 state), at the time it was read; recordings without them replay as before;
-- `END` (last): why the run ended (`reason`: converged | timeout | interrupted | stopped), whether it had
-  `settled`, the `notices` it reported, and the EKS data read at the end (`eks`, when asked for).
+- `END` (last): why the run ended (`reason`: converged | timeout | interrupted | stopped | failed | lost), whether
+  it had `settled`, the `notices` it reported, the EKS data read at the end (`eks`, when asked for), and
+  `leftOut`: how many served objects were left out because their fields have the wrong types (0 when absent).
 Objects are the collector's projections: a recording holds no more than a snapshot does (no Secrets, no
 env values). A recording cut short (the run was killed) replays up to its last complete line. Written by
 `auditor.state.recorder.Recorder`.
@@ -53,6 +54,7 @@ class _Record(msgspec.Struct):
     name: str = ""
     arn: str = ""
     states: dict[str, int] = msgspec.field(default_factory=dict)
+    left_out: int = msgspec.field(default=0, name="leftOut")
 
 
 _DECODE = msgspec.json.Decoder(_Record)
@@ -111,6 +113,7 @@ class Recording:
     settled: bool = False
     notices: list[str] = field(default_factory=list)
     eks: Any = None
+    left_out: int = 0
     truncated: bool = False
     targets: list[Targets] = field(default_factory=list)
 
@@ -226,7 +229,10 @@ def _add(rec: Recording, r: _Record, batch: int) -> int:
     elif r.type == "END":
         if r.eks is not None:
             _check_eks(r.eks)
+        if r.left_out < 0:
+            raise _Bad("END record with a negative leftOut")
         rec.end, rec.reason, rec.settled, rec.notices, rec.eks = r.at, r.reason, r.settled, r.notices, r.eks
+        rec.left_out = r.left_out
     else:
         raise _Bad(f"unknown record type {r.type!r}")
     return batch

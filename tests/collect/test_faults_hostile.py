@@ -273,38 +273,84 @@ def _started(live: LiveCluster) -> BaseException | None:
     return got[0]
 
 
-def test_a_mistyped_object_in_the_first_list_refuses_to_follow_in_one_line(api: ApiDouble, follow: Any,
-                                                                           objects: list[Obj]) -> None:
+def test_a_mistyped_object_in_the_first_list_is_left_out_and_named(api: ApiDouble, follow: Any,
+                                                                    objects: list[Obj]) -> None:
     bad, name = _mistyped_service(objects)
     api.set_state(bad)
-    exc = _started(follow())
-    assert isinstance(exc, CollectionError)
-    assert str(exc) == f"Service {name} left out (mistyped: Expected `array | null`, got `str` - at `$.spec.ports`)"
+    live = follow()
+    assert _started(live) is None
+    why = f"Service {name} left out (mistyped: Expected `array | null`, got `str` - at `$.spec.ports`)"
+    assert live.skipped() == (1, [why])
+    assert tuple(name.split("/")) not in live.objects["Service"]
+    assert why in live.notices()
 
 
-def test_a_mistyped_object_in_a_watch_event_ends_the_feed_in_one_line(api: ApiDouble, follow: Any,
-                                                                      objects: list[Obj]) -> None:
+def test_a_mistyped_object_in_a_watch_event_is_left_out_and_the_feed_goes_on(api: ApiDouble, follow: Any,
+                                                                             objects: list[Obj]) -> None:
     live = follow()
     assert _started(live) is None
     assert api.wait_watches(len(live.objects))
     bad, name = _mistyped_service(objects)
     api.set_state(bad)
-    assert wait_until(lambda: bool(live.state.fatal), timeout=5.0)
-    with pytest.raises(CollectionError) as caught:
-        live.changes(0.1)
-    assert str(caught.value) == (f"following services stopped: Service {name} left out (mistyped: Expected "
-                                 "`array | null`, got `str` - at `$.spec.ports`)")
+    assert wait_until(lambda: live.skipped()[0] == 1, timeout=5.0)
+    assert live.skipped()[1] == [f"Service {name} left out (mistyped: Expected `array | null`, got `str` - at "
+                                 "`$.spec.ports`)"]
+    fixed = copy.deepcopy(objects)  # the same Service, well typed again and relabelled: the feed still delivers
+    [svc] = [o for o in fixed if o["kind"] == "Service" and _ref(o) == name]
+    svc["metadata"].setdefault("labels", {})["fixed"] = "yes"
+    api.set_state(fixed)
+    seen: list[Any] = []
+
+    def delivered() -> bool:
+        seen.extend(live.changes(0.1))
+        return any(c.kind == "Service" and c.name == svc["metadata"]["name"] for c in seen)
+
+    assert wait_until(delivered, timeout=5.0), (seen, live.skipped(), live.notices())
+    assert not live.state.fatal
 
 
-def test_verify_on_a_service_whose_ports_are_a_string_ends_in_one_line(api: ApiDouble, kubeconfig: Path,
-                                                                         tmp_path: Path, objects: list[Obj]) -> None:
+def _ref(obj: Obj) -> str:
+    return f"{obj['metadata'].get('namespace', '')}/{obj['metadata']['name']}"
+
+
+def _unknown_report(tmp_path: Path) -> dict[str, Any]:
+    report: dict[str, Any] = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["summary"]["converged"] is None
+    return report
+
+
+def test_verify_leaves_out_a_service_whose_ports_are_a_string_and_cannot_pass(api: ApiDouble, kubeconfig: Path,
+                                                                              tmp_path: Path,
+                                                                              objects: list[Obj]) -> None:
+    """In the first list: named in one line and in the report, reports written, the verdict unknown (exit 3)."""
     bad, name = _mistyped_service(objects)
     api.set_state(bad)
     code, _, err, _ = _child(["verify", "--before", str(_before(tmp_path)), "--kubeconfig", str(kubeconfig),
-                              "--output-dir", str(tmp_path / "out"), "--timeout", "20"], tmp_path)
+                              "--output-dir", str(tmp_path / "out"), "--timeout", "20", "--settle", "0"], tmp_path)
+    why = f"Service {name} left out (mistyped: Expected `array | null`, got `str` - at `$.spec.ports`)"
     assert code == 3, err
-    assert _lines(err)[-1] == (f"error: Service {name} left out (mistyped: Expected `array | null`, got `str` - "
-                               "at `$.spec.ports`)")
+    assert f"verify: {why}" in _lines(err) and "Traceback" not in err
+    report = _unknown_report(tmp_path)
+    assert why in report["notices"]
+    assert "1 object(s) left out because their fields have the wrong types: the state is incomplete" \
+        in report["notices"]
+
+
+def test_verify_on_a_mistyped_watch_event_goes_on_and_ends_unknown(api: ApiDouble, kubeconfig: Path,
+                                                                    tmp_path: Path, objects: list[Obj]) -> None:
+    bad, name = _mistyped_service(objects)
+
+    def then_break() -> None:  # once verify watches every kind it follows
+        if wait_until(lambda: api.open_watches >= 6, timeout=20.0):
+            api.set_state(bad)
+
+    threading.Thread(target=then_break, daemon=True).start()
+    code, _, err, _ = _child(["verify", "--before", str(_before(tmp_path)), "--kubeconfig", str(kubeconfig),
+                              "--output-dir", str(tmp_path / "out"), "--follow", "--timeout", "8"], tmp_path)
+    why = f"Service {name} left out (mistyped: Expected `array | null`, got `str` - at `$.spec.ports`)"
+    assert code == 3, err
+    assert f"verify: {why}" in _lines(err) and "Traceback" not in err
+    assert why in _unknown_report(tmp_path)["notices"]
 
 
 # -- deadlines ---------------------------------------------------------------------------------
@@ -331,23 +377,3 @@ def test_a_hanging_credential_plugin_is_stopped_at_the_request_timeout(api: ApiD
     lines = _lines(result.stderr)
     assert len(lines) == 1 and "credential plugin get-token gave no answer within 1s; stopped it" in lines[0], lines
     assert not (tmp_path / "s.json").exists()
-
-
-def test_verify_on_a_mistyped_watch_event_ends_with_its_reports(api: ApiDouble, kubeconfig: Path, tmp_path: Path,
-                                                                objects: list[Obj]) -> None:
-    bad, name = _mistyped_service(objects)
-
-    def then_break() -> None:  # once verify watches every kind it follows
-        if wait_until(lambda: api.open_watches >= 6, timeout=20.0):
-            api.set_state(bad)
-
-    threading.Thread(target=then_break, daemon=True).start()
-    code, _, err, _ = _child(["verify", "--before", str(_before(tmp_path)), "--kubeconfig", str(kubeconfig),
-                              "--output-dir", str(tmp_path / "out"), "--follow", "--timeout", "20"], tmp_path)
-    cause = (f"following services stopped: Service {name} left out (mistyped: Expected `array | null`, got `str` "
-             "- at `$.spec.ports`)")
-    assert code == 3, err
-    assert _lines(err)[-1] == f"error: {cause}"
-    assert "Traceback" not in err
-    report = json.loads((tmp_path / "out" / "report.json").read_text())
-    assert report["summary"]["converged"] is None and f"stopped: {cause}" in report["notices"]

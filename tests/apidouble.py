@@ -6,6 +6,10 @@ object carries); `?watch=1` streams chunked JSON lines after the resourceVersion
 events as they come, BOOKMARKs when allowed, and ends after `timeoutSeconds`; a resourceVersion older
 than the kept history gets one `ERROR` event with a 410 Status. `drop_watches()` cuts every open watch
 and `deny_watch()` forbids watching while lists stay allowed.
+
+For event rates a benchmark needs (tens of thousands a second), `prepare()` encodes a sequence of changes
+ahead of time and `publish()` then serves each prepared batch in microseconds: its events go to the log at
+once, and the lists of the kinds it touched are rebuilt only when someone lists them.
 """
 from __future__ import annotations
 
@@ -20,7 +24,7 @@ import struct
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -102,6 +106,21 @@ class Event:
     line: bytes
 
 
+Key = tuple[str, str, str]  # (kind, namespace or "", name)
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Changes encoded by `ApiDouble.prepare()`, served by `publish()`: the events (resourceVersions `after - n + 1`
+    to `after`), what each does to the served objects (None: deleted), the kinds they touch."""
+
+    events: list[Event]
+    entries: list[tuple[Key, tuple[bytes, str] | None]]
+    kinds: frozenset[str]
+    base: int  # the resourceVersion the double must be at when it is published
+    after: int
+
+
 class ApiDouble:
     """Start with `with ApiDouble(objects) as api:`; `api.url`, `api.write_kubeconfig(path)`."""
 
@@ -140,6 +159,11 @@ class ApiDouble:
         self._closing = False
         self._watch_socks: set[Any] = set()
         self._sent: dict[Any, tuple[str, str | None, int]] = {}  # open watch -> (kind, namespace, log position sent)
+        # publish(): kinds whose lists lag the published events (rebuilt on the next list), and how many events
+        # of history a watch may be behind (None: until compaction, as with set_state), like the API server's
+        # watch cache, past which a watch gets 410 Expired.
+        self._stale: set[str] = set()
+        self.history: int | None = None
         self._tls = _make_tls() if tls else None
         self.set_state(objects)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
@@ -197,6 +221,8 @@ class ApiDouble:
         once, as `compact()` does, before any open watch could send the new events (they get 410).
         """
         with self._set_lock:
+            with self._cond:
+                self._refresh_lists()  # after publish(): the state to diff against is the published one
             self._set_state(objects, keep, compact)
 
     def update(self, objects: Iterable[dict[str, Any]] = (), delete: Iterable[tuple[str, str, str]] = (),
@@ -205,6 +231,8 @@ class ApiDouble:
         name) keys in `delete` ("" as the namespace of cluster-scoped kinds), keep everything else. Encodes only
         what it is given (0.4 s for 1,000 Pods of a 100k-Pod cluster, where set_state takes 1.5 s)."""
         with self._set_lock:
+            with self._cond:
+                self._refresh_lists()
             previous = self._objects
             current = dict(previous)
             next_rv = self._states[self._current].rv
@@ -226,6 +254,87 @@ class ApiDouble:
             served = [o for o in self._served if _key(o) not in upserted and _key(o) not in gone] + \
                 list(upserted.values()) if keep else []
             self._commit(current, events, next_rv, served, {e.kind for e in events}, compact=False)
+
+    def prepare(self, steps: Iterable[Iterable[dict[str, Any] | Key]]) -> Iterator[Batch]:
+        """Encode changes now, to be served later by `publish()`, in the same order and with nothing else changing
+        the double in between (a benchmark encodes its whole script before the timed part).
+
+        Each step is a sequence of objects to create or replace and (kind, namespace, name) keys to delete, in the
+        order their events are to come; it becomes one Batch (steps are read one at a time, so the objects of a
+        long script need never all exist at once). As with `update()`, an object whose content does not change
+        makes no event, nor does deleting what is not there. For states set with `keep=False` only (`served()`
+        does not follow published changes)."""
+        with self._set_lock:
+            with self._cond:
+                self._refresh_lists()
+                rv = self._top_rv()
+            if self._served:
+                raise ValueError("prepare()/publish() need states set with keep=False")
+            objects = self._objects
+        overlay: dict[Key, tuple[bytes, str] | None] = {}  # what the prepared steps so far did
+        for step in steps:
+            base = rv
+            events: list[Event] = []
+            entries: list[tuple[Key, tuple[bytes, str] | None]] = []
+            for change in step:
+                key = change if isinstance(change, tuple) else _key(change)
+                old = overlay[key] if key in overlay else objects.get(key)
+                entry: tuple[bytes, str] | None
+                if isinstance(change, tuple):
+                    if old is None:
+                        continue
+                    rv += 1
+                    entry, event = None, _deleted(rv, key, old[0])
+                else:
+                    _, entry, rv, changed = self._diffed(change, old, rv)
+                    if changed is None:
+                        continue
+                    event = changed
+                overlay[key] = entry
+                events.append(event)
+                entries.append((key, entry))
+            yield Batch(events, entries, frozenset(e.kind for e in events), base, rv)
+
+    def publish(self, batch: Batch) -> None:
+        """Serve a prepared batch now: its events go to the log and to open watches at once (no list is rebuilt:
+        the lists of the kinds it touches are, when someone next lists them). With `history` set, the events
+        more than `history` resourceVersions older than the newest are then forgotten: a watch still behind
+        them gets 410 Expired, as from an API server whose watch cache has moved on."""
+        if self.history is not None and self.history < 1:
+            raise ValueError("history must keep at least the newest event")
+        with self._set_lock, self._cond:
+            top = self._top_rv()
+            if batch.base != top:
+                raise ValueError(f"a batch prepared at resourceVersion {batch.base}; the double is at {top}")
+            objects = self._objects
+            for key, entry in batch.entries:
+                if entry is None:
+                    objects.pop(key, None)
+                else:
+                    objects[key] = entry
+            self._log.extend(batch.events)
+            self._stale.update(batch.kinds)
+            if self.history is not None:
+                self._forget(batch.after - self.history)
+            self._cond.notify_all()
+
+    def _top_rv(self) -> int:
+        """Under the lock: the newest resourceVersion (published events can be newer than the listed state)."""
+        rv = self._states[self._current].rv
+        return max(rv, self._log[-1].rv) if self._log else rv
+
+    def _refresh_lists(self) -> None:
+        """Under the lock, after publish(): a state whose lists hold every published change, at the newest
+        resourceVersion, for lists, watches from "now" and the next set_state()/update(). Older states go as
+        `keep_states` says; the events stay (publish's `history` decides what a watch can still catch up on)."""
+        if not self._stale:
+            return
+        stale, self._stale = self._stale, set()
+        rv, previous = self._top_rv(), self._states[self._current]
+        self._current += 1
+        self._states[self._current] = _State(self._current, _lists(self._objects, stale, previous.lists), rv)
+        for old in [v for v in self._states if v <= self._current - self.keep_states]:
+            del self._states[old]
 
     def _set_state(self, objects: Iterable[dict[str, Any]], keep: bool, compact: bool = False) -> None:
         first = not self._states
@@ -275,16 +384,7 @@ class ApiDouble:
         state's (their items are the same)."""
         first = not self._states
         old_lists = self._states[self._current].lists if self._states else {}
-        lists: dict[tuple[str, str | None], list[tuple[str, str, bytes]]] = {}
-        for (kind, ns, name), (data, _) in current.items():
-            if changed is not None and kind not in changed:
-                continue
-            lists.setdefault((kind, None), []).append((ns, name, data))
-            if ns:
-                lists.setdefault((kind, ns), []).append((ns, name, data))
-        new_lists = {key: [e[2] for e in sorted(v, key=lambda e: e[:2])] for key, v in lists.items()}
-        if changed is not None:
-            new_lists.update({key: v for key, v in old_lists.items() if key[0] not in changed})
+        new_lists = _lists(current, changed, old_lists)
         rv = (next_rv // 1000 + 1) * 1000
         with self._cond:
             self._current += 1
@@ -317,6 +417,7 @@ class ApiDouble:
         """Forget every resourceVersion but the current one: lists at older versions get 410, and so do watches
         from them (an open watch that has not yet sent a forgotten event gets an ERROR 410 and ends)."""
         with self._cond:
+            self._refresh_lists()
             self._compact_all()
             self._cond.notify_all()
 
@@ -327,7 +428,8 @@ class ApiDouble:
 
     @property
     def resource_version(self) -> str:
-        return str(self._states[self._current].rv)
+        with self._lock:
+            return str(self._top_rv())
 
     def served(self, kind: str | None = None) -> list[dict[str, Any]]:
         """The objects of the current state as listed: with the resourceVersion the double gave them."""
@@ -416,6 +518,7 @@ class ApiDouble:
         No resourceVersion (or "0"): every current object as ADDED, then what follows. A version older than
         the kept history: one ERROR event with a 410 Status (the caller ends the watch after it). None: not a
         resourceVersion at all (400)."""
+        self._refresh_lists()
         current = self._states[self._current]
         if rv in ("", "0"):
             gv = RESOURCES[kind][0]
@@ -441,7 +544,7 @@ class ApiDouble:
 
     def _bookmark(self, kind: str) -> tuple[bytes, int]:
         """Under the lock: a BOOKMARK at the current resourceVersion (every event up to it was sent)."""
-        rv = self._states[self._current].rv
+        rv = self._top_rv()
         obj: dict[str, Any] = {"kind": kind, "apiVersion": RESOURCES[kind][0],
                                "metadata": {"resourceVersion": str(rv), "creationTimestamp": None}}
         if kind == "Pod":  # what a real server's empty Pod encodes to
@@ -455,6 +558,7 @@ class ApiDouble:
         rv = query.get("resourceVersion", [""])[0]
         match = query.get("resourceVersionMatch", [""])[0]
         with self._lock:
+            self._refresh_lists()
             if token:
                 if rv or match:
                     return 400, _status(400, "BadRequest", "specifying resource version is not allowed when using "
@@ -498,6 +602,23 @@ class ApiDouble:
         gv = RESOURCES[kind][0]
         head = orjson.dumps({"kind": f"{kind}List", "apiVersion": gv, "metadata": meta})
         return 200, head[:-1] + b',"items":[' + b",".join(items[offset:end]) + b"]}"
+
+
+def _lists(current: dict[Key, tuple[bytes, str]], changed: set[str] | None,
+           old_lists: dict[tuple[str, str | None], list[bytes]]) -> dict[tuple[str, str | None], list[bytes]]:
+    """The served lists of `current`, sorted by (namespace, name): of the kinds in `changed` (None: all), the
+    others taken from `old_lists` (their items are the same)."""
+    lists: dict[tuple[str, str | None], list[tuple[str, str, bytes]]] = {}
+    for (kind, ns, name), (data, _) in current.items():
+        if changed is not None and kind not in changed:
+            continue
+        lists.setdefault((kind, None), []).append((ns, name, data))
+        if ns:
+            lists.setdefault((kind, ns), []).append((ns, name, data))
+    new_lists = {key: [e[2] for e in sorted(v, key=lambda e: e[:2])] for key, v in lists.items()}
+    if changed is not None:
+        new_lists.update({key: v for key, v in old_lists.items() if key[0] not in changed})
+    return new_lists
 
 
 def _event(rv: int, type_: str, key: tuple[str, str, str], item: bytes) -> Event:

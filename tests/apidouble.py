@@ -111,12 +111,10 @@ Key = tuple[str, str, str]  # (kind, namespace or "", name)
 
 @dataclass(frozen=True)
 class Batch:
-    """Changes encoded by `ApiDouble.prepare()`, served by `publish()`: the events (resourceVersions `after - n + 1`
-    to `after`), what each does to the served objects (None: deleted), the kinds they touch."""
+    """Changes encoded by `ApiDouble.prepare()`, served by `publish()`: the events, at resourceVersions `base + 1`
+    to `after` (each object is kept once, in its event's line, however long the script)."""
 
     events: list[Event]
-    entries: list[tuple[Key, tuple[bytes, str] | None]]
-    kinds: frozenset[str]
     base: int  # the resourceVersion the double must be at when it is published
     after: int
 
@@ -275,7 +273,6 @@ class ApiDouble:
         for step in steps:
             base = rv
             events: list[Event] = []
-            entries: list[tuple[Key, tuple[bytes, str] | None]] = []
             for change in step:
                 key = change if isinstance(change, tuple) else _key(change)
                 old = overlay[key] if key in overlay else objects.get(key)
@@ -292,8 +289,7 @@ class ApiDouble:
                     event = changed
                 overlay[key] = entry
                 events.append(event)
-                entries.append((key, entry))
-            yield Batch(events, entries, frozenset(e.kind for e in events), base, rv)
+            yield Batch(events, base, rv)
 
     def publish(self, batch: Batch) -> None:
         """Serve a prepared batch now: its events go to the log and to open watches at once (no list is rebuilt:
@@ -307,13 +303,13 @@ class ApiDouble:
             if batch.base != top:
                 raise ValueError(f"a batch prepared at resourceVersion {batch.base}; the double is at {top}")
             objects = self._objects
-            for key, entry in batch.entries:
-                if entry is None:
-                    objects.pop(key, None)
+            for e in batch.events:  # the served objects as lists will show them (rebuilt when listed)
+                if e.type == "DELETED":
+                    objects.pop((e.kind, e.namespace, e.name), None)
                 else:
-                    objects[key] = entry
+                    objects[(e.kind, e.namespace, e.name)] = (_item(e), str(e.rv))
+                self._stale.add(e.kind)
             self._log.extend(batch.events)
-            self._stale.update(batch.kinds)
             if self.history is not None:
                 self._forget(batch.after - self.history)
             self._cond.notify_all()
@@ -626,6 +622,13 @@ def _event(rv: int, type_: str, key: tuple[str, str, str], item: bytes) -> Event
     head = b'{"type":"%s","object":{"kind":"%s","apiVersion":"%s"' % (
         type_.encode(), kind.encode(), RESOURCES[kind][0].encode())
     return Event(rv, type_, kind, ns, name, head + (b"," + item[1:] if item != b"{}" else b"}") + b"}\n")
+
+
+def _item(event: Event) -> bytes:
+    """The object of an ADDED or MODIFIED event as a list item (what `_event` was given)."""
+    head = len(b'{"type":"","object":{"kind":"","apiVersion":""') + len(event.type) + len(event.kind) + \
+        len(RESOURCES[event.kind][0])
+    return b"{" + event.line[head + 1:-2]
 
 
 def _expired(rv: str, current: int) -> bytes:

@@ -1,10 +1,11 @@
 """Real-shaped Kubernetes objects for the API double: what a 1.33 API server returns, managedFields included."""
 from __future__ import annotations
 
+import datetime
 import uuid
 import zlib
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 CONTROLLER = "endpointslice-controller.k8s.io"
 T0 = "2025-06-01T08:00:00Z"
@@ -209,3 +210,124 @@ def cluster(pods: int = 20, services: int = 4, nodes: int = 3, namespaces: int =
         yield endpointslice(svc, members, zones)
         if with_workloads:
             yield from workloads(ns, f"app-{s}", s, len(members), pdb=s % 2 == 0)
+
+
+# -- a rotation in progress: the objects' states between BEFORE and AFTER (bench/bench_rotation.py) ----------------
+
+class Endpoint(NamedTuple):
+    """One Pod as an endpoint of its Service's slice (conditions as the EndpointSlice controller sets them)."""
+
+    ip: str
+    node: str
+    pod: str  # name
+    uid: str
+    ready: bool
+    serving: bool
+    terminating: bool
+
+
+def timestamp(epoch: float) -> str:
+    return datetime.datetime.fromtimestamp(epoch, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# The changes below are made in place, on the object given, which is returned (copy it first to keep it): a
+# benchmark moves a hundred thousand Pods through them.
+
+def cordoned(node_obj: dict[str, Any], at: float) -> dict[str, Any]:
+    """The Node after `kubectl cordon` at `at` (epoch seconds), as a node group update does to the nodes it replaces."""
+    node_obj["spec"]["unschedulable"] = True
+    node_obj["spec"]["taints"] = [{"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule",
+                                   "timeAdded": timestamp(at)}]
+    return node_obj
+
+
+def terminating(pod_obj: dict[str, Any], at: float, grace: int = 30) -> dict[str, Any]:
+    """The Pod evicted at `at`: a deletionTimestamp `grace` seconds on, no longer ready (it still runs and serves)."""
+    meta = pod_obj["metadata"]
+    meta["deletionTimestamp"] = timestamp(at + grace)
+    meta["deletionGracePeriodSeconds"] = grace
+    _readiness(pod_obj, False, timestamp(at))
+    return pod_obj
+
+
+def replacement(ns: str, app: str, n: int, node_obj: dict[str, Any], at: float) -> dict[str, Any]:
+    """A new Pod of `app` created at `at`, scheduled to `node_obj`: Pending, its container being created, no IP yet
+    (a new object)."""
+    when = timestamp(at)
+    out = pod(ns, app, n, node_obj["metadata"]["name"], "")
+    out["metadata"]["creationTimestamp"] = when
+    status = out["status"]
+    del status["podIP"], status["podIPs"]
+    status.update(phase="Pending", hostIP=node_obj["status"]["addresses"][0]["address"], startTime=when)
+    status["conditions"] = [{"type": t, "status": "True" if t == "PodScheduled" else "False", "lastProbeTime": None,
+                             "lastTransitionTime": when}
+                            for t in ("PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady",
+                                      "PodScheduled")]
+    for cs in status["containerStatuses"]:
+        cs.update(ready=False, started=False, state={"waiting": {"reason": "ContainerCreating"}})
+        del cs["containerID"]
+    return out
+
+
+def running(pod_obj: dict[str, Any], ip: str, at: float, ready: bool) -> dict[str, Any]:
+    """The Pending `replacement()` running with `ip` since `at`, ready or not (its readiness probe)."""
+    when = timestamp(at)
+    status = pod_obj["status"]
+    if status["phase"] == "Pending":
+        status.update(phase="Running", podIP=ip, podIPs=[{"ip": ip}])
+        for cond in status["conditions"]:
+            if cond["type"] in ("PodReadyToStartContainers", "Initialized"):
+                cond["status"], cond["lastTransitionTime"] = "True", when
+        n = pod_obj["metadata"]["uid"]
+        for cs in status["containerStatuses"]:
+            cs.update(started=True, state={"running": {"startedAt": when}}, containerID=f"containerd://{n}")
+    _readiness(pod_obj, ready, when)
+    return pod_obj
+
+
+def _readiness(pod_obj: dict[str, Any], ready: bool, when: str) -> None:
+    for cond in pod_obj["status"]["conditions"]:
+        if cond["type"] in ("Ready", "ContainersReady"):
+            cond["status"], cond["lastTransitionTime"] = ("True" if ready else "False"), when
+            if ready:
+                cond.pop("reason", None)
+            else:
+                cond["reason"] = "ContainersNotReady"
+    for cs in pod_obj["status"]["containerStatuses"]:
+        cs["ready"] = ready
+
+
+def endpointslice_of(svc: dict[str, Any], members: list[Endpoint], zones: dict[str, str],
+                     trigger: float) -> dict[str, Any]:
+    """The Service's controller-managed slice listing `members`, written for a change at `trigger` (epoch seconds)."""
+    out = endpointslice(svc, [], zones)
+    ns = svc["metadata"]["namespace"]
+    out["metadata"]["annotations"]["endpoints.kubernetes.io/last-change-trigger-time"] = timestamp(trigger)
+    out["endpoints"] = [{"addresses": [e.ip],
+                         "conditions": {"ready": e.ready, "serving": e.serving, "terminating": e.terminating},
+                         "nodeName": e.node, "zone": zones.get(e.node, ""),
+                         "targetRef": {"kind": "Pod", "namespace": ns, "name": e.pod, "uid": e.uid}}
+                        for e in members]
+    return out
+
+
+def endpoints_of(svc: dict[str, Any], members: list[Endpoint], trigger: float) -> dict[str, Any]:
+    """The Service's v1 Endpoints as the endpoints controller writes them: ready Pods in `addresses`, Pods not
+    ready yet in `notReadyAddresses`, terminating Pods left out."""
+    out = endpoints(svc, [])
+    ns = svc["metadata"]["namespace"]
+    out["metadata"]["annotations"]["endpoints.kubernetes.io/last-change-trigger-time"] = timestamp(trigger)
+
+    def address(e: Endpoint) -> dict[str, Any]:
+        return {"ip": e.ip, "nodeName": e.node, "targetRef": {"kind": "Pod", "namespace": ns, "name": e.pod,
+                                                              "uid": e.uid}}
+
+    subset: dict[str, Any] = {}
+    ready = [address(e) for e in members if e.ready and not e.terminating]
+    waiting = [address(e) for e in members if not e.ready and not e.terminating]
+    if ready:
+        subset["addresses"] = ready
+    if waiting:
+        subset["notReadyAddresses"] = waiting
+    out["subsets"] = [{**subset, "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]}] if subset else []
+    return out

@@ -68,8 +68,10 @@ def test_published_batches_are_watched_in_order_and_listed(api: ApiDouble, objec
     assert watched[2]["object"]["metadata"]["labels"]["v"] == "2"
     listed = orjson.loads(_get(api, "/api/v1/pods").read())
     assert listed["metadata"]["resourceVersion"] == str(start + 3)  # the list holds every published change
-    names = [i["metadata"]["name"] for i in listed["items"]]
-    assert pods[2]["metadata"]["name"] not in names and len(names) == len(pods) - 1
+    by_name = {i["metadata"]["name"]: i for i in listed["items"]}
+    assert pods[2]["metadata"]["name"] not in by_name and len(by_name) == len(pods) - 1
+    last = {k: v for k, v in watched[2]["object"].items() if k not in ("kind", "apiVersion")}
+    assert by_name[pods[0]["metadata"]["name"]] == last  # listed as the last event served it
     assert _events(_get(api, "/api/v1/pods", watch=1, resourceVersion=start + 3, timeoutSeconds=0.2)) == []
 
 

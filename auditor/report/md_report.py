@@ -15,6 +15,8 @@ MIN_ROW = 20  # the shortest a finding's row in the Markdown can be ("| info | K
 MD_ROWS = 10  # rows of one evidence table in the Markdown (the HTML shows more, report.json all)
 MD_INFO_ROWS = 20  # info findings listed per rule in the Markdown (no evidence block each); the rest are counted
 _ICONS = {"error": "🔴", "warning": "🟠", "info": "🔵"}
+# per banner style (auditor.report.view.VERDICT_STYLES): an unknown verdict is neither a pass nor a failure
+_VERDICT_MARKS = {"pass": "✅", "fail": "❌", "unknown": "⚠️"}
 
 
 def _safe_url(url: str | None) -> str | None:
@@ -45,7 +47,8 @@ def render_md(result: AuditResult, full_report: str = DEFAULT_FULL_REPORT, repor
         fix_focus, fix_here = _first_fixes(focus, [f for items in by_rule.values() for f in items])
         return template.render(**view, kept=kept, kept_by_rule=by_rule, left_out=len(findings) - k,
                                sup_limit=sup, notice_limit=notes, full_report=full_report, marker=MARKER,
-                               report_link=link, icon=_ICONS, md_rows=MD_ROWS, not_run_rules=view["skipped"],
+                               report_link=link, icon=_ICONS, verdict_marks=_VERDICT_MARKS, md_rows=MD_ROWS,
+                               not_run_rules=view["skipped"],
                                md_info_rows=MD_INFO_ROWS, id=id, focus_ids={id(f) for f in focus},
                                fix_here=fix_here, fix_focus=fix_focus)
     # Every finding takes a table row of at least MIN_ROW characters: past MD_LIMIT / MIN_ROW findings the whole

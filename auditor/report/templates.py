@@ -43,6 +43,13 @@ def md_code(lines: object, indent: str = "") -> Clean:
     return Clean("\n".join(indent + line for line in [fence + "sh", *body, fence]))
 
 
+class CleanMarkup(Markup, Clean):
+    """HTML a renderer built from text it already showed (every unseen character written out): the last pass
+    leaves it be, so a large block (the HTML's findings data) is not scanned twice."""
+
+    __slots__ = ()
+
+
 def _last_pass(value: object) -> object:
     """Every `{{ }}` of every template, last: unseen characters shown, whatever the template forgot. Text a
     filter already made clean (Clean) is left be; Markup stays Markup (showing adds no markup); tabs and

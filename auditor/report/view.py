@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from auditor import __version__
-from auditor.model import CONVERGENCE_MODES, AuditResult, Finding, NotRun, RuleInfo, Severity
+from auditor.model import CONVERGENCE_MODES, AuditResult, Finding, Gate, NotRun, RuleInfo, Severity
 from auditor.report import groups as reportgroups
 
 _INSIGHT_ORDER = {"ERROR": 0, "WARNING": 1, "UNKNOWN": 2, "PASSING": 3}
@@ -288,6 +288,22 @@ def verdict_detail(result: AuditResult) -> str:
     return " · ".join(parts)
 
 
+#: The banner's look per gate: UNKNOWN (exit 3) is neither a pass nor a failure and looks like neither.
+VERDICT_STYLES = {Gate.PASS: "pass", Gate.FAIL: "fail", Gate.UNKNOWN: "unknown"}
+
+
+def unknown_note(result: AuditResult) -> str:
+    """Under an UNKNOWN verdict: what it means, and the rules that could not run when the run named no reason
+    (verdict_detail gives the reason it named)."""
+    if result.gate is not Gate.UNKNOWN:
+        return ""
+    note = "neither pass nor fail (exit 3): the run could not see everything it judges"
+    gaps = [r.rule for r in result.runs if not r.ran and r.reason in (NotRun.KIND_MISSING, NotRun.NO_DATA)]
+    if gaps and not result.unknown_reason:
+        note += f"; could not run on this data: {', '.join(gaps)}"
+    return note
+
+
 def header(cluster: dict[str, Any], eks: dict[str, Any] | None) -> list[tuple[str, str]]:
     """Where the state came from, as (label, value) pairs for the top of every report."""
     out = [(label, str(cluster[key])) for key, label in
@@ -349,6 +365,7 @@ def build_view(result: AuditResult) -> dict[str, Any]:
         "rule_order": rule_order(result, by_rule), "skipped": not_run(result),
         "notices": collection_notices(result), "tool_version": __version__,
         "verdict": result.gate.label, "verdict_detail": verdict_detail(result),
+        "verdict_style": VERDICT_STYLES[result.gate], "unknown_note": unknown_note(result),
         "fail_on": result.fail_on.label if result.fail_on else "never",
         "severities": [s.label for s in sorted(Severity, reverse=True)],
         "namespaces": namespaces, "cluster": result.cluster or {},

@@ -3,11 +3,9 @@ from __future__ import annotations
 
 import gc
 import logging
-import re
-import threading
 import time
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Iterable, Optional, Protocol
+from typing import Any, Callable, Optional, Protocol
 
 from auditor.app.inputs import baseline_of, check_target, output_dir, with_options
 from auditor.app.publish import finish
@@ -21,7 +19,17 @@ from auditor.app.verify_end import (
     strict,
     write_last_state,
 )
-from auditor.app.verify_io import check_paths, projected_only, release_memory, trim
+from auditor.app.verify_io import (
+    check_paths,
+    clean_line,
+    clock_text,
+    live_cluster,
+    names,
+    projected_only,
+    read_eks,
+    release_memory,
+    trim,
+)
 from auditor.app.verify_lb import LoadBalancerSide
 from auditor.engine.follow import FOLLOWED_KINDS, Follower
 from auditor.errors import CollectionError
@@ -36,9 +44,11 @@ LOG = logging.getLogger(__name__)
 #: Changes of one moment come on several watches (a Service, its slices, its Pods): gather them this long
 #: into one batch, as kube-proxy batches its own syncs (its minimum sync period is 1 s).
 COALESCE_SECONDS = 0.05
+#: While changes keep coming, the touched Services are re-judged at least this often (more rarely when judging
+#: takes long: see _Run._evaluate_now).
+EVALUATE_EVERY = 0.5
 #: With --eks-cluster, the end of --timeout kept for reading EKS: this much at most, a quarter of it at least.
 EKS_RESERVE_SECONDS = 20.0
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 class Source(Protocol):
@@ -88,7 +98,7 @@ def verify(settings: VerifySettings, *, echo: Callable[[str], None], source: Opt
     try:
         context = server = ""
         if source is None:
-            source, context, server = _live_cluster(settings)
+            source, context, server = live_cluster(settings)
         run = _Run(settings, before, source, clock, echo, recorder)
         interrupted = run.follow(context, server)
         if run.follower is None:  # never read the cluster
@@ -103,20 +113,6 @@ def verify(settings: VerifySettings, *, echo: Callable[[str], None], source: Opt
     return replace(verified, error=error) if error is not None else verified
 
 
-def _live_cluster(settings: VerifySettings) -> tuple[Source, str, str]:
-    """The live cluster to follow, and its context and server for the report."""
-    from auditor.collect.kube import Cluster  # the kubernetes client loads only when needed
-    from auditor.collect.watch import LiveCluster
-
-    # A bad kubeconfig will not fix itself: it fails here. Every list request ends by --timeout (the
-    # watches are bounded by their own server timeout and end when the run does).
-    cluster = Cluster(replace(settings.cluster, time_limit=settings.timeout))
-    # What the collector has to say (a watch denied, a relist) reaches stderr and the report through
-    # source.notices(), once each.
-    live = LiveCluster(cluster, FOLLOWED_KINDS, poll_interval=settings.interval, say=lambda _t: None)
-    return live, cluster.context, cluster.server
-
-
 def _end(run: _Run, interrupted: bool) -> Verified:
     """The run is over: the last state, the final comparison, the recording's END, the reports."""
     settings, follower, source, recorder = run.settings, run.follower, run.source, run.recorder
@@ -126,7 +122,7 @@ def _end(run: _Run, interrupted: bool) -> Verified:
         run.lb.feed(follower.timeline, follower.ready_before, recorder, run._note)
     ending = run.ending(interrupted)
     if settings.eks is not None:
-        ending.eks = _read_eks(settings.eks, run.say, run.deadline - run.clock())
+        ending.eks = read_eks(settings.eks, run.say, run.deadline - run.clock())
     final = settings.report.output_dir / SNAPSHOT_NAME
     write_last_state(follower, final, ending, run.source_info, warn=run.say)
     if hasattr(source, "objects"):
@@ -184,6 +180,7 @@ class _Run:
         self.checked: tuple[int, AuditResult] | None = None  # the last whole-state comparison, at which version
         self.notes: list[str] = []
         self._dropped = 0
+        self._evaluate_after = 0.0  # while changes keep coming, no re-judging before this time
         self.lb: LoadBalancerSide | None = None  # with --eks-cluster: the target groups' health
 
     def follow(self, context: str, server: str) -> bool:
@@ -217,14 +214,15 @@ class _Run:
                             started=listed)
         if self.recorder is not None:
             self.recorder.begin(listed, self.source_info, FOLLOWED_KINDS)
-        drain = getattr(self.source, "drain_lines", None)
-        # The collector hands its lines out a chunk at a time, keeping a digest of each: decoded, the JSON goes.
-        chunks = drain() if drain is not None else iter(self.source.snapshot().items())
-        for kind, lines in chunks:
-            follower.load(kind, lines, listed)
+        drain = getattr(self.source, "drain_objects", None)
+        # The collector hands its lines out a chunk at a time (with the objects it decoded to check them),
+        # keeping a digest of each: loaded, the JSON goes.
+        chunks = drain() if drain is not None else ((k, v, None) for k, v in self.source.snapshot().items())
+        for kind, lines, objs in chunks:
+            follower.load(kind, lines, listed, objs)
             if self.recorder is not None:
                 self.recorder.listed(kind, lines, listed)
-            del lines  # the next chunk replaces it: one chunk of JSON at a time
+            del lines, objs  # the next chunk replaces it: one chunk of JSON at a time
             trim()  # hand the chunk's JSON back now: the decoded objects grow from other memory
         del chunks
         release_memory()
@@ -235,7 +233,7 @@ class _Run:
         self.follower = follower
         count = sum(len(v) for v in follower.objects.values())
         took = getattr(self.source, "list_seconds", 0.0)
-        self.say(_line(f"verify: listed {count} objects" + (f" in {took:.1f}s" if took else "")
+        self.say(clean_line(f"verify: listed {count} objects" + (f" in {took:.1f}s" if took else "")
                        + "; watching for changes"))
         follower.evaluate(listed)
         self._progress(listed, force=True)
@@ -253,10 +251,9 @@ class _Run:
             try:
                 batch = self.source.changes(timeout=max(0.01, min(0.5, self.follow_until - now)))
                 gather = self.clock() + COALESCE_SECONDS
-                while batch and self.clock() < gather:  # what the other kinds' watches deliver with it
+                more = batch
+                while more and self.clock() < gather:  # what the other kinds' watches deliver with it
                     more = self.source.changes(timeout=0.01)
-                    if not more:
-                        break
                     batch += more
             except CollectionError as exc:  # a feed died (LiveState.fail): no verdict can hold without it
                 self.reason, self.lost = "lost", str(exc)
@@ -277,7 +274,9 @@ class _Run:
                 return
             if self.lb is not None:
                 self.lb.feed(follower.timeline, follower.ready_before, self.recorder, self._note)
-            verdict = follower.evaluate(now)
+            if not self._evaluate_now(now, busy=bool(more)):
+                continue  # changes keep coming: applied (the timeline has them), judged a little later
+            verdict = follower.verdict
             if verdict.converged:
                 self.streak = self.streak if self.streak is not None else now
             else:
@@ -293,6 +292,19 @@ class _Run:
             if self.full_ok:
                 self.reason = "converged"
                 return
+
+    def _evaluate_now(self, now: float, busy: bool) -> bool:
+        """Whether to re-judge the touched Services now: whenever the changes pause, and while they keep coming
+        at most as often as keeps judging to about a third of the time (applying them must keep up with the
+        watches, or they fall behind the server's window and relist)."""
+        assert self.follower is not None
+        if busy and self.clock() < self._evaluate_after:
+            return False
+        began = time.monotonic()
+        self.follower.evaluate(now)
+        cost = time.monotonic() - began
+        self._evaluate_after = self.clock() + max(EVALUATE_EVERY, 2 * cost)
+        return True
 
     def settled(self, now: float) -> bool:
         """Converged (judged strictly, as the watches see it) for the whole settle window."""
@@ -354,17 +366,17 @@ class _Run:
         left = sorted(f"{ns}/{name}" for ns, name in follower.verdict.not_converged)
         down = sorted(f"{ns}/{name}" for ns, name in follower.timeline.down_now())
         if left:
-            text = f"{len(left)} Service(s) not converged: " + _names(left)
+            text = f"{len(left)} Service(s) not converged: " + names(left)
         elif self.streak is not None and not self.settled(now) and not self.settings.follow:
             text = f"converged; settling ({self.settle:g}s)"
         else:
             text = "converged"
         if down:
-            text += f"; {len(down)} at zero ready endpoints: " + _names(down)
+            text += f"; {len(down)} at zero ready endpoints: " + names(down)
         if text == self._said or (not force and now - self._said_at < 1.0):
             return
         self._said, self._said_at = text, now
-        self.say(_line(f"verify {_clock(now - self.start)}: {text}"))
+        self.say(clean_line(f"verify {clock_text(now - self.start)}: {text}"))
 
     def progress_final(self) -> None:
         """The last progress line, whatever the rate limit held back."""
@@ -373,50 +385,4 @@ class _Run:
     def _note(self, text: str) -> None:
         if text not in self.notes:
             self.notes.append(text)
-            self.say(_line(f"verify: {text}"))
-
-
-def _read_eks(reader: Callable[[], dict[str, Any] | None], say: Callable[[str], None],
-              budget: float) -> dict[str, Any] | None:
-    """The EKS data, read within `budget` seconds (what is left of --timeout): a credential chain or an endpoint
-    that hangs is left behind in its daemon thread (the process ends without it), and the report says so."""
-    if budget <= 0:
-        say("verify: EKS data not read: --timeout reached")
-        return None
-    box: dict[str, Any] = {}
-
-    def read() -> None:
-        try:
-            box["eks"] = reader()
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
-            box["error"] = exc
-
-    worker = threading.Thread(target=read, name="eks", daemon=True)
-    worker.start()
-    worker.join(budget)
-    if worker.is_alive():
-        say(f"verify: EKS data not read: no answer within {budget:.0f}s (the rest of --timeout)")
-        return None
-    error = box.get("error")
-    if isinstance(error, CollectionError):
-        say(_line(f"verify: EKS data not read: {error}"))
-        return None
-    if error is not None:
-        raise error
-    eks: dict[str, Any] | None = box.get("eks")
-    return eks
-
-
-def _names(names: Iterable[str]) -> str:
-    items = list(names)
-    return ", ".join(items[:3]) + (f" and {len(items) - 3} more" if len(items) > 3 else "")
-
-
-def _line(text: str) -> str:
-    """One line whatever the cluster or the error put in it."""
-    return _CONTROL.sub(" ", text)[:400]
-
-
-def _clock(seconds: float) -> str:
-    s = int(max(0.0, seconds))
-    return f"{s // 60}:{s % 60:02d}"
+            self.say(clean_line(f"verify: {text}"))

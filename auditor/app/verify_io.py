@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import gc
 import os
+import re
+import threading
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterable
 
 from auditor.app.verify_end import SNAPSHOT_NAME, VerifySettings
 from auditor.engine.follow import FOLLOWED_KINDS
-from auditor.errors import InputError
+from auditor.errors import CollectionError, InputError
 from auditor.state.recorder import object_kind
 
 
@@ -67,3 +70,66 @@ def trim() -> None:
 
 
 _LIBC: Any = None
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def read_eks(reader: Callable[[], dict[str, Any] | None], say: Callable[[str], None],
+              budget: float) -> dict[str, Any] | None:
+    """The EKS data, read within `budget` seconds (what is left of --timeout): a credential chain or an endpoint
+    that hangs is left behind in its daemon thread (the process ends without it), and the report says so."""
+    if budget <= 0:
+        say("verify: EKS data not read: --timeout reached")
+        return None
+    box: dict[str, Any] = {}
+
+    def read() -> None:
+        try:
+            box["eks"] = reader()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+            box["error"] = exc
+
+    worker = threading.Thread(target=read, name="eks", daemon=True)
+    worker.start()
+    worker.join(budget)
+    if worker.is_alive():
+        say(f"verify: EKS data not read: no answer within {budget:.0f}s (the rest of --timeout)")
+        return None
+    error = box.get("error")
+    if isinstance(error, CollectionError):
+        say(clean_line(f"verify: EKS data not read: {error}"))
+        return None
+    if error is not None:
+        raise error
+    eks: dict[str, Any] | None = box.get("eks")
+    return eks
+
+
+def names(names: Iterable[str]) -> str:
+    items = list(names)
+    return ", ".join(items[:3]) + (f" and {len(items) - 3} more" if len(items) > 3 else "")
+
+
+def clean_line(text: str) -> str:
+    """One line whatever the cluster or the error put in it."""
+    return _CONTROL.sub(" ", text)[:400]
+
+
+def clock_text(seconds: float) -> str:
+    s = int(max(0.0, seconds))
+    return f"{s // 60}:{s % 60:02d}"
+
+
+def live_cluster(settings: VerifySettings) -> tuple[Any, str, str]:
+    """The live cluster to follow, and its context and server for the report."""
+    from auditor.collect.kube import Cluster  # the kubernetes client loads only when needed
+    from auditor.collect.watch import LiveCluster
+
+    # A bad kubeconfig will not fix itself: it fails here. Every list request ends by --timeout (the
+    # watches are bounded by their own server timeout and end when the run does).
+    cluster = Cluster(replace(settings.cluster, time_limit=settings.timeout))
+    # What the collector has to say (a watch denied, a relist) reaches stderr and the report through
+    # source.notices(), once each.
+    live = LiveCluster(cluster, FOLLOWED_KINDS, poll_interval=settings.interval, say=lambda _t: None)
+    return live, cluster.context, cluster.server

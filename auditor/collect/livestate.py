@@ -17,6 +17,7 @@ import orjson
 
 from auditor.collect.stream import DECODE_ERRORS, HEAD
 from auditor.errors import CollectionError
+from auditor.state.objects import KubeObject
 
 LOG = logging.getLogger(__name__)
 
@@ -35,6 +36,7 @@ class Change:
     line: bytes  # the projected object (one JSON line, kind and apiVersion first); for DELETED the last known
     at: float  # time.time() when the tool received it
     resource_version: str = ""  # the object's metadata.resourceVersion ("" when unknown)
+    obj: KubeObject | None = None  # `line` decoded as the auditor reads it, when the watch already did
 
 
 @dataclass
@@ -71,8 +73,9 @@ class Feed:
     error: str = ""  # why it is not following right now ("" when healthy)
 
 
-#: one watch event to apply: (ADDED | MODIFIED | DELETED, (namespace, name), projected line, resourceVersion)
-Event = tuple[str, tuple[str, str], bytes, str]
+#: one watch event to apply: (ADDED | MODIFIED | DELETED, (namespace, name), projected line, resourceVersion,
+#: the line decoded)
+Event = tuple[str, tuple[str, str], bytes, str, KubeObject | None]
 
 
 def _digest(line: bytes) -> bytes:
@@ -94,6 +97,7 @@ class LiveState:
         self._notices: list[str] = []
         self._said: set[str] = set()
         self.fatal = ""  # a feed that died (a cap hit, a bug): the run cannot go on saying anything true
+        self.first: dict[str, dict[tuple[str, str], KubeObject]] = {}  # the first lists, decoded (drain_objects)
         self.skipped_count = 0
         self.skipped: list[str] = []  # mistyped objects left out (one line each): the state is incomplete
 
@@ -154,6 +158,31 @@ class LiveState:
         while chunks:
             yield chunks.popleft()
 
+    def drain_objects(self, chunk: int = 2000) -> Iterator[tuple[str, list[bytes], list[KubeObject | None]]]:
+        """`drain_lines` with each line's object as the check decoded it (None where it was not kept): the
+        first lists are decoded once. The decoded objects are handed over, not kept."""
+        first, self.first = self.first, {}
+        for kind, lines_and_keys in self._drain_keyed(chunk):
+            objs = first.get(kind, {})
+            yield kind, [line for _, line in lines_and_keys], [objs.pop(key, None) for key, _ in lines_and_keys]
+
+    def _drain_keyed(self, chunk: int) -> Iterator[tuple[str, list[tuple[tuple[str, str], bytes]]]]:
+        chunks: deque[tuple[str, list[tuple[tuple[str, str], bytes]]]] = deque()
+        with self.cond:
+            self.digests = True
+            for kind, store in self.objects.items():
+                out: list[tuple[tuple[str, str], bytes]] = []
+                for key, line in store.items():
+                    store[key] = _digest(line)
+                    out.append((key, line))
+                    if len(out) >= chunk:
+                        chunks.append((kind, out))
+                        out = []
+                if out:
+                    chunks.append((kind, out))
+        while chunks:
+            yield chunks.popleft()
+
     # -- the watches' side -------------------------------------------------------------------
 
     def replace(self, feed: Feed, lines: dict[tuple[str, str], bytes], rv: str, at: float) -> None:
@@ -183,7 +212,7 @@ class LiveState:
         changes = []
         with self.cond:
             store = self.objects.setdefault(feed.kind, {})
-            for type_, key, line, obj_rv in batch:
+            for type_, key, line, obj_rv, obj in batch:
                 if type_ == DELETED:
                     if store.pop(key, None) is None:
                         self.stats.duplicates += 1
@@ -194,7 +223,7 @@ class LiveState:
                         self.stats.duplicates += 1
                         continue
                     store[key] = kept
-                changes.append(Change(feed.kind, type_, key[0], key[1], line, at, obj_rv))
+                changes.append(Change(feed.kind, type_, key[0], key[1], line, at, obj_rv, obj))
             if rv:
                 feed.rv = rv
             self.stats.events += len(batch)

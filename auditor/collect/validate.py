@@ -27,6 +27,24 @@ def mistyped(kind: str, line: bytes) -> str:
     try:
         _OBJECT.decode(line)
         return ""
+    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
+        return _why(kind, line)
+
+
+def checked(kind: str, line: bytes) -> KubeObject | str:
+    """The projected `line` decoded as the auditor reads it (the one decode a followed object gets), or one line
+    naming the object and why it cannot be (`mistyped`)."""
+    try:
+        obj: KubeObject = _OBJECT.decode(line)
+        return obj
+    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
+        return _why(kind, line)
+
+
+def _why(kind: str, line: bytes) -> str:
+    try:
+        _OBJECT.decode(line)
+        why = "mistyped"
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         why = f"mistyped: {one_line(str(exc))}"
     except RecursionError:

@@ -34,6 +34,7 @@ from auditor.collect.livestate import Change, Feed, LiveState, WatchStats
 from auditor.collect.watchfeed import FeedWatcher, list_feed
 from auditor.errors import CollectionError
 from auditor.state import kinds as registry
+from auditor.state.objects import KubeObject
 
 LOG = logging.getLogger(__name__)
 
@@ -130,10 +131,11 @@ class LiveCluster:
     def _list_all(self, feeds: list[Feed], version: str) -> list[_Listed | BaseException]:
         """Every feed's first list, in parallel threads, at `version` when given; an exception where one failed."""
         results: dict[int, _Listed | BaseException] = {}
+        decoded: list[dict[tuple[str, str], KubeObject]] = [{} for _ in feeds]
 
         def read(i: int, feed: Feed) -> None:
             try:
-                results[i] = list_feed(self.cluster, feed, version, self.state.skip)
+                results[i] = list_feed(self.cluster, feed, version, self.state.skip, decoded[i])
             except BaseException as exc:  # noqa: BLE001 - handed to start()
                 results[i] = exc
 
@@ -143,6 +145,8 @@ class LiveCluster:
             t.start()
         for t in threads:
             t.join()
+        for feed, objs in zip(feeds, decoded, strict=True):
+            self.state.first.setdefault(feed.kind, {}).update(objs)
         return [results[i] for i in range(len(feeds))]
 
     def _give_up_on(self, feeds: list[Feed], listed: list[_Listed | BaseException]) -> None:
@@ -180,6 +184,10 @@ class LiveCluster:
     def forget_lines(self) -> None:
         """Keep a digest of each object instead of its line (`LiveState.forget_lines`)."""
         self.state.forget_lines()
+
+    def drain_objects(self, chunk: int = 2000) -> Iterator[tuple[str, list[bytes], list[KubeObject | None]]]:
+        """The first lists as (kind, lines, the lines decoded) chunks (`LiveState.drain_objects`)."""
+        return self.state.drain_objects(chunk)
 
     def drain_lines(self, chunk: int = 2000) -> Iterator[tuple[str, list[bytes]]]:
         """The first lists as (kind, lines) chunks, each line replaced by its digest as it is handed out

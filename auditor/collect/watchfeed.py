@@ -22,8 +22,9 @@ from auditor.collect.livestate import ADDED, DELETED, MODIFIED, Event, Feed, Liv
 from auditor.collect.options import relist_backoff
 from auditor.collect.project import project
 from auditor.collect.stream import DECODE_ERRORS, HEAD, Expired, Failed
-from auditor.collect.validate import mistyped
+from auditor.collect.validate import checked
 from auditor.errors import CollectionError
+from auditor.state.objects import KubeObject
 
 LOG = logging.getLogger(__name__)
 
@@ -32,17 +33,23 @@ _WATCH_FAILURES = (Failed, Gone, Refused, RequestFailed, CollectionError, urllib
                    msgspec.DecodeError, msgspec.ValidationError)
 
 
-def list_feed(cluster: Cluster, feed: Feed, version: str, skip: Callable[[str], None] | None = None
-              ) -> tuple[dict[tuple[str, str], bytes], str, bool]:
+_Lines = tuple[dict[tuple[str, str], bytes], str, bool]
+
+
+def list_feed(cluster: Cluster, feed: Feed, version: str, skip: Callable[[str], None] | None = None,
+              decoded: dict[tuple[str, str], KubeObject] | None = None) -> _Lines:
     """One kind in one scope: (projected lines by (namespace, name), the list's resourceVersion, exact).
 
     At `version` when given (410 or 400 there: the latest); a continue token that expires restarts the
     list, then falls back to one unpaginated list, as the snapshot does. A mistyped object is left out and
-    named through `skip` (without it, Mistyped is raised)."""
+    named through `skip` (without it, Mistyped is raised). `decoded`, when given, gets each object as decoded
+    for the check (what the follower reads: it is not decoded twice)."""
     exact = bool(version)
     restarts, unpaginated = 0, False
     while True:
         lines: dict[tuple[str, str], bytes] = {}
+        if decoded is not None:
+            decoded.clear()  # a restarted list starts over
         list_rv = ""
         pages = 0
         try:
@@ -52,7 +59,7 @@ def list_feed(cluster: Cluster, feed: Feed, version: str, skip: Callable[[str], 
                 pages += 1
                 for item in page.items:
                     try:
-                        key, line, _ = project_item(feed, item)
+                        key, line, _, obj = project_item(feed, item)
                     except Mistyped as exc:
                         if skip is None:
                             raise
@@ -60,6 +67,8 @@ def list_feed(cluster: Cluster, feed: Feed, version: str, skip: Callable[[str], 
                         continue
                     if key is not None:
                         lines[key] = line
+                        if decoded is not None and obj is not None:
+                            decoded[key] = obj
             return lines, list_rv, exact
         except (Gone, Refused):
             if version:
@@ -72,20 +81,27 @@ def list_feed(cluster: Cluster, feed: Feed, version: str, skip: Callable[[str], 
             unpaginated = restarts > cluster.opts.retry.restarts
 
 
-def project_item(feed: Feed, raw: bytes | msgspec.Raw) -> tuple[tuple[str, str] | None, bytes, str]:
-    """An object as served to ((namespace, name), its projected line, its resourceVersion)."""
-    try:
-        meta = HEAD.decode(raw).metadata
-    except DECODE_ERRORS:
-        meta = stream.Meta()
-    if not meta.name:
-        LOG.info("%s: an object without a readable metadata.name; skipped", feed.kind)
-        return None, b"", ""
+def project_item(feed: Feed, raw: bytes | msgspec.Raw) -> tuple[tuple[str, str] | None, bytes, str, KubeObject | None]:
+    """An object as served to ((namespace, name), its projected line, its resourceVersion, the line decoded as
+    the auditor reads it): projected once, decoded once. Raises Mistyped (naming it) when its fields have the
+    wrong types."""
     line = project(feed.kind, feed.api_version, raw)
-    why = mistyped(feed.kind, line)
-    if why:  # judged later, it would be a traceback (or a hang) far from its cause: name it and stop here
-        raise Mistyped(why)
-    return (meta.namespace, meta.name), line, meta.resource_version
+    got = checked(feed.kind, line)
+    obj = got if isinstance(got, KubeObject) else None
+    if isinstance(got, str) and _named(raw):  # judged later, it would be a traceback (or a hang) far from its
+        raise Mistyped(got)                   # cause: name it and leave it out here
+    if obj is None or not obj.metadata.name:
+        LOG.info("%s: an object without a readable metadata.name; skipped", feed.kind)
+        return None, b"", "", None
+    meta = obj.metadata
+    return (meta.namespace, meta.name), line, meta.resource_version, obj
+
+
+def _named(raw: bytes | msgspec.Raw) -> bool:
+    try:
+        return bool(HEAD.decode(raw).metadata.name)
+    except DECODE_ERRORS:
+        return False
 
 
 class FeedWatcher:
@@ -272,13 +288,13 @@ class FeedWatcher:
                 bookmarks += 1
             elif event.type in (ADDED, MODIFIED, DELETED):
                 try:
-                    key, line, obj_rv = project_item(self.feed, event.object)
+                    key, line, obj_rv, obj = project_item(self.feed, event.object)
                 except Mistyped as exc:  # left out and named: the state is incomplete, the run goes on
                     self.state.skip(str(exc))
                     continue
                 if key is None:
                     continue
-                batch.append((event.type, key, line, obj_rv))
+                batch.append((event.type, key, line, obj_rv, obj))
                 rv = obj_rv or rv
             elif event.type == "ERROR":
                 error = stream.error_of(event.object)

@@ -80,10 +80,12 @@ class Follower:
         self.version = 0  # batches applied: a whole-state comparison made at one version holds until the next
 
     # -- applying changes ----------------------------------------------------------------------
-    def load(self, kind: str, lines: Iterable[bytes], at: float) -> None:
-        """The first list of a kind: every object, as one batch at time `at`."""
-        for line in lines:
-            obj = decode(line)
+    def load(self, kind: str, lines: Iterable[bytes], at: float,
+             decoded: Iterable[KubeObject | None] | None = None) -> None:
+        """The first list of a kind: every object, as one batch at time `at` (`decoded`: the lines' objects where
+        the collector already decoded them)."""
+        for line, obj in zip(lines, decoded or _nones(), strict=False):
+            obj = obj or decode(line)
             self._put(kind, (obj.metadata.namespace, obj.metadata.name), obj, line)
         self.timeline.start = min(self.timeline.start, at)
 
@@ -107,7 +109,7 @@ class Follower:
             if ch.kind not in self.objects:
                 continue
             old = self.objects[ch.kind].get(key)
-            new = None if ch.type == "DELETED" else decode(ch.line)
+            new = None if ch.type == "DELETED" else (getattr(ch, "obj", None) or decode(ch.line))
             hit = self._touches(ch.kind, old)
             if new is None:
                 self._drop(ch.kind, key)
@@ -337,6 +339,11 @@ class Follower:
         objs = {k: list(v.values()) for k, v in self.objects.items()}
         return ClusterState(objects=objs, taken_at=taken, inputs=[info], present=set(FOLLOWED_KINDS),
                             label="after", timeline=self.timeline, **meta)
+
+
+def _nones() -> Iterable[None]:
+    while True:
+        yield None
 
 
 def _discard(index: dict[Any, set[Any]], key: Any, value: Any) -> None:

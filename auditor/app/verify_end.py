@@ -80,7 +80,7 @@ def conclude(before: ClusterState, follower: Follower, settings: VerifySettings,
     unknown = ending.unknown_because
     converged = None if unknown else verdict.run_converged(result.converged)
     rotation = {**(result.rotation or {}), "converged": converged}
-    said = (unknown,) if ending.left_out and unknown not in ending.notices else ()
+    said = (unknown,) if unknown and ending.left_out and unknown not in ending.notices else ()
     notices = result.notices + ending.notices + said
     return replace(result, converged=converged, rotation=rotation, timeline=follower.timeline.to_json(),
                    notices=notices, fail_on_outage=settings.fail_on_outage,

@@ -3,15 +3,12 @@ resourceVersion when the server allows, restarting as client-go's pager does whe
 resourceVersion every kind is read at (`anchor`), once the namespaces asked for are known to exist."""
 from __future__ import annotations
 
-import gzip
 import logging
 import tempfile
-import zlib
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Any
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -23,6 +20,7 @@ from auditor.errors import ConfigError
 from auditor.state import kinds as _kinds
 from auditor.state.inputs import NAMESPACE_NAME
 from auditor.state.objects import KINDS, NAMESPACED
+from auditor.state.writer import gzip_compressor, join_items
 
 LOG = logging.getLogger(__name__)
 
@@ -76,43 +74,58 @@ def list_path(kind: str, namespace: str | None) -> str:
     return f"{base}/namespaces/{namespace}/{plural}" if namespace else f"{base}/{plural}"
 
 
-class Spool:
-    """A kind's objects on disk while the other kinds are read: one JSON object per line.
+class Segment(NamedTuple):
+    """Where one list's objects lie in a spool file, and how many there are."""
 
-    Each attempt at a list is one segment that can be rolled back (a 410 discards what was read).
-    With a `.gz` output the segments are gzip members too (level 1), so the spools never need the
-    uncompressed cluster's size on disk.
+    offset: int
+    length: int
+    objects: int
+
+
+class Spool:
+    """A kind's objects on disk while the other kinds are read, already in the snapshot's own form (items
+    joined by `,\n`; for a `.gz` output each segment one gzip member at the snapshot's level), so the writer
+    copies the bytes as they are (`SnapshotWriter.add_encoded`): compressed once, never read back.
+
+    Each attempt at a list is one segment that can be rolled back (a 410 discards what was read). With a
+    `.gz` output the spools never need the uncompressed cluster's size on disk.
     """
 
     def __init__(self, directory: Path, prefix: str, compress: bool) -> None:
         # Anonymous (already unlinked) files beside the output: disk-backed, never left behind.
         self.file = tempfile.TemporaryFile(dir=directory, prefix=prefix)  # noqa: SIM115
         self.compress = compress
+        self.segments: list[Segment] = []
         self._z: Any = None
         self._mark = 0
+        self._count = 0  # objects in the segment being written
 
     def begin(self) -> None:
         self._mark = self.file.tell()
-        self._z = zlib.compressobj(1, zlib.DEFLATED, 31) if self.compress else None
+        self._count = 0
+        self._z = gzip_compressor() if self.compress else None
 
-    def write(self, data: bytes) -> None:
+    def write(self, items: list[bytes]) -> None:
+        data = join_items(items, self._count)
+        self._count += len(items)
         self.file.write(self._z.compress(data) if self._z is not None else data)
 
     def commit(self) -> None:
-        if self._z is not None:
-            self.file.write(self._z.flush())
+        if self._count:
+            if self._z is not None:
+                self.file.write(self._z.flush())
+            self.file.flush()
+            end = self.file.tell()
+            self.segments.append(Segment(self._mark, end - self._mark, self._count))
+        else:  # nothing listed: not even an empty gzip member
+            self.rollback()
         self._z = None
 
     def rollback(self) -> None:
         self.file.seek(self._mark)
         self.file.truncate()
         self._z = None
-
-    def lines(self) -> Iterator[bytes]:
-        self.file.seek(0)
-        source: IO[bytes] = gzip.GzipFile(fileobj=self.file, mode="rb") if self.compress else self.file  # type: ignore[assignment]
-        for line in source:
-            yield line[:-1]
+        self._count = 0
 
     def close(self) -> None:
         self.file.close()
@@ -175,9 +188,9 @@ def _read_scope(cluster: Cluster, kind: str, ns: str | None, need: str, result: 
                 if not pages and page.resource_version:
                     result.resource_version = page.resource_version
                 pages += 1
-                data, kept = _encode_page(page.items, kind, api_version, result.missing)
-                spool.write(data)
-                result.count += kept
+                lines = _encode_page(page.items, kind, api_version, result.missing)
+                spool.write(lines)
+                result.count += len(lines)
                 progress[kind] = result.count
             spool.commit()
             return
@@ -241,8 +254,8 @@ def anchor(cluster: Cluster) -> tuple[str, str]:
 
 
 def _encode_page(items: list[msgspec.Raw], kind: str, api_version: str,
-                 missing: list[dict[str, Any]]) -> tuple[bytes, int]:
-    """One line per item: its projection (auditor.collect.project), `kind` and `apiVersion` first; and how many.
+                 missing: list[dict[str, Any]]) -> list[bytes]:
+    """Each item's projection (auditor.collect.project), `kind` and `apiVersion` first, as one line of JSON.
     An item whose fields do not have the types the auditor reads is left out and named in `missing` (the
     snapshot is then incomplete, and never replaces a complete one)."""
     lines = []
@@ -256,9 +269,7 @@ def _encode_page(items: list[msgspec.Raw], kind: str, api_version: str,
         entry = {"kind": kind, "reason": why}
         if entry not in missing:  # a list read again after a 410 meets it again
             missing.append(entry)
-    kept = len(lines)
-    lines.append(b"")
-    return b"\n".join(lines), kept
+    return lines
 
 
 def now_precise() -> str:

@@ -14,7 +14,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from auditor.collect.failures import Stopped
+from auditor.collect.failures import Stopped, printable
+from auditor.collect.heartbeat import Heartbeat, elapsed_text, pulse
 from auditor.collect.kube import Cluster
 from auditor.collect.listing import KindResult, Spool, anchor, collect_kind
 from auditor.collect.options import ClusterOptions
@@ -69,13 +70,38 @@ def _describe(missing: list[dict[str, Any]]) -> str:
     return "; ".join(parts)
 
 
-def _guarded(cluster: Cluster, kind: str, spool: Spool, progress: dict[str, int],
+@dataclass
+class _Status:
+    """What the snapshot is doing, for the lines that say so: the list threads count objects (`counts`) and
+    mark their kind done; the main thread names its step."""
+
+    path: Path
+    counts: dict[str, int]
+    done: set[str] = field(default_factory=set)
+    step: str = "connecting"
+    written: int = 0  # kinds written to the file
+
+    def describe(self) -> str:
+        """One plain line: the step; while listing, the kinds still being read and their counts so far."""
+        if self.step != "listing":
+            return self.step
+        reading = sorted((k for k in list(self.counts) if k not in self.done), key=lambda k: -self.counts[k])
+        shown = ", ".join(f"{k}: {self.counts[k]}" for k in reading[:3])
+        more = f" (and {len(reading) - 3} more kinds)" if len(reading) > 3 else ""
+        what = f"listing {shown} objects so far{more}" if reading else f"writing {self.path}"
+        return (f"{what}; {len(self.done)} of {len(self.counts)} kinds read, {self.written} written to "
+                f"{self.path.name}")
+
+
+def _guarded(cluster: Cluster, kind: str, spool: Spool, status: _Status,
              resource_version: str) -> KindResult:
     try:
-        return collect_kind(cluster, kind, spool, progress, resource_version)
+        return collect_kind(cluster, kind, spool, status.counts, resource_version)
     except BaseException:
         cluster.stop.set()  # a fatal error (401, TLS...) ends every other list too
         raise
+    finally:
+        status.done.add(kind)
 
 
 def _in_thread(name: str, fn: Callable[[], KindResult]) -> Future[KindResult]:
@@ -131,6 +157,10 @@ def take_snapshot(opts: ClusterOptions, output: str | Path, label: str = "",
     limits the read to these kinds (verify's polls: the ones endpoints depend on); default every kind.
     The outcome says whether the snapshot is complete; an incomplete one is still written, beside a
     complete file already at `output` rather than over it (`SnapshotOutcome.path` says where).
+
+    `progress`: None shows it on stderr as a terminal or a CI log wants it (a line redrawn in place on a
+    terminal, else a plain line at least every 5 s: `auditor.collect.heartbeat`); True always redraws;
+    False says nothing (fleet's concurrent snapshots).
     """
     path = Path(output)
     directory = path.parent if str(path.parent) else Path(".")
@@ -138,17 +168,20 @@ def take_snapshot(opts: ClusterOptions, output: str | Path, label: str = "",
         raise InputError(path, f"directory {directory} does not exist")
     started = now_utc()
     cluster = Cluster(opts)
-    show = sys.stderr.isatty() if progress is None else progress
     wanted = tuple(k for k in KINDS if kinds is None or k in kinds)
-    counts: dict[str, int] = {k: 0 for k in wanted}
+    status = _Status(path, {k: 0 for k in wanted}, step=f"connecting to {cluster.server}")
     missing: list[dict[str, Any]] = []
-    with terminate_as_interrupt():
+    with terminate_as_interrupt(), _progress(status, progress):
         version = cluster.server_version()
         rv, no_rv = anchor(cluster)
-        with _disk_errors(path), SnapshotWriter(path) as writer, _progress(counts, show):
-            results = _copy_kinds(cluster, wanted, rv, writer, counts, missing)
+        with _disk_errors(path), SnapshotWriter(path) as writer:
+            status.step = "listing"
+            results = _copy_kinds(cluster, wanted, rv, writer, status, missing)
             taken = now_utc()
-            eks_data = _read_eks(eks, missing) if eks is not None else None
+            eks_data = None
+            if eks is not None:
+                status.step = "reading the EKS side"
+                eks_data = _read_eks(eks, missing)
             consistent = bool(rv) and all(r.exact for r in results.values())
             meta: dict[str, Any] = {
                 "label": label, "takenAt": taken, "startedAt": started, "complete": not blocking(missing),
@@ -163,6 +196,7 @@ def take_snapshot(opts: ClusterOptions, output: str | Path, label: str = "",
             if not consistent:
                 reasons = [f"{k}: {r.fallback}" for k, r in results.items() if not r.exact and r.fallback]
                 meta["inconsistency"] = no_rv or "; ".join(dict.fromkeys(reasons))
+            status.step = f"writing {path}: metadata, then to disk"
             writer.finish(meta, eks=eks_data)
     cluster.close()
     final = {k: writer.counts.get(k, 0) for k in wanted if not results[k].not_served}
@@ -172,17 +206,18 @@ def take_snapshot(opts: ClusterOptions, output: str | Path, label: str = "",
                            requested=path)
 
 
-def _copy_kinds(cluster: Cluster, wanted: tuple[str, ...], rv: str, writer: SnapshotWriter, counts: dict[str, int],
+def _copy_kinds(cluster: Cluster, wanted: tuple[str, ...], rv: str, writer: SnapshotWriter, status: _Status,
                 missing: list[dict[str, Any]]) -> dict[str, KindResult]:
     """List every kind in its own thread into a spool beside the output, then copy the spools into the snapshot
-    in a fixed order (the same state, the same file); what could not be read joins `missing`."""
+    in a fixed order (the same state, the same file); what could not be read joins `missing`. A spool holds
+    its objects in the file's own form (compressed once, for a `.gz`): they are copied, never decoded again."""
     directory = writer.path.parent if str(writer.path.parent) else Path(".")
     futures: dict[str, Future[KindResult]] = {}
     results: dict[str, KindResult] = {}
     try:
         for kind in wanted:
             spool = Spool(directory, f".{writer.path.name}.{kind}.", writer.compress)
-            futures[kind] = _in_thread(f"list-{kind}", partial(_guarded, cluster, kind, spool, counts, rv))
+            futures[kind] = _in_thread(f"list-{kind}", partial(_guarded, cluster, kind, spool, status, rv))
         for kind in (k for k in COPY_ORDER if k in futures):
             try:
                 result = futures[kind].result()
@@ -190,9 +225,10 @@ def _copy_kinds(cluster: Cluster, wanted: tuple[str, ...], rv: str, writer: Snap
                 raise _first_failure(futures) from None
             results[kind] = result
             missing.extend(result.missing)
-            for line in result.spool.lines():
-                writer.add_raw(kind, line)
+            for segment in result.spool.segments:
+                writer.add_encoded(kind, result.spool.file, *segment)
             result.spool.close()
+            status.written += 1
     except BaseException:
         cluster.stop.set()  # the others stop at their next request or backoff; none is waited for
         raise
@@ -223,11 +259,28 @@ def _disk_errors(path: Path) -> Iterator[None]:
 
 
 @contextmanager
-def _progress(counts: dict[str, int], show: bool) -> Iterator[None]:
-    """Objects read per kind on stderr, redrawn in place; only on a terminal."""
-    if not show:
+def _progress(status: _Status, progress: bool | None) -> Iterator[None]:
+    """What the snapshot is doing on stderr: on a terminal (or `progress=True`) the objects read per kind, redrawn
+    in place; otherwise (a CI log) a plain line at least every 5 s (`Heartbeat`); nothing with `progress=False`."""
+    if progress is False:
         yield
-        return
+    elif progress or sys.stderr.isatty():
+        with _redrawn(status.counts):
+            yield
+    else:
+        beat = Heartbeat(_say_line)
+        with pulse(beat, lambda: printable(f"snapshot {elapsed_text(beat.elapsed())}: {status.describe()}")):
+            yield
+
+
+def _say_line(text: str) -> None:
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
+
+
+@contextmanager
+def _redrawn(counts: dict[str, int]) -> Iterator[None]:
+    """Objects read per kind on stderr, redrawn in place (a terminal)."""
     done = threading.Event()
 
     def draw() -> None:

@@ -219,14 +219,14 @@ def test_full_disk_keeps_the_old_file(api: ApiDouble, kubeconfig: Path, tmp_path
 
     out = tmp_path / "snap.json"
     out.write_text("old")
-    real = SnapshotWriter.add_raw
+    real = SnapshotWriter.add_encoded
 
-    def add_raw(self: SnapshotWriter, kind: str, item: bytes) -> None:
+    def add_encoded(self: SnapshotWriter, kind: str, *spooled: Any) -> None:
         if kind == "Pod":
             raise OSError(errno.ENOSPC, "No space left on device")
-        real(self, kind, item)
+        real(self, kind, *spooled)
 
-    monkeypatch.setattr(SnapshotWriter, "add_raw", add_raw)
+    monkeypatch.setattr(SnapshotWriter, "add_encoded", add_encoded)
     result = snap("-o", out, "--kubeconfig", kubeconfig)
     assert result.exit_code == 2 and result.stderr == f"error: {out}: cannot write: No space left on device\n"
     assert out.read_text() == "old" and sorted(os.listdir(tmp_path)) == ["kubeconfig", "snap.json"]

@@ -1,20 +1,23 @@
 """Decoding one input's bytes, JSON or YAML, into its top level and typed objects: a snapshot, a kubectl List
-(items of kinds the auditor does not read are skipped whatever their shape) or a single object."""
+(items of kinds the auditor does not read are skipped whatever their shape) or a single object; and the fast path
+for snapshots and Lists written one object per line, decoded line by line (`decode_lines`)."""
 from __future__ import annotations
 
 import re
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 import msgspec
 import yaml
 
 from auditor.errors import InputError
-from auditor.state import kinds
+from auditor.state import inputs, kinds
 from auditor.state.objects import KubeObject
 from auditor.state.safeyaml import YAMLLimitError, load_all_no_timestamps
 from auditor.state.writer import SNAPSHOT_KIND
 
 _FIRST = re.compile(rb"\S")
+#: The first line of a snapshot or List written one object per line: the top level up to its `items` array.
+_ITEMS_HEADER = re.compile(rb'\s*\{.*"items"\s*:\s*\[\s*')
 
 
 class Envelope(msgspec.Struct, rename="camel"):
@@ -115,6 +118,56 @@ def _decode_loose(p: str, data: bytes | bytearray) -> Envelope:
                 raise InputError(p, f"item {n} ({kind}): not a valid {kind}: {exc}") from None
     return Envelope(kind=loose.kind, api_version=loose.api_version, metadata=loose.metadata, items=items,
                      eks=loose.eks)
+
+
+def decode_lines(lines: Iterator[memoryview]) -> Envelope | None:
+    """A snapshot or List laid out one object per line, as `SnapshotWriter` writes it (the top level up to
+    `"items":[` on the first line, each item on its own line followed by a comma but the last, then `]` and the
+    rest of the top level), decoded line by line: the raw input and the objects never coexist.
+
+    None when the input is laid out otherwise or anything in it fails to decode: the caller then decodes the whole
+    input (`decode`), which gives every error its usual message. The header and trailer are decoded together as
+    the document with an empty `items`, so the top level reads exactly as when decoded whole."""
+    header = next(lines, None)
+    if header is None or len(header) >= inputs.MAX_LINE or not _ITEMS_HEADER.fullmatch(header):
+        return None
+    head = bytes(header)
+    items: list[KubeObject] = []
+    decode_one = _OBJECT.decode
+    comma = True  # whether the previous item ended with its comma (none is due before the first)
+    for line in lines:
+        if not line:
+            continue
+        if len(line) >= inputs.MAX_LINE:
+            return None
+        first = line[0]
+        if first == 0x7B:  # "{": one item, with its comma unless it is the last
+            if not comma:
+                return None
+            comma = line[-1] == 0x2C
+            try:
+                items.append(decode_one(line[:-1] if comma else line))
+            except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
+                return None
+        elif first == 0x5D and not (comma and items):  # "]": the items end, the rest of the top level follows
+            trailer = bytes(line) + b"".join(b"\n" + bytes(rest) for rest in lines)
+            return _with_items(head, trailer, items)
+        else:
+            return None
+    return None  # no end of the items: truncated, or not this layout
+
+
+def _with_items(head: bytes, trailer: bytes, items: list[KubeObject]) -> Envelope | None:
+    if b'"items"' in trailer:  # another items key: whichever wins, only the whole decode knows
+        return None
+    try:
+        env = _ENVELOPE.decode(head + b"\n" + trailer)
+    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
+        return None
+    if env.items != []:
+        return None
+    env.items = items
+    return env
 
 
 def _convert_items(p: str, docs: list[Any], default_kind: str = "") -> list[KubeObject]:

@@ -14,7 +14,7 @@ import sys
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Callable, Generator, Iterator
 
 from auditor.errors import ConfigError, InputError
 
@@ -186,19 +186,34 @@ def _read_stdin(limit: int) -> bytes | bytearray:
 def _gunzip(name: object, head: bytes, fh: BinaryIO, limit: int) -> bytearray:
     """Stream-decompress every gzip member, never producing more than `limit` bytes."""
     out = bytearray()
+    for chunk in _gunzip_chunks(name, head, fh, limit):
+        out += chunk
+    return out
+
+
+def _gunzip_chunks(name: object, head: bytes, fh: BinaryIO, limit: int) -> Iterator[bytes]:
+    """The decompressed bytes of every gzip member, a chunk at a time, never more than `limit` in all; the first
+    4 KiB checked for binary data before anything is yielded."""
     d = zlib.decompressobj(16 + zlib.MAX_WBITS)
     data = head
-    checked = False
+    total = 0
+    first: bytes | None = b""  # held back until 4 KiB are known to be text (or the stream ends)
     try:
         while True:
             while data:
                 chunk = d.decompress(data, _CHUNK)
-                out += chunk
-                if len(out) > limit:
+                total += len(chunk)
+                if total > limit:
                     raise InputError(name, _too_big(limit, "decompresses to"))
-                if not checked and len(out) >= 4096:
-                    _check_text(name, out[:4096])
-                    checked = True
+                if first is not None:
+                    first += chunk
+                    if len(first) >= 4096:
+                        _check_text(name, first[:4096])
+                        chunk, first = first, None
+                    else:
+                        chunk = b""
+                if chunk:
+                    yield chunk
                 data = d.unconsumed_tail
                 if d.eof:
                     rest = d.unused_data
@@ -220,8 +235,8 @@ def _gunzip(name: object, head: bytes, fh: BinaryIO, limit: int) -> bytearray:
                 d = zlib.decompressobj(16 + zlib.MAX_WBITS)
             data = more
         tail = d.flush()
-        out += tail
-        if len(out) > limit:
+        total += len(tail)
+        if total > limit:
             raise InputError(name, _too_big(limit, "decompresses to"))
     except zlib.error as exc:
         raise InputError(name, f"corrupt or truncated gzip data ({exc})") from None
@@ -229,9 +244,107 @@ def _gunzip(name: object, head: bytes, fh: BinaryIO, limit: int) -> bytearray:
         raise InputError(name, f"cannot read: {exc.strerror or exc}") from None
     if not d.eof:
         raise InputError(name, "truncated gzip data (the file ends early: was the copy interrupted?)")
-    if not checked:
-        _check_text(name, out[:4096])
-    return out
+    if first is not None:
+        _check_text(name, first[:4096])
+        tail = first + tail
+    if tail:
+        yield tail
+
+
+def read_lines(path: Path, limit: int | None = None) -> Generator[memoryview, None, None]:
+    """The lines of a file (gunzipped when it starts with the gzip magic), without their newline, read a few MiB
+    at a time: the whole file is never in memory. Bounded and checked as `read_input` is, with its errors.
+
+    Each line is a view into a buffer that the following lines overwrite: use it (decode it, copy it) before
+    asking for the next one. A last line without a newline is yielded too."""
+    limit = max_input_size() if limit is None else limit
+    fd = open_regular(path)
+    with os.fdopen(fd, "rb", buffering=0) as fh:
+        if os.pread(fd, 2, 0) == _GZIP_MAGIC:
+            reader = _ChunkReader(_gunzip_chunks(path, fh.read(_CHUNK), fh, limit))
+            yield from _split_lines(reader.readinto)
+            return
+        if os.fstat(fd).st_size > limit:
+            raise InputError(path, _too_big(limit, "is"))
+        yield from _split_lines(_PlainReader(path, fh, limit).readinto)
+
+
+class _PlainReader:
+    """readinto over a regular file, bounded by `limit` (it may grow while it is read), its first 4 KiB checked for
+    binary data."""
+
+    def __init__(self, path: Path, fh: BinaryIO, limit: int) -> None:
+        self.path, self.fh, self.limit = path, fh, limit
+        self.got = 0
+
+    def readinto(self, view: memoryview) -> int:
+        try:
+            n = self.fh.readinto(view) or 0  # type: ignore[attr-defined]
+        except OSError as exc:
+            raise InputError(self.path, f"cannot read: {exc.strerror or exc}") from None
+        if self.got == 0:
+            _check_text(self.path, bytes(view[:min(n, 4096)]))
+        self.got += n
+        if self.got > self.limit:
+            raise InputError(self.path, _too_big(self.limit, "is"))
+        return n
+
+
+class _ChunkReader:
+    """readinto over an iterator of byte chunks (the gunzipped stream)."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self.chunks = chunks
+        self.pending = memoryview(b"")
+
+    def readinto(self, view: memoryview) -> int:
+        while not self.pending:
+            chunk = next(self.chunks, None)
+            if chunk is None:
+                return 0
+            self.pending = memoryview(chunk)
+        n = min(len(view), len(self.pending))
+        view[:n] = self.pending[:n]
+        self.pending = self.pending[n:]
+        return n
+
+
+#: The line splitter's buffer; a longer line doubles it (a line is one object of a snapshot: a few KiB).
+_LINE_BUFFER = 4 << 20
+#: A line this long is no object of a state (a whole minified file is one line): `read_lines` yields its first
+#: MAX_LINE bytes or more and stops, and the caller reads the input whole instead.
+MAX_LINE = 64 << 20
+
+
+def _split_lines(readinto: Callable[[memoryview], int]) -> Iterator[memoryview]:
+    """Lines (views into one reused buffer, without the newline) of what `readinto` fills: the bytes are read once
+    into the same pages, never copied into a buffer of the whole input."""
+    buf = bytearray(_LINE_BUFFER)
+    view = memoryview(buf)
+    have = 0
+    while True:
+        if have == len(buf):  # one line longer than the buffer
+            if have >= MAX_LINE:
+                yield view[:have]
+                return
+            bigger = bytearray(2 * len(buf))
+            bigger[:have] = view[:have]
+            buf, view = bigger, memoryview(bigger)
+        n = readinto(view[have:])
+        if not n:
+            if have:
+                yield view[:have]
+            return
+        end = have + n
+        start = 0
+        nl = buf.find(b"\n", have, end)
+        while nl >= 0:
+            yield view[start:nl]
+            start = nl + 1
+            nl = buf.find(b"\n", start, end)
+        if start:
+            view[:end - start] = view[start:end]
+        have = end - start
 
 
 def _check_text(name: object, data: bytes | bytearray) -> None:

@@ -16,8 +16,8 @@ from auditor.errors import InputError
 from auditor.model import InputInfo
 from auditor.state import eksdata, kinds
 from auditor.state.clusterstate import ClusterState, MissingResource, format_time, parse_time
-from auditor.state.decode import Envelope, decode, first_byte, item_kind
-from auditor.state.inputs import Source, expand, nested_too_deep, read_input
+from auditor.state.decode import Envelope, decode, decode_lines, first_byte, item_kind
+from auditor.state.inputs import Source, expand, nested_too_deep, read_input, read_lines
 from auditor.state.labels import ANN_TRIGGER_TIME
 from auditor.state.objects import KubeObject
 from auditor.state.writer import API_VERSION, SNAPSHOT_KIND
@@ -93,6 +93,17 @@ def load_inputs(specs: list[str], default_namespace: str = "default") -> Cluster
 
 
 def _load_source(src: Source, default_namespace: str = "default") -> ClusterState:
+    if src.path is not None:
+        # A snapshot (or List) written one object per line is decoded as it is read: its raw bytes are never
+        # whole in memory beside its objects. Any other input, or one that does not decode so, is read whole.
+        lines = read_lines(src.path)
+        try:
+            with _gc_paused():
+                env = decode_lines(lines)
+        finally:
+            lines.close()
+        if env is not None:
+            return _to_state(src.name, env, None, default_namespace)
     data = read_input(src)
     if not first_byte(data):
         raise InputError(src.name, "is empty")
@@ -152,14 +163,17 @@ def _objects_state(p: str, env: Envelope, single: KubeObject | None, defaulted: 
     else:
         items = []
     default_kind = item_kind(env.kind)
+    namespaced = kinds.NAMESPACED
     for i, obj in enumerate(items):
         kind = obj.kind or default_kind
         if kind in objects:
             if not obj.kind:
                 obj.kind = kind
-            _check_identity(p, i, kind, obj, single is not None)
-            if kind in kinds.NAMESPACED and not obj.metadata.namespace:
-                obj.metadata.namespace = default_namespace
+            meta = obj.metadata
+            if not meta.name:
+                _check_identity(p, i, kind, obj, single is not None)
+            if not meta.namespace and kind in namespaced:
+                meta.namespace = default_namespace
                 defaulted[kind] = defaulted.get(kind, 0) + 1
             objects[kind].append(obj)
         else:
@@ -265,26 +279,22 @@ def _kind_reads(records: dict[str, dict[str, Any]]) -> dict[str, tuple[datetime,
 
 def _latest_timestamp(objects: dict[str, list[KubeObject]]) -> datetime:
     """A kubectl dump has no time of its own: the latest timestamp inside it stands in."""
-    best = ""
+    seen: set[str | None] = set()  # most objects share their times: each distinct one is compared once
+    add = seen.add
     for objs in objects.values():
         for o in objs:
             m = o.metadata
-            t = m.creation_timestamp
-            if t and t[:19] > best:
-                best = t[:19]
+            add(m.creation_timestamp)
             if m.deletion_timestamp and not m.deletion_grace_period_seconds:
                 # deletionTimestamp is 'deleted at + grace period': only a graceless one is a past moment
-                if m.deletion_timestamp[:19] > best:
-                    best = m.deletion_timestamp[:19]
+                add(m.deletion_timestamp)
             if m.annotations:
-                t = m.annotations.get(ANN_TRIGGER_TIME)
-                if t and t[:19] > best:
-                    best = t[:19]
+                add(m.annotations.get(ANN_TRIGGER_TIME))
             st = o.status
             if st is not None and st.conditions:
                 for c in st.conditions:
-                    for t in (c.last_transition_time, c.last_heartbeat_time):
-                        if t and t[:19] > best:
-                            best = t[:19]
+                    add(c.last_transition_time)
+                    add(c.last_heartbeat_time)
+    best = max((t[:19] for t in seen if t), default="")
     parsed = parse_time(best + "Z") if best else None
     return parsed or datetime(1970, 1, 1, tzinfo=timezone.utc)

@@ -1,10 +1,12 @@
 """`audit`: the single-state rules on one cluster state (files, folders or stdin merged), its plan and blast radius."""
 from __future__ import annotations
 
+import gc
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from itertools import combinations
-from typing import Any
+from typing import Any, Iterator
 
 from auditor.analysis import blast, plan, traffic
 from auditor.analysis.eksview import eks_view
@@ -36,7 +38,32 @@ class AuditSettings:
     namespace: str = "default"  # -n: where namespaced objects without a namespace go, as kubectl apply puts them
 
 
+@contextmanager
+def no_cyclic_gc() -> Iterator[None]:
+    """The cyclic GC off for a whole batch command: load, rules, reports.
+
+    A 100k-Pod state is millions of objects, and the index, the rules and the reports allocate millions more:
+    each full collection walks every one of them again (a fifth of an audit's CPU, measured), to free reference
+    cycles that none of these stages makes (the peak RSS is the same with the GC off). Reference counting frees
+    everything as usual; the GC is back as it was once the command is done, with what the command left alive
+    frozen first (`gc.freeze`): re-enabled as is, its first allocation would set off one full collection of
+    everything allocated meanwhile (a second at 100k Pods)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if was:
+            gc.enable()
+
+
 def audit(settings: AuditSettings) -> Written:
+    with no_cyclic_gc():
+        return _audit(settings)
+
+
+def _audit(settings: AuditSettings) -> Written:
     config, report = settings.config, settings.report
     baseline_of(report)  # a bad baseline fails before the inputs are read
     state = load_states(list(settings.inputs), default_namespace=settings.namespace)

@@ -8,7 +8,7 @@ from pathlib import Path
 from auditor.analysis import blast, traffic
 from auditor.analysis.eksview import eks_view
 from auditor.analysis.index import ClusterIndex
-from auditor.app.audit import cluster_facts, plan_json
+from auditor.app.audit import cluster_facts, no_cyclic_gc, plan_json
 from auditor.app.inputs import (
     baseline_of,
     check_order,
@@ -45,6 +45,11 @@ class CompareSettings:
 
 
 def compare(settings: CompareSettings) -> Written:
+    with no_cyclic_gc():  # as audit: a batch command of millions of objects, none in a reference cycle
+        return _compare(settings)
+
+
+def _compare(settings: CompareSettings) -> Written:
     config, report = settings.config, settings.report
     baseline_of(report)
     if str(settings.before) == str(settings.after) == "-":

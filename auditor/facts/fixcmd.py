@@ -5,6 +5,8 @@ import json
 import shlex
 from typing import Mapping
 
+import orjson
+
 from auditor.facts import versions
 
 #: `aws eks` operations whose cluster parameter is `--name` rather than `--cluster-name`
@@ -96,7 +98,31 @@ def controller_logs(region: str | None, cluster: str | None) -> str:
 
 
 def _json(value: object) -> str:
+    """Compact JSON with sorted keys, as `json.dumps(value, separators=(",", ":"), sort_keys=True)` writes it.
+
+    orjson writes the same bytes for what a patch holds (names, numbers, booleans, null) several times faster. Where
+    the two differ, json's text is kept: non-ASCII and DEL (json escapes them, orjson does not), floats (the
+    exponent: json `1e+16`, orjson `1e16`; NaN), and what orjson refuses (non-string keys, integers past 64 bits)."""
+    try:
+        out = orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    except TypeError:  # orjson.JSONEncodeError
+        return json.dumps(value, separators=(",", ":"), sort_keys=True)
+    if out.isascii() and out.isprintable() and not _has_float(value):
+        return out
     return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+def _has_float(value: object) -> bool:
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, float):
+            return True
+        if isinstance(v, dict):
+            stack.extend(v.values())
+        elif isinstance(v, (list, tuple)):
+            stack.extend(v)
+    return False
 
 
 def scale(kind: str, name: str, namespace: str, replicas: int) -> str:

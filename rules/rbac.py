@@ -1,7 +1,7 @@
 """Single-state rule about tools that read v1 Endpoints through RBAC that does not let them read EndpointSlices."""
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Iterable, Iterator
 
 from auditor.rules.base import Context, RuleNotRun, rule
 from auditor.rules.rotationkit import names
@@ -40,17 +40,25 @@ def _subjects(bindings: list[KubeObject]) -> list[str]:
     return seen
 
 
+def _accounts(bindings: Iterable[KubeObject]) -> set[tuple[str, str]]:
+    """(namespace, name) of the ServiceAccounts the bindings name."""
+    return {((s.namespace or b.namespace), s.name) for b in bindings for s in b.subjects or ()
+            if s.kind == "ServiceAccount"}
+
+
 def _service_account_pods(ctx: Context, bindings: list[KubeObject]) -> list[str]:
-    """Running Pods of the ServiceAccounts the bindings name (Pods by account indexed once per state)."""
+    """Running Pods of the ServiceAccounts the bindings name (Pods indexed once per state, by the accounts that
+    any binding names: the others' Pods are never asked for)."""
     by_sa: dict[tuple[str, str], list[str]] | None = ctx.index.cache.get("pods-by-service-account")
     if by_sa is None:
         by_sa = ctx.index.cache["pods-by-service-account"] = {}
+        bound = _accounts(b for kind in ("RoleBinding", "ClusterRoleBinding") for b in ctx.index.of(kind))
         for (ns, name), p in ctx.index.pods.items():
-            if p.spec is not None and not pod_terminal(p):
-                by_sa.setdefault((ns, p.spec.service_account_name or "default"), []).append(f"{ns}/{name}")
-    accounts = {((s.namespace or b.namespace), s.name) for b in bindings for s in b.subjects or ()
-                if s.kind == "ServiceAccount"}
-    return names(p for a in accounts for p in by_sa.get(a, ()))
+            if p.spec is not None:
+                account = (ns, p.spec.service_account_name or "default")
+                if account in bound and not pod_terminal(p):
+                    by_sa.setdefault(account, []).append(f"{ns}/{name}")
+    return names(p for a in _accounts(bindings) for p in by_sa.get(a, ()))
 
 
 @rule("rbac-endpoints-without-endpointslices", Severity.WARNING,

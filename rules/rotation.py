@@ -29,7 +29,7 @@ from auditor.rules.rotationkit import (
 
 from auditor.analysis.index import ref_of
 from auditor.analysis.plan import PlanGroup, RotationPlan
-from auditor.analysis.workloads import budget_of, pdbs_selecting, pods_selected
+from auditor.analysis.workloads import budget_of, pdbs_by_pod, pdbs_selecting, pods_selected
 from auditor.facts import fixcmd
 from auditor.facts.pods import pod_node, pod_ready, pod_terminal, pod_terminating
 from auditor.facts.workloads import Budget, budget, follows_node
@@ -147,13 +147,18 @@ def service_rotation_unprotected(ctx: Context) -> Iterator[Finding]:
     """
     plan = plan_for(ctx)
     idx = ctx.index
+    by_pod = pdbs_by_pod(idx)
     for b in services(idx):
         if len(b.pods) < 2 or b.unknown:
             continue
-        groups = [rotating(plan, x) for x in b.pods]
+        groups = [plan.group_of(x.node) for x in b.pods]
         if any(g is None for g in groups) or not all(x.movable for x in b.pods):
             continue
-        pdbs = {(p.namespace, p.name): p for x in b.pods for p in pdbs_selecting(idx, x.pod)}
+        pdbs: dict[tuple[str, str], KubeObject] = {}
+        for x in b.pods:
+            meta = x.pod.metadata
+            for p in by_pod.get((meta.namespace, meta.name), ()):
+                pdbs[(p.metadata.namespace, p.metadata.name)] = p
         budgets = [(pdb, budget_of(idx, pdb)) for pdb in pdbs.values()]
         if any(not budg.allows_losing_all for _, budg in budgets):
             continue  # some PDB keeps at least one Pod

@@ -14,7 +14,7 @@ from auditor.analysis.workloads import Workload, workload_of
 from auditor.facts import fixcmd
 from auditor.facts.pods import pod_terminal
 from auditor.facts.services import find_port, is_external_name
-from auditor.facts.workloads import follows_node
+from auditor.facts.workloads import controller_of, follows_node
 from auditor.state.labels import LABEL_ZONE
 from auditor.state.objects import KubeObject, service_selector
 
@@ -154,7 +154,15 @@ def groups_text(groups: Iterable[PlanGroup]) -> str:
 
 def workloads_of(index: ClusterIndex, pods: Iterable[KubeObject]) -> list[Workload]:
     seen: dict[tuple[str, str], Workload] = {}
+    asked: set[tuple[str, str, str]] = set()
     for p in pods:
+        # a workload is memoised by its controller (`workload_of`): the Pods of one ReplicaSet are asked for once
+        ref = controller_of(p)
+        if ref is not None:
+            key = (p.metadata.namespace, ref.kind, ref.name)
+            if key in asked:
+                continue
+            asked.add(key)
         w = workload_of(index, p)
         seen.setdefault((w.kind, w.name), w)
     return [seen[k] for k in sorted(seen)]

@@ -93,23 +93,25 @@ def blast_radius(plan: dict[str, Any] | None, findings: Iterable[Finding]) -> di
                 per_group[label].setdefault(key, []).append(f)
     groups = []
     for label, g in labels.items():
-        services = []
+        ranked = []  # (-score, namespace, name, the Service's distinct risks, worst first)
         for key, risks in per_group[label].items():
-            if key in zone:
-                risks = risks + [zone[key]]
-            services.append(_service(key, risks))
-        services.sort(key=lambda s: (-s["score"], s["namespace"], s["name"]))
+            unique = _unique(risks + [zone[key]] if key in zone else risks)
+            ranked.append((-sum(_WEIGHT.get(f.severity, 0) for f in unique), key[0], key[1], unique))
+        ranked.sort(key=lambda r: r[:3])
+        # only the Services listed are laid out (thousands may be at risk: the rest are counted)
+        services = [_service((ns, name), unique) for _, ns, name, unique in ranked[:SERVICE_LIMIT]]
         groups.append({"kind": g.get("kind", ""), "name": g.get("name", ""), "label": label,
                        "reason": g.get("reason", ""), "nodes": len(g.get("nodes") or []),
-                       "atRisk": len(services), "worst": services[0]["risk"] if services else None,
-                       "services": services[:SERVICE_LIMIT], "more": max(0, len(services) - SERVICE_LIMIT),
+                       "atRisk": len(ranked), "worst": services[0]["risk"] if services else None,
+                       "services": services, "more": max(0, len(ranked) - SERVICE_LIMIT),
                        "drainBlockers": [_risk(f) for f in blockers[label]]})
     groups.sort(key=lambda g: (-(g["services"][0]["score"] if g["services"] else 0), g["label"]))
     return {"how": plan.get("how", ""), "target": plan.get("target"), "groups": groups,
             "servicesAtRisk": len({(s["namespace"], s["name"]) for g in groups for s in g["services"]})}
 
 
-def _service(key: tuple[str, str], risks: list[Finding]) -> dict[str, Any]:
+def _unique(risks: list[Finding]) -> list[Finding]:
+    """A Service's risks, one per rule and object, the most severe first."""
     seen: set[tuple[str, str, str]] = set()
     unique = []
     for f in risks:
@@ -118,6 +120,10 @@ def _service(key: tuple[str, str], risks: list[Finding]) -> dict[str, Any]:
             seen.add(k)
             unique.append(f)
     unique.sort(key=lambda f: (-f.severity, f.rule))
+    return unique
+
+
+def _service(key: tuple[str, str], unique: list[Finding]) -> dict[str, Any]:
     fixes: list[str] = []
     for f in unique:
         fixes += [c for c in f.fix if c not in fixes]

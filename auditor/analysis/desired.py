@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, NamedTuple
 
-from auditor.facts.pods import endpoint_conditions, pod_ips, pod_node, pod_terminal
+from auditor.facts.pods import TERMINAL_PHASES, Conditions, endpoint_conditions, pod_ips
 from auditor.facts.services import publishes_not_ready, service_families
 from auditor.facts.slices import ReadyEndpoint, owned_by, ready_endpoints_in, routed_among, slice_manager
 from auditor.state.labels import CONTROLLER, MIRRORING_CONTROLLER
-from auditor.state.objects import KubeObject, ip_family
+from auditor.state.objects import KubeObject
 
 if TYPE_CHECKING:
     from auditor.analysis.index import ClusterIndex
@@ -48,36 +48,61 @@ class DesiredEndpoint(NamedTuple):
     terminating: bool
 
 
-def _desired(index: ClusterIndex, svc: KubeObject) -> list[DesiredEndpoint]:
-    """Pods excluded: terminal, without an IP of the family, or (unless publishNotReadyAddresses) on a Node
-    that does not exist (the controller skips them)."""
+class Expected(NamedTuple):
+    """What a Service's selector and its Pods say the controllers should write, computed once per Service and
+    index and shared by every rule that judges its slices or its Endpoints (`expected`)."""
+
+    endpoints: list[DesiredEndpoint]
+    #: uids of every Pod the selector matches, any phase
+    selected: frozenset[str]
+    #: the endpoint conditions of each Pod with a desired endpoint, by the Pod object's id (`endpoint_conditions`
+    #: with the Service's publishNotReadyAddresses)
+    conditions: dict[int, Conditions]
+
+
+def _expected(index: ClusterIndex, svc: KubeObject) -> Expected:
+    """Pods excluded from the endpoints: terminal, without an IP of the family, or (unless publishNotReadyAddresses)
+    on a Node that does not exist (the controller skips them)."""
     pnra = publishes_not_ready(svc)
     families = service_families(svc)
-    out = []
-    for pod in index.selected_pods(svc):
-        if pod_terminal(pod):
+    nodes = index.nodes if index.has_nodes and not pnra else None  # `node_exists(...) is False` below
+    out: list[DesiredEndpoint] = []
+    conditions: dict[int, Conditions] = {}
+    selected = index.selected_pods(svc)
+    for pod in selected:
+        st = pod.status
+        if st is not None and st.phase in TERMINAL_PHASES:
             continue
         ips = pod_ips(pod)
         if not ips:
             continue
-        if not pnra and index.node_exists(pod_node(pod)) is False:
-            continue
-        cond = endpoint_conditions(pod, pnra)
+        if nodes is not None:
+            node = pod.spec.node_name if pod.spec is not None else ""
+            if node and node not in nodes:
+                continue
+        cond = conditions[id(pod)] = endpoint_conditions(pod, pnra)
         for fam in families:
-            addr = next((ip for ip in ips if ip_family(ip) == fam), None)
-            if addr is not None:
-                out.append(DesiredEndpoint(pod, addr, fam, cond.ready, cond.serving, cond.terminating))
-    return out
+            v6 = fam == "IPv6"
+            for ip in ips:
+                if (":" in ip) == v6:  # ip_family
+                    out.append(DesiredEndpoint(pod, ip, fam, cond.ready, cond.serving, cond.terminating))
+                    break
+    return Expected(out, frozenset(p.metadata.uid for p in selected), conditions)
+
+
+def expected(index: ClusterIndex, svc: KubeObject) -> Expected:
+    """The Service's `Expected` (memoised per index)."""
+    memo: dict[tuple[str, str], Expected] = index.cache.setdefault("expected", {})
+    key = (svc.metadata.namespace, svc.metadata.name)
+    hit = memo.get(key)
+    if hit is None:
+        hit = memo[key] = _expected(index, svc)
+    return hit
 
 
 def desired_endpoints(index: ClusterIndex, svc: KubeObject) -> list[DesiredEndpoint]:
     """What the EndpointSlice controller would write for this Service (memoised per index)."""
-    memo: dict[tuple[str, str], list[DesiredEndpoint]] = index.cache.setdefault("desired", {})
-    key = (svc.metadata.namespace, svc.metadata.name)
-    hit = memo.get(key)
-    if hit is None:
-        hit = memo[key] = _desired(index, svc)
-    return hit
+    return expected(index, svc).endpoints
 
 
 def service_ready_endpoints(index: ClusterIndex, ns: str, name: str) -> dict[str, ReadyEndpoint]:

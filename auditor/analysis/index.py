@@ -16,6 +16,7 @@ from auditor.state.labels import LABEL_SERVICE_NAME
 from auditor.state.objects import KubeObject, service_selector
 
 Key = tuple[str, str]  # (namespace, name)
+_NO_LABELS: dict[str, str] = {}
 
 
 def ref_of(obj: KubeObject) -> ObjectRef:
@@ -50,6 +51,8 @@ class ClusterIndex:
                 self.slices_by_service.setdefault((s.metadata.namespace, svc), []).append(s)
         self._selected: dict[Key, list[KubeObject]] = {}
         self._has_nodes = state.has("Node")
+        #: whether Nodes were read at all (without them no Node is known to be gone: `node_exists`)
+        self.has_nodes = self._has_nodes
         #: memo for analyses shared by several rules (computed once per index)
         self.cache: dict[str, Any] = {}
 
@@ -169,4 +172,5 @@ class ClusterIndex:
             return []
         if len(lists) == 1:
             return list(lists[0])
-        return [p for p in lists[0] if all((p.metadata.labels or {}).get(k) == v for k, v in labels.items())]
+        wanted = labels.items()  # each Pod's labels hold all of them: a subset test of the items, in C
+        return [p for p in lists[0] if wanted <= (p.metadata.labels or _NO_LABELS).items()]

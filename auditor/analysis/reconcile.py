@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from auditor.analysis.desired import controller_slices, desired_endpoints, mirrored_slices
+from auditor.analysis.desired import Expected, controller_slices, desired_endpoints, expected, mirrored_slices
 from auditor.analysis.discrepancies import EndpointsReport, Problem, Reconciliation, ServiceReport, SliceReport
 from auditor.facts.endpoints import (
     address_node,
@@ -149,10 +149,10 @@ class Reconciler:
 
     def _service(self, svc: KubeObject, live: list[KubeObject], out: Reconciliation) -> ServiceReport:
         rep = ServiceReport(svc)
-        desired = desired_endpoints(self.index, svc)
+        exp = expected(self.index, svc)
         for fam in service_families(svc):
             fam_slices = [s for s in live if s.address_type == fam]
-            fam_desired = [d for d in desired if d.family == fam]
+            fam_desired = [d for d in exp.endpoints if d.family == fam]
             if not fam_slices:
                 rep.missing_families.append(fam)
                 ready = [d for d in fam_desired if d.ready and not self.in_flight(pod=d.pod)]
@@ -161,7 +161,7 @@ class Reconciler:
                 continue
             present: set[tuple[str, str]] = set()
             for s in fam_slices:
-                sr = self._check_slice(svc, s)
+                sr = self._check_slice(svc, s, exp)
                 if sr.problems:
                     out.slices.append(sr)
                 for ep in s.endpoints or ():
@@ -200,58 +200,63 @@ class Reconciler:
         out["conditions"] = {"ready": cond.ready, "serving": cond.serving, "terminating": cond.terminating}
         return out
 
-    def _check_slice(self, svc: KubeObject, slc: KubeObject) -> SliceReport:
+    def _check_slice(self, svc: KubeObject, slc: KubeObject, exp: Expected | None = None) -> SliceReport:
         idx = self.index
         rep = SliceReport(slc, svc)
         ns = slc.metadata.namespace
         written = write_time(slc)
         pnra = publishes_not_ready(svc)
-        selected = {p.metadata.uid for p in idx.selected_pods(svc)}
+        exp = exp or expected(idx, svc)
+        selected = exp.selected
+        pods = idx.pods
         for ep in slc.endpoints or ():
             tr = ep.target_ref
             if tr is None or tr.kind != "Pod" or not ep.addresses:
                 continue
             addr = canonical_ip(ep.addresses[0])
-            info = _endpoint_info(ep, tr, addr)
-            pod = idx.pods.get((tr.namespace or ns, tr.name))
+            pod = pods.get((tr.namespace or ns, tr.name))
             if pod is None:
                 # A gone Pod leaves no deletion time; its deletion would have made the controller rewrite this
                 # slice (trigger time), so only the slice and the endpoint's Node can put it in flight.
                 if not self.in_flight(slc=slc, node=ep.node_name):
-                    rep.problems.append(Problem("pod-gone", info, written, exact=False))
+                    rep.problems.append(Problem("pod-gone", _endpoint_info(ep, tr, addr), written, exact=False))
                 continue
-            if tr.uid and pod.metadata.uid != tr.uid:
+            uid = pod.metadata.uid
+            if tr.uid and uid != tr.uid:
                 if not self.in_flight(pod=pod, slc=slc):
-                    rep.problems.append(Problem("pod-recreated", {**info, "oldUid": tr.uid,
-                                                                  "newUid": pod.metadata.uid},
+                    rep.problems.append(Problem("pod-recreated", {**_endpoint_info(ep, tr, addr), "oldUid": tr.uid,
+                                                                  "newUid": uid},
                                                 parse_time(pod.metadata.creation_timestamp)))
                 continue
-            if addr not in pod_ips(pod):
+            ips = pod_ips(pod)
+            if addr not in ips:
                 if not self.in_flight(pod=pod, slc=slc):
-                    rep.problems.append(Problem("ip-changed", {**info, "podIPs": pod_ips(pod)},
+                    rep.problems.append(Problem("ip-changed", {**_endpoint_info(ep, tr, addr), "podIPs": ips},
                                                 self.pod_changed(pod)))
                 continue
             node_ok = idx.node_exists(ep.node_name)
             if node_ok is False and pod_node(pod) != ep.node_name:
                 if not self.in_flight(pod=pod, slc=slc):
-                    rep.problems.append(Problem("node-gone", info, written, exact=False))
+                    rep.problems.append(Problem("node-gone", _endpoint_info(ep, tr, addr), written, exact=False))
                 continue
             if node_ok is False and not pnra:
                 # Pod still bound to a deleted Node: in flight until the Pod garbage collector deletes it (podgc)
                 continue
-            if pod.metadata.uid not in selected:
+            if uid not in selected:
                 if not self.in_flight(pod=pod, slc=slc):
-                    rep.problems.append(Problem("not-selected", info, written, exact=False))
+                    rep.problems.append(Problem("not-selected", _endpoint_info(ep, tr, addr), written, exact=False))
                 continue
             if pod_terminal(pod):
                 if not self.in_flight(pod=pod):
-                    rep.problems.append(Problem("pod-terminal", {**info, "phase": pod.status.phase
-                                                                 if pod.status else ""}, self.pod_changed(pod)))
+                    phase = pod.status.phase if pod.status else ""
+                    rep.problems.append(Problem("pod-terminal", {**_endpoint_info(ep, tr, addr), "phase": phase},
+                                                self.pod_changed(pod)))
                 continue
-            want = endpoint_conditions(pod, pnra)
+            want = exp.conditions.get(id(pod)) or endpoint_conditions(pod, pnra)
             have_ready = endpoint_ready(ep)
             if have_ready != want.ready and not self.in_flight(pod=pod, slc=slc):
-                rep.problems.append(Problem("wrong-ready", {**info, "ready": have_ready, "podReady": want.serving,
+                rep.problems.append(Problem("wrong-ready", {**_endpoint_info(ep, tr, addr), "ready": have_ready,
+                                                            "podReady": want.serving,
                                                             "terminating": want.terminating},
                                             self.pod_changed(pod)))
         return rep
@@ -281,7 +286,7 @@ class Reconciler:
             return EndpointsReport(ep, "frozen")
         rep = EndpointsReport(ep)
         ready, not_ready = endpoints_addresses(ep)
-        selected = {p.metadata.uid for p in idx.selected_pods(svc)} if has_selector(svc) else None
+        selected = expected(idx, svc).selected if has_selector(svc) else None
         for addr in ready + not_ready:
             tr = addr.target_ref
             if tr is None or tr.kind != "Pod":  # a hand-written address may name a Node (a kubelet's, say)
@@ -291,22 +296,22 @@ class Reconciler:
                                                 write_time(ep), exact=False))
                 continue
             ip = canonical_ip(addr.ip)
-            base: dict[str, object] = {"pod": tr.name, "uid": tr.uid, "address": ip, "node": addr.node_name or ""}
             pod = idx.pods.get((tr.namespace or ns, tr.name))
             if pod is None:
                 if not self.in_flight(node=addr.node_name):
-                    rep.problems.append(Problem("pod-gone", base, write_time(ep), exact=False))
+                    rep.problems.append(Problem("pod-gone", _address_info(addr, tr, ip), write_time(ep), exact=False))
             elif tr.uid and tr.uid != pod.metadata.uid:
                 if not self.in_flight(pod=pod):
-                    rep.problems.append(Problem("pod-recreated", base, self.pod_changed(pod)))
+                    rep.problems.append(Problem("pod-recreated", _address_info(addr, tr, ip), self.pod_changed(pod)))
             elif ip not in pod_ips(pod):
                 if not self.in_flight(pod=pod):
-                    rep.problems.append(Problem("ip-changed", base, self.pod_changed(pod)))
+                    rep.problems.append(Problem("ip-changed", _address_info(addr, tr, ip), self.pod_changed(pod)))
             elif selected is not None and pod.metadata.uid not in selected:
                 # the Endpoints controller re-lists Pods by selector on every sync
                 # (pkg/controller/endpoint/endpoints_controller.go)
                 if not self.in_flight(pod=pod):
-                    rep.problems.append(Problem("not-selected", base, write_time(ep), exact=False))
+                    rep.problems.append(Problem("not-selected", _address_info(addr, tr, ip), write_time(ep),
+                                                exact=False))
         if controller_manages(svc) and not endpoints_truncated(ep):
             rep.problems += self._endpoints_missing(svc, ready)
         return rep if rep.problems else None
@@ -368,6 +373,11 @@ class Reconciler:
                            for a in wrong])
             out.append(SliceReport(mirrors[0], svc, problems))
         return out
+
+
+def _address_info(addr: EndpointAddress, tr: ObjectReference, ip: str) -> dict[str, object]:
+    """What a v1 Endpoints address naming a Pod says of itself, as a problem's detail."""
+    return {"pod": tr.name, "uid": tr.uid, "address": ip, "node": addr.node_name or ""}
 
 
 def _endpoint_info(ep: Endpoint, tr: ObjectReference, addr: str) -> dict[str, object]:

@@ -83,13 +83,18 @@ def workload_of(index: ClusterIndex, pod: KubeObject) -> Workload:
 def pdbs_selecting(index: ClusterIndex, pod: KubeObject) -> list[KubeObject]:
     """PodDisruptionBudgets in the Pod's namespace whose selector matches it (policy/v1: an empty selector
     matches every Pod of the namespace, an absent one none). One pass over the PDBs' Pods per index."""
+    return pdbs_by_pod(index).get((pod.metadata.namespace, pod.metadata.name), [])
+
+
+def pdbs_by_pod(index: ClusterIndex) -> dict[tuple[str, str], list[KubeObject]]:
+    """`pdbs_selecting` of every Pod some PDB selects, by (namespace, name); computed once per index."""
     by_pod: dict[tuple[str, str], list[KubeObject]] | None = index.cache.get("pdbs-by-pod")
     if by_pod is None:
         by_pod = index.cache["pdbs-by-pod"] = {}
-        for pdb in sorted(index.of("PodDisruptionBudget"), key=lambda p: (p.namespace, p.name)):
+        for pdb in sorted(index.of("PodDisruptionBudget"), key=lambda p: (p.metadata.namespace, p.metadata.name)):
             for p in pods_selected(index, pdb):
-                by_pod.setdefault((p.namespace, p.name), []).append(pdb)
-    return by_pod.get((pod.namespace, pod.name), [])
+                by_pod.setdefault((p.metadata.namespace, p.metadata.name), []).append(pdb)
+    return by_pod
 
 
 def pods_selected(index: ClusterIndex, pdb: KubeObject) -> list[KubeObject]:

@@ -5,7 +5,7 @@ import gc
 import logging
 import time
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Optional, Protocol
+from typing import Any, Callable, Optional
 
 from auditor.app.inputs import baseline_of, check_target, output_dir, with_options
 from auditor.app.publish import finish
@@ -20,6 +20,7 @@ from auditor.app.verify_end import (
     write_last_state,
 )
 from auditor.app.verify_io import (
+    Source,
     check_paths,
     clean_line,
     clock_text,
@@ -31,6 +32,7 @@ from auditor.app.verify_io import (
     trim,
 )
 from auditor.app.verify_lb import LoadBalancerSide
+from auditor.collect.heartbeat import Heartbeat, elapsed_text, pulse
 from auditor.engine.follow import FOLLOWED_KINDS, Follower
 from auditor.errors import CollectionError
 from auditor.interrupts import terminate_as_interrupt
@@ -49,19 +51,6 @@ COALESCE_SECONDS = 0.05
 EVALUATE_EVERY = 0.5
 #: With --eks-cluster, the end of --timeout kept for reading EKS: this much at most, a quarter of it at least.
 EKS_RESERVE_SECONDS = 20.0
-
-
-class Source(Protocol):
-    """What verify follows: auditor.collect.watch.LiveCluster (tests may pass another)."""
-
-    listed_at: float
-    server_version: dict[str, Any]
-
-    def start(self) -> None: ...
-    def snapshot(self) -> dict[str, list[bytes]]: ...
-    def changes(self, timeout: float) -> list[Any]: ...
-    def notices(self) -> list[str]: ...
-    def close(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -90,7 +79,10 @@ def verify(settings: VerifySettings, *, echo: Callable[[str], None], source: Opt
     """
     baseline_of(settings.report)  # a bad --baseline: exit 2 before touching the cluster
     check_paths(settings)  # no file both read and written
-    before = snapshot.load_inputs([str(settings.before)])  # InputError: exit 2 before touching the cluster
+    # A line at least every few seconds whatever verify is doing (a CI log shows no progress bar).
+    beat = Heartbeat(echo, clock=clock)
+    with pulse(beat, lambda: f"verify {elapsed_text(beat.elapsed())}: reading BEFORE ({settings.before})"):
+        before = snapshot.load_inputs([str(settings.before)])  # InputError: exit 2 before touching the cluster
     check_target([before], settings.target, settings.config)  # a downgrade target: exit 2 as well
     output_dir(settings.report.output_dir)
     # Refused (a symlink, another run's lock) before touching the cluster; an earlier recording stays until START.
@@ -99,13 +91,15 @@ def verify(settings: VerifySettings, *, echo: Callable[[str], None], source: Opt
         context = server = ""
         if source is None:
             source, context, server = live_cluster(settings)
-        run = _Run(settings, before, source, clock, echo, recorder)
+        run = _Run(settings, before, source, clock, echo, recorder, beat)
         interrupted = run.follow(context, server)
         if run.follower is None:  # never read the cluster
             if interrupted:
                 raise KeyboardInterrupt()
             raise CollectionError("could not read the cluster")
-        verified = _end(run, interrupted)
+        with pulse(beat, lambda: f"verify {elapsed_text(beat.elapsed())}: comparing the last state with BEFORE "
+                                 "and writing the reports"):
+            verified = _end(run, interrupted)
     finally:
         if recorder is not None:
             recorder.close()  # whatever happened: the gzip member finished, the lock gone
@@ -154,8 +148,9 @@ class _Run:
     """
 
     def __init__(self, settings: VerifySettings, before: ClusterState, source: Source, clock: Callable[[], float],
-                 say: Callable[[str], None], recorder: Recorder | None) -> None:
+                 say: Callable[[str], None], recorder: Recorder | None, beat: Heartbeat | None = None) -> None:
         self.settings = settings
+        self.beat = beat or Heartbeat(say)
         self.before = before
         self.source = source
         self.clock = clock
@@ -205,7 +200,8 @@ class _Run:
         return interrupted
 
     def begin(self, context: str, server: str) -> None:
-        self.source.start()  # CollectionError: exit 3
+        with pulse(self.beat, lambda: f"verify {elapsed_text(self.beat.elapsed())}: listing the cluster"):
+            self.source.start()  # CollectionError: exit 3
         listed = self.source.listed_at or self.clock()
         version = self.source.server_version or {}
         self.source_info = {"context": context, "server": server, "serverVersion": version,
@@ -374,9 +370,13 @@ class _Run:
         if down:
             text += f"; {len(down)} at zero ready endpoints: " + names(down)
         if text == self._said or (not force and now - self._said_at < 1.0):
+            # Nothing new: the same line again once the log has been quiet for a while (a CI log must show
+            # that verify is alive).
+            self.beat.beat(lambda: clean_line(f"verify {clock_text(now - self.start)}: {self._said}"))
             return
         self._said, self._said_at = text, now
         self.say(clean_line(f"verify {clock_text(now - self.start)}: {text}"))
+        self.beat.said()
 
     def progress_final(self) -> None:
         """The last progress line, whatever the rate limit held back."""
@@ -386,3 +386,4 @@ class _Run:
         if text not in self.notes:
             self.notes.append(text)
             self.say(clean_line(f"verify: {text}"))
+            self.beat.said()

@@ -98,3 +98,15 @@ def test_a_converged_run_has_no_unknown_reason(tmp_path: Path, before_path: Path
     result = verify(_settings(tmp_path, before_path, timeout=5.0, settle=1.0), source=src, clock=src.clock,
                     echo=lambda _: None).written.result
     assert result.converged is True and result.unknown_reason is None
+
+
+def test_a_quiet_run_still_says_something_every_few_seconds(tmp_path: Path, before_path: Path) -> None:
+    """Converged from the start and nothing changes for 20 s: a CI log still gets a line at least every 5 s."""
+    src = ScriptedSource(verify_states.converged_after(), [])
+    said: list[tuple[float, str]] = []
+    verify(_settings(tmp_path, before_path, timeout=20.0, settle=60.0), source=src, clock=src.clock,
+           echo=lambda text: said.append((src.now, text)))
+    times = [T0] + [at for at, _ in said] + [src.now]
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    assert max(gaps) <= 5.0, said
+    assert any(text.endswith("converged; settling (60s)") for at, text in said if at > T0 + 5), said

@@ -235,9 +235,9 @@ def pdb_blocks_drain(ctx: Context) -> Iterator[Finding]:
     for pdb in sorted(idx.of("PodDisruptionBudget"), key=lambda p: (p.namespace, p.name)):
         live = [p for p in pods_selected(idx, pdb) if not pod_terminal(p) and not pod_terminating(p)]
         b = budget(pdb, len(live))
-        held = _held_pods(pdb, b, live, plan)
-        reason = _blocking_reason(pdb, b) if held else ""
-        if reason:
+        reason = _blocking_reason(pdb, b)  # most budgets allow a disruption: their Pods need no look
+        held = _held_pods(pdb, b, live, plan) if reason else []
+        if held:
             yield _blocks_drain_finding(ctx, pdb, b, held, reason)
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import bisect
+import collections
 import datetime
 import ipaddress
 import re
@@ -157,10 +158,12 @@ class ApiDouble:
         self._closing = False
         self._watch_socks: set[Any] = set()
         self._sent: dict[Any, tuple[str, str | None, int]] = {}  # open watch -> (kind, namespace, log position sent)
-        # publish(): kinds whose lists lag the published events (rebuilt on the next list), and how many events
-        # of history a watch may be behind (None: until compaction, as with set_state), like the API server's
+        # publish(): kinds whose lists lag the published events (rebuilt on the next list), and how many events of
+        # each kind a watch may be behind (None: until compaction, as with set_state), like the API server's
         # watch cache, past which a watch gets 410 Expired.
         self._stale: set[str] = set()
+        self._unlisted: list[Event] = []  # published, not yet in `_objects`
+        self._kept: dict[str, collections.deque[int]] = {}  # kind -> the resourceVersions of its kept events
         self.history: int | None = None
         self._tls = _make_tls() if tls else None
         self.set_state(objects)
@@ -269,49 +272,49 @@ class ApiDouble:
             if self._served:
                 raise ValueError("prepare()/publish() need states set with keep=False")
             objects = self._objects
-        overlay: dict[Key, tuple[bytes, str] | None] = {}  # what the prepared steps so far did
+        overlay: dict[Key, Event] = {}  # the last event the prepared steps gave each key they touched
         for step in steps:
             base = rv
             events: list[Event] = []
             for change in step:
                 key = change if isinstance(change, tuple) else _key(change)
-                old = overlay[key] if key in overlay else objects.get(key)
-                entry: tuple[bytes, str] | None
+                last = overlay.get(key)
+                old = objects.get(key) if last is None else None if last.type == "DELETED" else \
+                    (_item(last), str(last.rv))
                 if isinstance(change, tuple):
                     if old is None:
                         continue
                     rv += 1
-                    entry, event = None, _deleted(rv, key, old[0])
+                    event = _deleted(rv, key, old[0])
                 else:
-                    _, entry, rv, changed = self._diffed(change, old, rv)
+                    _, _, rv, changed = self._diffed(change, old, rv)
                     if changed is None:
                         continue
                     event = changed
-                overlay[key] = entry
+                overlay[key] = event
                 events.append(event)
             yield Batch(events, base, rv)
 
     def publish(self, batch: Batch) -> None:
         """Serve a prepared batch now: its events go to the log and to open watches at once (no list is rebuilt:
-        the lists of the kinds it touches are, when someone next lists them). With `history` set, the events
-        more than `history` resourceVersions older than the newest are then forgotten: a watch still behind
-        them gets 410 Expired, as from an API server whose watch cache has moved on."""
+        the lists of the kinds it touches are, when someone next lists them). With `history` set, each kind keeps
+        that many of its newest events, as the API server's watch cache does per resource: a watch further
+        behind, or one started from before them, gets 410 Expired."""
         if self.history is not None and self.history < 1:
             raise ValueError("history must keep at least the newest event")
         with self._set_lock, self._cond:
             top = self._top_rv()
             if batch.base != top:
                 raise ValueError(f"a batch prepared at resourceVersion {batch.base}; the double is at {top}")
-            objects = self._objects
-            for e in batch.events:  # the served objects as lists will show them (rebuilt when listed)
-                if e.type == "DELETED":
-                    objects.pop((e.kind, e.namespace, e.name), None)
-                else:
-                    objects[(e.kind, e.namespace, e.name)] = (_item(e), str(e.rv))
-                self._stale.add(e.kind)
+            self._unlisted.extend(batch.events)  # into the served objects when next listed
             self._log.extend(batch.events)
-            if self.history is not None:
-                self._forget(batch.after - self.history)
+            for e in batch.events:
+                self._stale.add(e.kind)
+                if self.history is not None:
+                    kept = self._kept.setdefault(e.kind, collections.deque())
+                    kept.append(e.rv)
+                    if len(kept) > self.history:
+                        self._forgotten[e.kind] = kept.popleft()
             self._cond.notify_all()
 
     def _top_rv(self) -> int:
@@ -325,6 +328,12 @@ class ApiDouble:
         `keep_states` says; the events stay (publish's `history` decides what a watch can still catch up on)."""
         if not self._stale:
             return
+        for e in self._unlisted:
+            if e.type == "DELETED":
+                self._objects.pop((e.kind, e.namespace, e.name), None)
+            else:
+                self._objects[(e.kind, e.namespace, e.name)] = (_item(e), str(e.rv))
+        self._unlisted = []
         stale, self._stale = self._stale, set()
         rv, previous = self._top_rv(), self._states[self._current]
         self._current += 1
@@ -524,7 +533,7 @@ class ApiDouble:
             wanted = int(rv)
         except ValueError:
             return None
-        if wanted < self._horizon:
+        if wanted < self._horizon or wanted < self._forgotten.get(kind, 0):
             return [_expired(rv, current.rv)], -1
         return [], wanted
 
@@ -554,7 +563,8 @@ class ApiDouble:
         rv = query.get("resourceVersion", [""])[0]
         match = query.get("resourceVersionMatch", [""])[0]
         with self._lock:
-            self._refresh_lists()
+            if not token:  # a continue token reads the state its first page did (it is not rebuilt under it)
+                self._refresh_lists()
             if token:
                 if rv or match:
                     return 400, _status(400, "BadRequest", "specifying resource version is not allowed when using "
@@ -604,14 +614,17 @@ def _lists(current: dict[Key, tuple[bytes, str]], changed: set[str] | None,
            old_lists: dict[tuple[str, str | None], list[bytes]]) -> dict[tuple[str, str | None], list[bytes]]:
     """The served lists of `current`, sorted by (namespace, name): of the kinds in `changed` (None: all), the
     others taken from `old_lists` (their items are the same)."""
-    lists: dict[tuple[str, str | None], list[tuple[str, str, bytes]]] = {}
+    by_kind: dict[str, list[tuple[str, str, bytes]]] = {}
     for (kind, ns, name), (data, _) in current.items():
-        if changed is not None and kind not in changed:
-            continue
-        lists.setdefault((kind, None), []).append((ns, name, data))
-        if ns:
-            lists.setdefault((kind, ns), []).append((ns, name, data))
-    new_lists = {key: [e[2] for e in sorted(v, key=lambda e: e[:2])] for key, v in lists.items()}
+        if changed is None or kind in changed:
+            by_kind.setdefault(kind, []).append((ns, name, data))
+    new_lists: dict[tuple[str, str | None], list[bytes]] = {}
+    for kind, entries in by_kind.items():
+        entries.sort()  # by (namespace, name): unique, so the data is never compared
+        new_lists[(kind, None)] = [data for _, _, data in entries]
+        for ns, _, data in entries:  # in order: each namespace's list comes out sorted too
+            if ns:
+                new_lists.setdefault((kind, ns), []).append(data)
     if changed is not None:
         new_lists.update({key: v for key, v in old_lists.items() if key[0] not in changed})
     return new_lists

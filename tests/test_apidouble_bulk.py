@@ -92,16 +92,30 @@ def test_a_watch_open_before_publish_gets_the_events_and_bookmarks_at_the_newest
     assert all(e["type"] == "BOOKMARK" for e in events[modified + 1:])  # nothing sent twice after a bookmark
 
 
-def test_history_forgets_old_events_and_a_watch_behind_them_gets_410(api: ApiDouble, objects: list[Obj]) -> None:
+def test_history_is_per_kind_and_a_watch_from_before_it_gets_410(api: ApiDouble, objects: list[Obj]) -> None:
     pods = [o for o in objects if o["kind"] == "Pod"]
+    node = next(o for o in objects if o["kind"] == "Node")
     start = api.resource_version
     api.history = 3
-    for batch in list(api.prepare([[_relabel(p, "1")] for p in pods])):
+    for batch in list(api.prepare([[_relabel(node, "1")]] + [[_relabel(p, "1")] for p in pods])):
         api.publish(batch)
-    assert len(api.events()) == 3
     assert [e["object"]["code"] for e in _events(_get(api, "/api/v1/pods", watch=1, resourceVersion=start))] == [410]
-    recent = _events(_get(api, "/api/v1/pods", watch=1, resourceVersion=int(start) + 3, timeoutSeconds=0.2))
+    recent = _events(_get(api, "/api/v1/pods", watch=1, resourceVersion=int(start) + 4, timeoutSeconds=0.2))
     assert [e["object"]["metadata"]["name"] for e in recent] == [p["metadata"]["name"] for p in pods[3:]]
+    # the Node's one event is within its kind's history, however many Pod events came after it
+    nodes = _events(_get(api, "/api/v1/nodes", watch=1, resourceVersion=start, timeoutSeconds=0.2))
+    assert [(e["type"], e["object"]["metadata"]["name"]) for e in nodes] == [("MODIFIED", node["metadata"]["name"])]
+
+
+def test_an_open_watch_behind_its_kinds_history_gets_410(api: ApiDouble, objects: list[Obj]) -> None:
+    pods = [o for o in objects if o["kind"] == "Pod"]
+    api.history = 2
+    # One batch of 6, published at once: 4 are forgotten before the watch can send any.
+    batches = list(api.prepare([[_relabel(p, "1") for p in pods]]))
+    resp = _get(api, "/api/v1/pods", watch=1, resourceVersion=api.resource_version, timeoutSeconds=5)
+    assert api.wait_watches(1)
+    api.publish(batches[0])
+    assert [(e["type"], e["object"].get("code")) for e in _events(resp)] == [("ERROR", 410)]
 
 
 def test_batches_are_published_in_order_only(api: ApiDouble, objects: list[Obj]) -> None:
@@ -129,3 +143,19 @@ def test_update_after_publish_diffs_against_what_was_published(api: ApiDouble, o
 def test_prepare_needs_states_set_without_keep(objects: list[Obj]) -> None:
     with pytest.raises(ValueError, match="keep=False"):
         list(ApiDouble(objects, tls=False, token=None).prepare([[]]))
+
+
+def test_a_paginated_list_reads_one_state_while_batches_are_published(api: ApiDouble, objects: list[Obj]) -> None:
+    pods = [o for o in objects if o["kind"] == "Pod"]
+    batches = iter(api.prepare([[_relabel(p, "new")] for p in pods]))
+    page = orjson.loads(_get(api, "/api/v1/pods", limit=1).read())
+    names, version = [page["items"][0]["metadata"]["name"]], page["metadata"]["resourceVersion"]
+    while page["metadata"].get("continue"):
+        api.publish(next(batches))  # more than keep_states times: the list's state must outlive them
+        resp = _get(api, "/api/v1/pods", limit=1, **{"continue": page["metadata"]["continue"]})
+        assert resp.status == 200
+        page = orjson.loads(resp.read())
+        assert page["metadata"]["resourceVersion"] == version
+        assert "v" not in page["items"][0]["metadata"]["labels"]  # as listed at the first page
+        names.append(page["items"][0]["metadata"]["name"])
+    assert sorted(names) == sorted(p["metadata"]["name"] for p in pods) and len(pods) > api.keep_states

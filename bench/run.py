@@ -162,7 +162,10 @@ def main() -> None:
     ap.add_argument("--skip-verify", action="store_true")
     ap.add_argument("--no-workloads", action="store_true",
                     help="synthetic states without Deployments, ReplicaSets and PDBs (the figures before issue 14)")
-    ap.add_argument("--only", choices=["audit", "compare", "report", "snapshot", "verify", "fleet"], default=None)
+    ap.add_argument("--only", choices=["audit", "compare", "report", "snapshot", "verify", "rotation", "fleet"],
+                    default=None)
+    ap.add_argument("--vs-root", metavar="DIR", help="rotation: measure this checkout (with its .venv) first, as the "
+                    "baseline, in the same run")
     ap.add_argument("--repeat", type=int, default=3, help="runs per measured command in the audit figures")
     args = ap.parse_args()
     global WORKLOADS, REPEAT
@@ -189,6 +192,10 @@ def main() -> None:
     if not args.skip_verify and want("verify"):
         print("\n== verify --follow (issue 12) ==", flush=True)
         subprocess.run([sys.executable, str(HERE / "bench_verify.py"), "--pods", str(args.pods)], check=False)
+    if not args.skip_verify and want("rotation"):
+        print("\n== verify --follow through a whole node-group rotation (issue 22) ==", flush=True)
+        subprocess.run([sys.executable, str(HERE / "bench_rotation.py"), "--pods", str(args.pods)]
+                       + (["--vs-root", args.vs_root] if args.vs_root else []), check=False)
     if want("fleet"):
         print("\n== fleets: 8 clusters of 5,000 Pods, 200 reports ==", flush=True)
         subprocess.run([sys.executable, str(HERE / "bench_fleet.py")], check=False)

@@ -346,7 +346,7 @@ def _play(api: Any, batches: list[Any], tick: float, say: Any) -> None:
         planned=tick * (len(batches) - 1), late_max=max(late), late_mean=sum(late) / len(late),
         cpu=time.process_time() - cpu0)
     deadline = time.monotonic() + 1800
-    while not api.watches_caught_up() and time.monotonic() < deadline:
+    while not api.published_written() and time.monotonic() < deadline:
         time.sleep(0.1)
     say("written", at=time.time(), cpu=time.process_time() - cpu0, watches=api.open_watches)
 

@@ -3,6 +3,7 @@ set_state/update, read with plain urllib3."""
 from __future__ import annotations
 
 import copy
+import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,6 +13,7 @@ import urllib3
 
 from tests import clusterfactory
 from tests.apidouble import ApiDouble
+from tests.waiting import wait_until
 
 Obj = dict[str, Any]
 
@@ -127,6 +129,31 @@ def test_batches_are_published_in_order_only(api: ApiDouble, objects: list[Obj])
     api.publish(second)
     with pytest.raises(ValueError, match="prepared at resourceVersion"):
         api.publish(first)
+
+
+def test_published_written_waits_for_a_watch_that_has_not_sent_everything(api: ApiDouble, objects: list[Obj]) -> None:
+    pod = next(o for o in objects if o["kind"] == "Pod")
+    big = []
+    for i in range(20):  # 20 MB: more than the sockets can buffer for a client that reads nothing
+        obj = _relabel(pod, str(i))
+        obj["metadata"]["annotations"] = {"pad": "x" * 2**20}
+        big.append(obj)
+    batches = list(api.prepare([[obj] for obj in big]))
+    conn = socket.socket()
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    conn.connect(("127.0.0.1", int(api.url.rsplit(":", 1)[1])))
+    conn.sendall(b"GET /api/v1/pods?watch=1&resourceVersion=%s&timeoutSeconds=30 HTTP/1.1\r\nHost: x\r\n\r\n"
+                 % api.resource_version.encode())
+    assert api.wait_watches(1) and wait_until(api.published_written)  # nothing published yet
+    for batch in batches:
+        api.publish(batch)
+    assert not api.published_written()
+    conn.settimeout(5)
+    received, expected = 0, sum(len(e.line) for b in batches for e in b.events)
+    while received < expected:  # every event line (and the chunks' framing)
+        received += len(conn.recv(1 << 20))
+    assert wait_until(api.published_written)
+    conn.close()
 
 
 def test_update_after_publish_diffs_against_what_was_published(api: ApiDouble, objects: list[Obj]) -> None:

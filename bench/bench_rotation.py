@@ -16,17 +16,20 @@ events over about `--seconds`, the rotation of every node of the group:
 
 One Service's Endpoints and slice are written only at the end, as a backlogged EndpointSlice controller does: from
 the first deletions on, its slice lists deleted Pods, so the cluster is never converged until that last write, the
-last step. Every event is encoded before the timed part (ApiDouble.prepare; kept in bench/out/ for the next run)
-and served on schedule (publish). Printed for each checkout:
-the time from the last event served to verify's verdict line saying converged (the last verdict line, once
-verify has gone idle with every event written to its watches), verify's own CPU per 1,000 events over the
-rotation (/proc/PID/stat), its peak RSS (VmHWM) while following and with the final comparison and reports,
-start to the first verdict line, and the double's schedule (events served per second) and its own CPU: the two
-processes share the machine's cores.
+last step. At 100k Pods that is 643k events (6.4 a Pod: five for each Pod replaced, the rest the controllers' and
+the nodes'), 32k a second over 20 s. Every event is encoded before the timed part (ApiDouble.prepare; kept in
+bench/out/ for the next run with the same code and arguments) and served on schedule (publish).
 
-Usage: python bench/bench_rotation.py [--pods 100000] [--seconds 20] [--root DIR] [--vs-root DIR]
+Printed for each checkout: the time from the last event served to verify's verdict line saying converged (the first
+of the converged lines that end its verdicts, once verify has gone idle with every event written to its watches),
+verify's own CPU per 1,000 events from the rotation's start to then (/proc/PID/stat), its peak RSS (VmHWM) while
+following and with the final comparison and reports (SIGTERM ends the run), start to its first verdict line, and
+the double's schedule (events served per second) and its own CPU: the two processes share the machine's cores.
+
+Usage: python bench/bench_rotation.py [--pods 100000] [--seconds 20] [--root DIR] [--vs-root DIR] [--repeat N]
 `--root DIR` runs DIR/.venv/bin/python -m auditor (default: this checkout); `--vs-root DIR` measures that
-checkout first, then `--root`, and prints both side by side.
+checkout too, before `--root` in each round, and prints both side by side (`--repeat`: the median of N rounds).
+`--work DIR` keeps each round's files (verify's stderr with the time of each line, its report).
 """
 from __future__ import annotations
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +108,6 @@ def test_a_quiet_run_still_says_something_every_few_seconds(tmp_path: Path, befo
     verify(_settings(tmp_path, before_path, timeout=20.0, settle=60.0), source=src, clock=src.clock,
            echo=lambda text: said.append((src.now, text)))
     times = [T0] + [at for at, _ in said] + [src.now]
-    gaps = [b - a for a, b in zip(times, times[1:])]
+    gaps = [b - a for a, b in pairwise(times)]
     assert max(gaps) <= 5.0, said
     assert any(text.endswith("converged; settling (60s)") for at, text in said if at > T0 + 5), said

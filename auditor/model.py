@@ -180,6 +180,9 @@ class Gate(enum.Enum):
         return self.name
 
 
+#: How the notice naming the convergence rules that could not run begins (auditor.engine.verdict.unrun_notice).
+UNRUN_PREFIX = "convergence is unknown because "
+
 #: The modes whose result carries a convergence verdict (replay's result is a verify result).
 CONVERGENCE_MODES = frozenset({"compare", "verify"})
 
@@ -220,7 +223,7 @@ class AuditResult:
             return None
         if self.unknown_because:
             return self.unknown_because
-        return next((n for n in self.notices if n.startswith("convergence is unknown")), None)
+        return next((n for n in self.notices if n.startswith(UNRUN_PREFIX)), None)
 
     def is_known(self, f: Finding) -> bool:
         """In the baseline: reported apart, never counted against the gate."""

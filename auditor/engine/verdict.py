@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from auditor.model import Finding, Severity
+from auditor.model import UNRUN_PREFIX, Finding, Severity
 from auditor.rules import ALL_RULES, convergence_rules
 from auditor.rules.base import Rule
 from auditor.settings import Config
@@ -41,7 +41,7 @@ def unrun_rules(rules: Iterable[Rule], config: Config, ran: Iterable[Rule]) -> t
 
 
 def unrun_notice(rule_ids: Iterable[str]) -> str:
-    return f"convergence is unknown because {', '.join(rule_ids)} could not run on these inputs"
+    return f"{UNRUN_PREFIX}{', '.join(rule_ids)} could not run on these inputs"
 
 
 def services_held_back(findings: Iterable[Finding]) -> list[str]:

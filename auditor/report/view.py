@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from auditor import __version__
-from auditor.model import CONVERGENCE_MODES, AuditResult, Finding, Gate, NotRun, RuleInfo, Severity
+from auditor.model import CONVERGENCE_MODES, UNRUN_PREFIX, AuditResult, Finding, Gate, NotRun, RuleInfo, Severity
 from auditor.report import groups as reportgroups
 
 _INSIGHT_ORDER = {"ERROR": 0, "WARNING": 1, "UNKNOWN": 2, "PASSING": 3}
@@ -283,7 +283,9 @@ def verdict_detail(result: AuditResult) -> str:
     if result.converged is not None:
         parts.append("converged" if result.converged else "not converged")
     elif result.mode in CONVERGENCE_MODES:
-        reason = result.unknown_reason
+        reason = result.unknown_reason or ""
+        if reason.startswith(UNRUN_PREFIX):  # the rules that could not run: the notes name them all
+            reason = ""
         parts.append(f"convergence unknown: {reason}" if reason else "convergence unknown")
     return " · ".join(parts)
 

@@ -48,7 +48,7 @@ LOG = logging.getLogger(__name__)
 COALESCE_SECONDS = 0.05
 #: While changes keep coming, the touched Services are re-judged at least this often (more rarely when judging
 #: takes long: see _Run._evaluate_now).
-EVALUATE_EVERY = 0.5
+EVALUATE_EVERY = 1.0
 #: With --eks-cluster, the end of --timeout kept for reading EKS: this much at most, a quarter of it at least.
 EKS_RESERVE_SECONDS = 20.0
 
@@ -291,15 +291,15 @@ class _Run:
 
     def _evaluate_now(self, now: float, busy: bool) -> bool:
         """Whether to re-judge the touched Services now: whenever the changes pause, and while they keep coming
-        at most as often as keeps judging to about a third of the time (applying them must keep up with the
-        watches, or they fall behind the server's window and relist)."""
+        at most as often as keeps judging to a fifth of the time (applying them must keep up with the watches,
+        or they fall behind the server's window and relist)."""
         assert self.follower is not None
         if busy and self.clock() < self._evaluate_after:
             return False
         began = time.monotonic()
         self.follower.evaluate(now)
         cost = time.monotonic() - began
-        self._evaluate_after = self.clock() + max(EVALUATE_EVERY, 2 * cost)
+        self._evaluate_after = self.clock() + max(EVALUATE_EVERY, 4 * cost)
         return True
 
     def settled(self, now: float) -> bool:

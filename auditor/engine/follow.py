@@ -33,6 +33,8 @@ from auditor.state.objects import KubeObject, canonical_ip, service_selector
 #: What endpoints depend on: the kinds verify reads and watches.
 FOLLOWED_KINDS = ("Namespace", "Node", "Pod", "Service", "Endpoints", "EndpointSlice")
 _DECODE = msgspec.json.Decoder(KubeObject)
+#: From this share of the Services on, an evaluation judges the whole state rather than building a sub-state.
+WHOLE_STATE_SHARE = 0.75
 
 
 class ChangeLike(Protocol):
@@ -70,6 +72,7 @@ class Follower:
         self._pods_at: dict[str, set[Key]] = {}  # IP -> Pods holding it
         self._pods_lbl: dict[tuple[str, str, str], set[Key]] = {}  # (namespace, label, value) -> Pods
         self._svc_lbl: dict[tuple[str, str, str], set[str]] = {}  # (namespace, label, value) -> Services selecting it
+        self._selector: dict[Key, dict[str, str]] = {}  # Service key -> its selector, read once per version
         self._services_on: dict[str, set[Key]] = {}  # node name -> Services with slice endpoints on it
         self._slice_nodes: dict[Key, set[str]] = {}  # slice key -> nodes its endpoints name
         self.timeline = Timeline(start=started, end=started)
@@ -145,7 +148,8 @@ class Follower:
                     self._services_on.setdefault(n, set()).add((ns, svc))
         elif kind == "Service":
             self._services_in.setdefault(ns, {})[name] = obj
-            for k, v in (service_selector(obj) or {}).items():
+            selector = self._selector[key] = service_selector(obj)
+            for k, v in selector.items():
                 self._svc_lbl.setdefault((ns, k, v), set()).add(name)
         elif kind == "Pod":
             for k, v in (obj.metadata.labels or {}).items():
@@ -176,7 +180,7 @@ class Follower:
                         keys.discard((ns, svc))
         elif kind == "Service":
             self._services_in.get(ns, {}).pop(name, None)
-            for k, v in (service_selector(old) or {}).items():
+            for k, v in self._selector.pop(key, {}).items():
                 _discard(self._svc_lbl, (ns, k, v), name)
         elif kind == "Pod":
             for k, v in (old.metadata.labels or {}).items():
@@ -199,13 +203,17 @@ class Follower:
             svc = obj.labels.get(LABEL_SERVICE_NAME)
             return {(ns, svc)} if svc is not None else set()
         if kind == "Pod":
-            labels = obj.metadata.labels or {}
+            labels = obj.metadata.labels
+            if not labels:
+                return set()
             candidates: set[str] = set()
             for k, v in labels.items():
-                candidates |= self._svc_lbl.get((ns, k, v), set())
-            services = self._services_in.get(ns, {})
-            return {(ns, s) for s in candidates if (service := services.get(s)) is not None
-                    and (sel := service_selector(service)) and all(labels.get(k) == v for k, v in sel.items())}
+                hit = self._svc_lbl.get((ns, k, v))
+                if hit:
+                    candidates |= hit
+            selectors = self._selector
+            return {(ns, s) for s in candidates if (sel := selectors.get((ns, s)))
+                    and all(labels.get(k) == v for k, v in sel.items())}
         if kind == "Node":
             return set(self._services_on.get(name, ()))
         if kind == "Namespace":
@@ -247,10 +255,13 @@ class Follower:
         self.pending -= wanted
         if not wanted:
             return self.verdict
-        after = self._substate(wanted, now)
-        before = self._before_substate(wanted)
-        run = run_rules(FOLLOWED_RULES, ClusterIndex(after), self.config, before=ClusterIndex(before),
-                        command="verify")
+        if len(wanted) >= WHOLE_STATE_SHARE * len(self.objects["Service"]):
+            # (Nearly) every Service: the whole state is the sub-state, and BEFORE's index is already built.
+            after_index, before_index = ClusterIndex(self.state(now)), self.before_index
+        else:
+            after_index = ClusterIndex(self._substate(wanted, now))
+            before_index = ClusterIndex(self._before_substate(wanted))
+        run = run_rules(FOLLOWED_RULES, after_index, self.config, before=before_index, command="verify")
         return self.verdict.update(wanted, run.findings, self._service_of)
 
     def _service_of(self, f: Finding) -> Key | None:

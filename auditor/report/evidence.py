@@ -7,16 +7,21 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 ROW_LIMIT = 20  # rows of one table shown in HTML, Markdown and JUnit
 ITEM_LIMIT = 30  # items of one list of plain values
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_SEQUENCES = (list, tuple)
+_COLLECTIONS = (list, tuple, set, frozenset)
+_EMPTY: tuple[Any, ...] = (None, "", [], {}, ())  # compared with ==, never changed
 # Columns that identify a row go first, whatever order a rule wrote them in.
 _FIRST = ("problem", "address", "ip", "pod", "name", "uid", "node", "nodeGroup", "zone", "ready", "serving",
           "terminating", "conditions")
 
 
+@lru_cache(maxsize=4096)  # the same few keys label every finding's evidence (pods, nodes, address...)
 def label(key: str) -> str:
     """'podsNotReady' -> 'pods not ready'; 'IPv4' and 'uid' stay as they are."""
     return _CAMEL.sub(" ", str(key)).replace("_", " ").lower() if not str(key).isupper() else str(key)
@@ -24,6 +29,8 @@ def label(key: str) -> str:
 
 def text(value: Any) -> str:
     """One cell: scalars as they are, lists joined, small dicts as k=v pairs, booleans as yes/no."""
+    if type(value) is str:  # most cells (names, addresses): str() of one is itself
+        return value
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -53,7 +60,7 @@ class Block:
     facts: tuple[tuple[str, str], ...] = field(default=())
 
 
-def _columns(rows: list[dict[str, Any]]) -> list[str]:
+def _columns(rows: list[dict[str, Any]] | tuple[dict[str, Any], ...]) -> list[str]:
     seen: dict[str, None] = {}
     for r in rows:
         for k in r:
@@ -71,21 +78,22 @@ def blocks(evidence: dict[str, Any] | None, row_limit: int = ROW_LIMIT) -> list[
     facts: list[tuple[str, str]] = []
     out: list[Block] = []
     for key, value in evidence.items():
-        if isinstance(value, (list, tuple)) and value and all(isinstance(v, dict) for v in value):
-            rows = [dict(v) for v in value]
-            shown = rows[:row_limit]
+        if (isinstance(value, _SEQUENCES) and value and isinstance(value[0], dict)  # the first decides most
+                and all(isinstance(v, dict) for v in value)):
+            # Only the rows shown are read: a list of 10,000 endpoints costs no more than one of 20.
+            shown = value[:row_limit]
             cols = _columns(shown)
-            out.append(Block("table", label(key), tuple(label(c) for c in cols),
-                             tuple(tuple(text(r.get(c)) for c in cols) for r in shown),
-                             more=len(rows) - len(shown), total=len(rows)))
-        elif isinstance(value, (list, tuple, set, frozenset)) and value:
-            items = [text(v) for v in value]
-            out.append(Block("list", label(key), items=tuple(items[:ITEM_LIMIT]),
-                             more=max(0, len(items) - ITEM_LIMIT), total=len(items)))
+            out.append(Block("table", label(key), tuple([label(c) for c in cols]),
+                             tuple([tuple([text(r.get(c)) for c in cols]) for r in shown]),
+                             more=len(value) - len(shown), total=len(value)))
+        elif isinstance(value, _COLLECTIONS) and value:
+            head = value[:ITEM_LIMIT] if isinstance(value, _SEQUENCES) else list(value)[:ITEM_LIMIT]
+            out.append(Block("list", label(key), items=tuple([text(v) for v in head]),
+                             more=max(0, len(value) - ITEM_LIMIT), total=len(value)))
         elif isinstance(value, dict) and value:
             for k, v in value.items():  # one level of nesting reads fine as 'outer inner: value'
                 facts.append((f"{label(key)} {label(k)}", text(v)))
-        elif value not in (None, "", [], {}, ()):
+        elif value not in _EMPTY:
             facts.append((label(key), text(value)))
     if facts:
         out.insert(0, Block("facts", facts=tuple(facts)))
@@ -94,8 +102,13 @@ def blocks(evidence: dict[str, Any] | None, row_limit: int = ROW_LIMIT) -> list[
 
 def as_text(evidence: dict[str, Any] | None, row_limit: int = ROW_LIMIT, indent: str = "  ") -> list[str]:
     """Plain-text lines (JUnit failure bodies, logs): facts as 'key: value', tables as aligned columns."""
+    return text_lines(blocks(evidence, row_limit), indent)
+
+
+def text_lines(made: list[Block], indent: str = "  ") -> list[str]:
+    """as_text of blocks already made."""
     lines: list[str] = []
-    for b in blocks(evidence, row_limit):
+    for b in made:
         if b.kind == "facts":
             lines += [f"{indent}{k}: {v}" for k, v in b.facts]
         elif b.kind == "list":

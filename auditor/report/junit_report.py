@@ -7,6 +7,7 @@ import xml.etree.ElementTree as ET
 from auditor import TOOL_NAME
 from auditor.model import CONVERGENCE_MODES, AuditResult, Finding, Gate, Severity
 from auditor.report import evidence
+from auditor.report.prepared import Prepared, prepared
 from auditor.report.text import visible
 from auditor.report.view import group_by_rule, not_run
 
@@ -25,10 +26,11 @@ def _junit_timestamp(generated_at: str) -> str | None:
     return m.group(1) if m else None
 
 
-def render_junit(result: AuditResult) -> str:
+def render_junit(result: AuditResult, prep: Prepared | None = None) -> str:
     """One testsuite for the run: a testcase per finding (classname = rule id, name = the object), failed
     at or above --fail-on and passed below it (reported in system-out); a passing testcase for each rule
     that ran clean; a skipped one, with the reason, for each rule that did not run (from result.runs)."""
+    prep = prepared(result, prep)
     by_rule = group_by_rule(result.findings)
     skipped = not_run(result)
     # A crashed rule "ran" and produced an internal-error finding: that is its testcase (an error), not a pass.
@@ -45,7 +47,7 @@ def render_junit(result: AuditResult) -> str:
         elif not found:
             cases.append(_case(rid, "no findings"))
         else:
-            cases += _finding_cases(result, rid, found)
+            cases += _finding_cases(result, rid, found, prep)
     convergence = _convergence_case(result)
     return _document(result, ([convergence] if convergence is not None else []) + cases)
 
@@ -76,7 +78,7 @@ def _rule_ids(result: AuditResult, with_findings: set[str]) -> list[str]:
     return rule_ids + sorted({r.rule for r in result.runs} - set(rule_ids))
 
 
-def _finding_cases(result: AuditResult, rid: str, found: list[Finding]) -> list[ET.Element]:
+def _finding_cases(result: AuditResult, rid: str, found: list[Finding], prep: Prepared) -> list[ET.Element]:
     """A testcase per finding of one rule: an error for a crash, a failure at or above --fail-on (never for a
     finding in the baseline), else a pass that says why in system-out."""
     cases = []
@@ -86,7 +88,7 @@ def _finding_cases(result: AuditResult, rid: str, found: list[Finding]) -> list[
         names[name] = names.get(name, 0) + 1
         if names[name] > 1:  # two findings of one rule on one object (e.g. per address family)
             name = f"{name} [{f.key or names[name]}]"
-        body = _x(_failure_text(f))
+        body = _x(_failure_text(f, prep.blocks(f)))
         if f.rule == INTERNAL_ERROR:
             case = _case(str((f.evidence or {}).get("rule") or f.object.name), "rule crashed")
             ET.SubElement(case, "error", {"message": _x(f.message), "type": "internal-error"}).text = body
@@ -131,10 +133,10 @@ def _case(classname: str, name: str) -> ET.Element:
     return ET.Element("testcase", {"classname": _x(classname), "name": _x(name) or "?", "time": "0"})
 
 
-def _failure_text(f: Finding) -> str:
-    """The failure body CI shows: what, where, the evidence, how to fix and the commands."""
+def _failure_text(f: Finding, blocks: list[evidence.Block]) -> str:
+    """The failure body CI shows: what, where, the evidence (its blocks), how to fix and the commands."""
     lines = [f"{f.severity.label}: {f.object}", f.message]
-    facts = evidence.as_text(f.evidence)
+    facts = evidence.text_lines(blocks)
     if facts:
         lines += ["", "Evidence:", *facts]
     if f.remediation:

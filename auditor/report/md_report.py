@@ -4,8 +4,9 @@ from __future__ import annotations
 import re
 
 from auditor.model import AuditResult, Finding
+from auditor.report.prepared import Prepared, prepared
 from auditor.report.templates import env
-from auditor.report.view import build_view, group_by_rule
+from auditor.report.view import group_by_rule
 
 # GitHub rejects comments over 65,536 characters and cuts step summaries at 1 MiB: stay below both.
 MD_LIMIT = 65_000
@@ -26,13 +27,14 @@ def _safe_url(url: str | None) -> str | None:
     return re.sub(r"[()<>\[\]`\"'\\|]", lambda m: f"%{ord(m.group()):02X}", url)
 
 
-def render_md(result: AuditResult, full_report: str = DEFAULT_FULL_REPORT, report_url: str | None = None) -> str:
+def render_md(result: AuditResult, full_report: str = DEFAULT_FULL_REPORT, report_url: str | None = None,
+              prep: Prepared | None = None) -> str:
     """GFM for PR comments and step summaries, kept under MD_LIMIT by leaving out the mildest findings.
 
     The first line is a hidden marker a bot can find to update one sticky comment; `report_url` (an
     http(s) URL) links the full report at the top and in the line that says what was left out."""
     template = env().get_template("report.md.j2")
-    view = build_view(result)
+    view = prepared(result, prep).view
     findings = result.findings
     url = _safe_url(report_url)
     link = f"[report.html]({url})" if url else ""

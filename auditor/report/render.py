@@ -12,6 +12,7 @@ from auditor.report.html_report import render_html
 from auditor.report.json_report import render_json
 from auditor.report.junit_report import render_junit
 from auditor.report.md_report import render_md
+from auditor.report.prepared import Prepared
 
 FILE_NAMES = {"html": "report.html", "md": "report.md", "json": "report.json", "junit": "report.junit.xml"}
 
@@ -21,13 +22,18 @@ RENDERERS: dict[str, Callable[[AuditResult], str]] = {
 
 
 def render_all(result: AuditResult, formats: tuple[str, ...], report_url: str | None = None) -> dict[str, str]:
-    """Every asked-for format rendered in memory, in the order asked."""
+    """Every asked-for format rendered in memory, in the order asked, from one `Prepared` (what they share)."""
+    prep = Prepared(result)
     rendered = {}
     for fmt in formats:
         if fmt == "md":
             others = [FILE_NAMES[f] for f in ("html", "json") if f in formats]
             where = f"{' and '.join(others)} in the report directory" if others else "the HTML report (--format html)"
-            rendered[fmt] = render_md(result, full_report=where, report_url=report_url)
+            rendered[fmt] = render_md(result, full_report=where, report_url=report_url, prep=prep)
+        elif fmt == "html":
+            rendered[fmt] = render_html(result, prep)
+        elif fmt == "junit":
+            rendered[fmt] = render_junit(result, prep)
         else:
             rendered[fmt] = RENDERERS[fmt](result)
     return rendered

@@ -209,16 +209,18 @@ class LiveState:
     def apply(self, feed: Feed, batch: list[Event], rv: str, bookmarks: int, at: float) -> None:
         """Some watch events of the feed: objects first, then their changes queued (an event that changes
         nothing is a duplicate); the feed's resume point moves to `rv` when given."""
+        # Hashed before the lock is taken: the other feeds' threads and the consumer never wait for it.
+        digests = [_digest(e[2]) if e[0] != DELETED else b"" for e in batch]
         changes = []
         with self.cond:
             store = self.objects.setdefault(feed.kind, {})
-            for type_, key, line, obj_rv, obj in batch:
+            for (type_, key, line, obj_rv, obj), digest in zip(batch, digests, strict=True):
                 if type_ == DELETED:
                     if store.pop(key, None) is None:
                         self.stats.duplicates += 1
                         continue
                 else:
-                    kept = self._kept(line)
+                    kept = digest if self.digests else line
                     if store.get(key) == kept:
                         self.stats.duplicates += 1
                         continue

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
 
 from auditor import TOOL_NAME
 from auditor.model import CONVERGENCE_MODES, AuditResult, Finding, Gate, Severity
@@ -20,6 +20,64 @@ def _x(text: object) -> str:
     return visible(text, layout=True)
 
 
+@dataclass
+class _Case:
+    """One testcase and its one child, if any (failure, error, skipped or system-out), as ElementTree wrote them:
+    each attribute and text escaped as ET escapes it, the document indented as ET.indent indents it. Writing the
+    text directly is a third of the cost of building and serialising 6,000 elements."""
+
+    classname: str
+    name: str
+    tag: str = ""  # the child's, "" for none
+    attrs: dict[str, str] = field(default_factory=dict)
+    text: str = ""
+
+    def add(self, tag: str, attrs: dict[str, str] | None = None, text: str = "") -> None:
+        self.tag, self.attrs, self.text = tag, attrs or {}, text
+
+    def xml(self) -> str:
+        head = f'<testcase classname="{_attr(self.classname)}" name="{_attr(self.name)}" time="0"'
+        if not self.tag:
+            return head + " />"
+        return f"{head}>\n      {_element(self.tag, self.attrs, self.text)}\n    </testcase>"
+
+
+def _attr(text: str) -> str:
+    """An attribute value escaped as ElementTree escapes it (line breaks and tabs as character references)."""
+    if "&" in text:
+        text = text.replace("&", "&amp;")
+    if "<" in text:
+        text = text.replace("<", "&lt;")
+    if ">" in text:
+        text = text.replace(">", "&gt;")
+    if '"' in text:
+        text = text.replace('"', "&quot;")
+    if "\r" in text:
+        text = text.replace("\r", "&#13;")
+    if "\n" in text:
+        text = text.replace("\n", "&#10;")
+    if "\t" in text:
+        text = text.replace("\t", "&#09;")
+    return text
+
+
+def _cdata(text: str) -> str:
+    """Element text escaped as ElementTree escapes it."""
+    if "&" in text:
+        text = text.replace("&", "&amp;")
+    if "<" in text:
+        text = text.replace("<", "&lt;")
+    if ">" in text:
+        text = text.replace(">", "&gt;")
+    return text
+
+
+def _element(tag: str, attrs: dict[str, str], text: str) -> str:
+    """A childless element: closed short when it has no text, as ElementTree closes it."""
+    head = f"<{tag}" + "".join(f' {k}="{_attr(v)}"' for k, v in attrs.items())
+    return f"{head}>{_cdata(text)}</{tag}>" if text else head + " />"
+
+
 def _junit_timestamp(generated_at: str) -> str | None:
     # Ant's schema (what most readers follow) wants a dateTime without zone: the time is UTC.
     m = re.match(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})", generated_at or "")
@@ -35,14 +93,14 @@ def render_junit(result: AuditResult, prep: Prepared | None = None) -> str:
     skipped = not_run(result)
     # A crashed rule "ran" and produced an internal-error finding: that is its testcase (an error), not a pass.
     crashed = {str((f.evidence or {}).get("rule") or f.object.name) for f in by_rule.get(INTERNAL_ERROR, [])}
-    cases: list[ET.Element] = []
+    cases: list[_Case] = []
     for rid in _rule_ids(result, set(by_rule)):
         found = by_rule.get(rid, [])
         if rid in crashed and not found:
             continue
         if rid in skipped and not found:
             case = _case(rid, "not run")
-            ET.SubElement(case, "skipped", {"message": _x(f"did not run: {skipped[rid]}")})
+            case.add("skipped", {"message": _x(f"did not run: {skipped[rid]}")})
             cases.append(case)
         elif not found:
             cases.append(_case(rid, "no findings"))
@@ -52,7 +110,7 @@ def render_junit(result: AuditResult, prep: Prepared | None = None) -> str:
     return _document(result, ([convergence] if convergence is not None else []) + cases)
 
 
-def _convergence_case(result: AuditResult) -> ET.Element | None:
+def _convergence_case(result: AuditResult) -> _Case | None:
     """compare, verify and replay gate on convergence too: a testcase says so, so a run that exits 1 or 3 on it
     alone never shows all green in a CI's test view. Not converged fails it when that fails the gate; unknown is an
     error (the run could not see everything it judges)."""
@@ -63,12 +121,12 @@ def _convergence_case(result: AuditResult) -> ET.Element | None:
     detail = "\n".join(f"{f.rule} {f.object}: {f.message}" for f in left[:50])
     if result.converged is None:
         reason = "; ".join(result.notices) or "the run could not see everything it judges"
-        ET.SubElement(case, "error", {"message": _x(f"convergence unknown: {reason}"), "type": "unknown"})
+        case.add("error", {"message": _x(f"convergence unknown: {reason}"), "type": "unknown"})
     elif result.converged is False and result.gate is Gate.FAIL:
-        ET.SubElement(case, "failure", {"message": _x(f"not converged ({len(left)} error finding(s))"),
-                                        "type": "not-converged"}).text = _x(detail)
+        case.add("failure", {"message": _x(f"not converged ({len(left)} error finding(s))"), "type": "not-converged"},
+                 _x(detail))
     elif result.converged is False:
-        ET.SubElement(case, "system-out").text = _x(f"not converged, not gating (--fail-on or --baseline)\n{detail}")
+        case.add("system-out", text=_x(f"not converged, not gating (--fail-on or --baseline)\n{detail}"))
     return case
 
 
@@ -78,7 +136,7 @@ def _rule_ids(result: AuditResult, with_findings: set[str]) -> list[str]:
     return rule_ids + sorted({r.rule for r in result.runs} - set(rule_ids))
 
 
-def _finding_cases(result: AuditResult, rid: str, found: list[Finding], prep: Prepared) -> list[ET.Element]:
+def _finding_cases(result: AuditResult, rid: str, found: list[Finding], prep: Prepared) -> list[_Case]:
     """A testcase per finding of one rule: an error for a crash, a failure at or above --fail-on (never for a
     finding in the baseline), else a pass that says why in system-out."""
     cases = []
@@ -91,46 +149,45 @@ def _finding_cases(result: AuditResult, rid: str, found: list[Finding], prep: Pr
         body = _x(_failure_text(f, prep.blocks(f)))
         if f.rule == INTERNAL_ERROR:
             case = _case(str((f.evidence or {}).get("rule") or f.object.name), "rule crashed")
-            ET.SubElement(case, "error", {"message": _x(f.message), "type": "internal-error"}).text = body
+            case.add("error", {"message": _x(f.message), "type": "internal-error"}, body)
         else:
             case = _case(rid, name)
             if result.is_known(f):  # in the --baseline: reported, never a failure of the gate
-                ET.SubElement(case, "system-out").text = _x(f"known: in the baseline, not gating\n{body}")
+                case.add("system-out", text=f"known: in the baseline, not gating\n{body}")  # body is shown
             elif result.fail_on is not None and f.severity >= result.fail_on:
-                ET.SubElement(case, "failure", {"message": _x(f"{f.object}: {f.message}"),
-                                                "type": f.severity.label}).text = body
+                case.add("failure", {"message": _x(f"{f.object}: {f.message}"), "type": f.severity.label}, body)
             else:
                 below = result.fail_on.label if result.fail_on else "never"
-                ET.SubElement(case, "system-out").text = _x(f"reported, below --fail-on {below}\n{body}")
+                case.add("system-out", text=f"reported, below --fail-on {below}\n{body}")
         cases.append(case)
     return cases
 
 
-def _document(result: AuditResult, cases: list[ET.Element]) -> str:
+def _document(result: AuditResult, cases: list[_Case]) -> str:
     """The testsuites document around the cases, with their counts and the suppressed findings."""
     tests = str(len(cases))
-    n_failed, n_errors, n_skipped = (str(sum(1 for c in cases if c.find(tag) is not None))
+    n_failed, n_errors, n_skipped = (str(sum(1 for c in cases if c.tag == tag))
                                      for tag in ("failure", "error", "skipped"))
     attrs = {"name": f"{TOOL_NAME} {result.mode}", "tests": tests, "failures": n_failed,
              "errors": n_errors, "skipped": n_skipped, "time": "0"}
     stamp = _junit_timestamp(result.generated_at)
     if stamp:
         attrs["timestamp"] = stamp
-    suite = ET.Element("testsuite", attrs)
-    suite.extend(cases)
+    children = [c.xml() for c in cases]
     if result.suppressed:
-        ET.SubElement(suite, "system-out").text = _x("\n".join(
+        children.append(_element("system-out", {}, _x("\n".join(
             f"suppressed: [{s.finding.severity.label}] {s.finding.rule} {s.finding.object}: {s.reason}"
-            for s in result.suppressed))
-    root = ET.Element("testsuites", {"name": TOOL_NAME, "tests": tests, "failures": n_failed,
-                                     "errors": n_errors, "time": "0"})
-    root.append(suite)
-    ET.indent(root)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+            for s in result.suppressed))))
+    suite = _element("testsuite", attrs, "")
+    if children:  # ET.indent: each child on a line of its own, four spaces in; the end tag two
+        suite = suite[:-3] + ">\n    " + "\n    ".join(children) + "\n  </testsuite>"
+    root = _element("testsuites", {"name": TOOL_NAME, "tests": tests, "failures": n_failed, "errors": n_errors,
+                                   "time": "0"}, "")
+    return f'<?xml version="1.0" encoding="UTF-8"?>\n{root[:-3]}>\n  {suite}\n</testsuites>\n'
 
 
-def _case(classname: str, name: str) -> ET.Element:
-    return ET.Element("testcase", {"classname": _x(classname), "name": _x(name) or "?", "time": "0"})
+def _case(classname: str, name: str) -> _Case:
+    return _Case(_x(classname), _x(name) or "?")
 
 
 def _failure_text(f: Finding, blocks: list[evidence.Block]) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 
 from auditor.model import AuditResult, Finding
+from auditor.report import evidence
 from auditor.report.prepared import Prepared, prepared
 from auditor.report.templates import env
 from auditor.report.view import group_by_rule
@@ -42,6 +43,14 @@ def render_md(result: AuditResult, full_report: str = DEFAULT_FULL_REPORT, repor
         full_report = f"[the full report]({url})"
 
     focus = [f for g in view["focus"] for f in g.findings[:view["focus_findings"]]]
+    made: dict[int, list[evidence.Block]] = {}  # by id: every finding is alive in `result` meanwhile
+
+    def md_blocks(f: Finding) -> list[evidence.Block]:
+        """The finding's evidence blocks, MD_ROWS rows a table, made once for every render below."""
+        got = made.get(id(f))
+        if got is None:
+            got = made[id(f)] = evidence.blocks(f.evidence, MD_ROWS)
+        return got
 
     def render(k: int, sup: int = 200, notes: int = 50) -> str:
         kept = list(findings[:k])
@@ -49,7 +58,7 @@ def render_md(result: AuditResult, full_report: str = DEFAULT_FULL_REPORT, repor
         fix_focus, fix_here = _first_fixes(focus, [f for items in by_rule.values() for f in items])
         return template.render(**view, kept=kept, kept_by_rule=by_rule, left_out=len(findings) - k,
                                sup_limit=sup, notice_limit=notes, full_report=full_report, marker=MARKER,
-                               report_link=link, icon=_ICONS, verdict_marks=_VERDICT_MARKS, md_rows=MD_ROWS,
+                               report_link=link, icon=_ICONS, verdict_marks=_VERDICT_MARKS, md_blocks=md_blocks,
                                not_run_rules=view["skipped"],
                                md_info_rows=MD_INFO_ROWS, id=id, focus_ids={id(f) for f in focus},
                                fix_here=fix_here, fix_focus=fix_focus)

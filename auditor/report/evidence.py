@@ -46,7 +46,7 @@ def text(value: Any) -> str:
     return str(value)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # 30,000 of them for 6,000 findings: a third less memory without a __dict__
 class Block:
     """kind 'facts': rows are (label, value) pairs; 'table': columns and rows of cells; 'list': items."""
 

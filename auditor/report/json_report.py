@@ -56,5 +56,7 @@ def _finding(result: AuditResult, f: Finding) -> dict[str, Any]:
 
 def render_json(result: AuditResult) -> str:
     # orjson: a compare of two 100k-Pod states carries 10k Service rows; stdlib json took ~2 s on them.
-    data = orjson.dumps(to_dict(result), default=str, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS)
-    return data.decode() + "\n"
+    # The newline by orjson: `+ "\n"` copied the whole text once more (16 MB for 6,000 findings).
+    data = orjson.dumps(to_dict(result), default=str,
+                        option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS | orjson.OPT_APPEND_NEWLINE)
+    return data.decode()

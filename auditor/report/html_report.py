@@ -9,7 +9,6 @@ import base64
 import hashlib
 import re
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -41,9 +40,9 @@ def _shown(value: object) -> str:
 
 def _shown_blocks(blocks: list[evidence.Block]) -> list[evidence.Block]:
     """The blocks with every text as the template shows it (the slow path: a name with an unseen character)."""
-    return [replace(b, title=_shown(b.title), columns=tuple(map(_shown, b.columns)),
-                    rows=tuple(tuple(map(_shown, row)) for row in b.rows), items=tuple(map(_shown, b.items)),
-                    facts=tuple((_shown(k), _shown(v)) for k, v in b.facts)) for b in blocks]
+    return [b._replace(title=_shown(b.title), columns=tuple(map(_shown, b.columns)),
+                       rows=tuple(tuple(map(_shown, row)) for row in b.rows), items=tuple(map(_shown, b.items)),
+                       facts=tuple((_shown(k), _shown(v)) for k, v in b.facts)) for b in blocks]
 
 
 def _block_data(blocks: list[evidence.Block], strings: dict[Any, int], columns: dict[Any, int]) -> list[list[Any]]:

@@ -21,6 +21,8 @@ from typing import Any, Optional
 
 import msgspec
 
+from auditor.state.objects import Hook, KubeObject, ObjectMeta, Spec
+
 # Annotations whose key's domain is one of these (or a subdomain) are kept; all others are dropped.
 KEPT_ANNOTATION_DOMAINS = ("kubernetes.io", "k8s.io", "upgrade-auditor.io", "karpenter.sh",
                            "karpenter.k8s.aws", "eks.amazonaws.com")
@@ -252,6 +254,53 @@ _ANY = msgspec.json.Decoder()
 _ENCODER = msgspec.json.Encoder()
 # Kinds whose fields other than metadata hold nothing secret: kept as served, byte for byte.
 AS_SERVED = frozenset({"Namespace", "Node", "Service", "Endpoints", "EndpointSlice"})
+
+
+_FOLLOWED = msgspec.json.Decoder(KubeObject)
+_HOOK_KEPT = {"http_get": ("path", "port", "host", "scheme"), "tcp_socket": ("port", "host"), "sleep": ("seconds",)}
+
+
+def as_followed(kind: str, api_version: str, raw: bytes | msgspec.Raw) -> KubeObject:
+    """A served object of a followed kind decoded once, straight into the struct the rules read, and cleaned as
+    `project` cleans it (the same object as decoding `project`'s line: annotations filtered, hooks reduced to
+    their kind, port and path). Raises msgspec.ValidationError / DecodeError when its fields have the wrong
+    types."""
+    return clean_followed(kind, api_version, _FOLLOWED.decode(raw))
+
+
+def clean_followed(kind: str, api_version: str, obj: KubeObject) -> KubeObject:
+    """`as_followed` for an object already decoded (a watch event's, decoded with its envelope)."""
+    obj.kind, obj.api_version = kind, api_version
+    # Fields no followed kind has: a served object that carries them anyway keeps none of them.
+    obj.rules = obj.aggregation_rule = obj.role_ref = obj.subjects = obj.webhooks = obj.items = None
+    _clean_followed(obj.metadata, obj.spec)
+    return obj
+
+
+def _clean_followed(meta: ObjectMeta | None, spec: Spec | None) -> None:
+    if meta is not None and meta.annotations:
+        meta.annotations = filter_annotations(meta.annotations)
+    if spec is None:
+        return
+    for group in (spec.containers, spec.init_containers):
+        for c in group or ():
+            hook = c.lifecycle.pre_stop if c.lifecycle is not None else None
+            if hook is not None:
+                _clean_hook(hook)
+    if spec.template is not None:
+        _clean_followed(spec.template.metadata, spec.template.spec)
+
+
+def _clean_hook(hook: Hook) -> None:
+    if hook.exec is not None:
+        hook.exec = {}  # never the command
+    for field, kept in _HOOK_KEPT.items():
+        value = getattr(hook, field)
+        if value is not None:
+            out = {k: value[k] for k in kept if k in value}
+            if isinstance(out.get("path"), str) and "?" in out["path"]:
+                out["path"] = out["path"].partition("?")[0]  # a query string can carry a token
+            setattr(hook, field, out)
 
 
 def project(kind: str, api_version: str, raw: bytes | msgspec.Raw) -> bytes:

@@ -28,20 +28,11 @@ def mistyped(kind: str, line: bytes) -> str:
         _OBJECT.decode(line)
         return ""
     except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
-        return _why(kind, line)
+        return why_mistyped(kind, line)
 
 
-def checked(kind: str, line: bytes) -> KubeObject | str:
-    """The projected `line` decoded as the auditor reads it (the one decode a followed object gets), or one line
-    naming the object and why it cannot be (`mistyped`)."""
-    try:
-        obj: KubeObject = _OBJECT.decode(line)
-        return obj
-    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
-        return _why(kind, line)
-
-
-def _why(kind: str, line: bytes) -> str:
+def why_mistyped(kind: str, line: bytes) -> str:
+    """One line naming the object in `line` (JSON) and why the auditor cannot read it."""
     try:
         _OBJECT.decode(line)
         why = "mistyped"

@@ -20,9 +20,9 @@ from auditor.collect.failures import FATAL, Forbidden, Gone, Mistyped, Refused, 
 from auditor.collect.kube import Cluster
 from auditor.collect.livestate import ADDED, DELETED, MODIFIED, Event, Feed, LiveState
 from auditor.collect.options import relist_backoff
-from auditor.collect.project import project
+from auditor.collect.project import as_followed, clean_followed
 from auditor.collect.stream import DECODE_ERRORS, HEAD, Expired, Failed
-from auditor.collect.validate import checked
+from auditor.collect.validate import why_mistyped
 from auditor.errors import CollectionError
 from auditor.state.objects import KubeObject
 
@@ -82,19 +82,38 @@ def list_feed(cluster: Cluster, feed: Feed, version: str, skip: Callable[[str], 
 
 
 def project_item(feed: Feed, raw: bytes | msgspec.Raw) -> tuple[tuple[str, str] | None, bytes, str, KubeObject | None]:
-    """An object as served to ((namespace, name), its projected line, its resourceVersion, the line decoded as
-    the auditor reads it): projected once, decoded once. Raises Mistyped (naming it) when its fields have the
-    wrong types."""
-    line = project(feed.kind, feed.api_version, raw)
-    got = checked(feed.kind, line)
-    obj = got if isinstance(got, KubeObject) else None
-    if isinstance(got, str) and _named(raw):  # judged later, it would be a traceback (or a hang) far from its
-        raise Mistyped(got)                   # cause: name it and leave it out here
+    """An object as served to ((namespace, name), its line, its resourceVersion, the object as the rules read it):
+    decoded once, straight into that struct and cleaned as a snapshot's projection is (`as_followed`); the line
+    is that struct's JSON (what the recording and the last state hold). Raises Mistyped (naming it) when its
+    fields have the wrong types."""
+    try:
+        obj = as_followed(feed.kind, feed.api_version, raw)
+    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
+        if _named(raw):  # judged later, it would be a traceback (or a hang) far from its cause: name it here
+            raise Mistyped(why_mistyped(feed.kind, bytes(raw))) from None
+        obj = None
+    return _followed(feed, obj)
+
+
+def _followed(feed: Feed, obj: KubeObject | None) -> tuple[tuple[str, str] | None, bytes, str,
+                                                              KubeObject | None]:
     if obj is None or not obj.metadata.name:
         LOG.info("%s: an object without a readable metadata.name; skipped", feed.kind)
         return None, b"", "", None
     meta = obj.metadata
-    return (meta.namespace, meta.name), line, meta.resource_version, obj
+    return (meta.namespace, meta.name), _ENCODE(obj), meta.resource_version, obj
+
+
+class _TypedEvent(msgspec.Struct):
+    """A watch event whose object is decoded in the same pass (ERROR events and mistyped objects do not fit:
+    they take the general path)."""
+
+    type: str = ""
+    object: KubeObject = msgspec.field(default_factory=KubeObject)
+
+
+_TYPED = msgspec.json.Decoder(_TypedEvent)
+_ENCODE = msgspec.json.Encoder().encode
 
 
 def _named(raw: bytes | msgspec.Raw) -> bool:
@@ -102,6 +121,19 @@ def _named(raw: bytes | msgspec.Raw) -> bool:
         return bool(HEAD.decode(raw).metadata.name)
     except DECODE_ERRORS:
         return False
+
+
+def _typed(raw: bytes) -> _TypedEvent | None:
+    try:
+        event: _TypedEvent = _TYPED.decode(raw)
+        return event
+    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
+        return None
+
+
+def as_followed_struct(feed: Feed, obj: KubeObject) -> KubeObject:
+    """An event's object decoded with its envelope, cleaned as `as_followed` cleans one."""
+    return clean_followed(feed.kind, feed.api_version, obj)
 
 
 class FeedWatcher:
@@ -275,6 +307,17 @@ class FeedWatcher:
             if not raw.strip():
                 continue
             count += 1
+            typed = _typed(raw)
+            if typed is not None and typed.type in (ADDED, MODIFIED, DELETED):
+                key, line, obj_rv, got = _followed(self.feed, as_followed_struct(self.feed, typed.object))
+                if key is not None:
+                    batch.append((typed.type, key, line, obj_rv, got))
+                    rv = obj_rv or rv
+                continue
+            if typed is not None and typed.type == "BOOKMARK":
+                rv = typed.object.metadata.resource_version or rv
+                bookmarks += 1
+                continue
             try:
                 event = stream.EVENT.decode(raw)
             except DECODE_ERRORS as exc:
@@ -288,13 +331,13 @@ class FeedWatcher:
                 bookmarks += 1
             elif event.type in (ADDED, MODIFIED, DELETED):
                 try:
-                    key, line, obj_rv, obj = project_item(self.feed, event.object)
+                    key, line, obj_rv, got = project_item(self.feed, event.object)
                 except Mistyped as exc:  # left out and named: the state is incomplete, the run goes on
                     self.state.skip(str(exc))
                     continue
                 if key is None:
                     continue
-                batch.append((event.type, key, line, obj_rv, obj))
+                batch.append((event.type, key, line, obj_rv, got))
                 rv = obj_rv or rv
             elif event.type == "ERROR":
                 error = stream.error_of(event.object)

@@ -10,12 +10,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import orjson
 import pytest
 
 from auditor.collect.kube import Cluster
 from auditor.collect.options import ClusterOptions
-from auditor.collect.project import project
+from auditor.collect.project import as_followed
 from auditor.collect.watch import Change, LiveCluster
 from auditor.errors import CollectionError
 from tests import clusterfactory
@@ -69,13 +70,14 @@ def _collect(live: LiveCluster, until: Callable[[list[Change]], bool], timeout: 
 
 
 def _expected(api: ApiDouble) -> dict[str, dict[tuple[str, str], bytes]]:
-    """What the double serves now, projected as the tool projects it."""
+    """What the double serves now, as verify keeps it: each object decoded as the rules read it (`as_followed`,
+    the same object as a snapshot projection decodes to), as JSON."""
     out: dict[str, dict[tuple[str, str], bytes]] = {}
     for obj in api.served():
         meta = obj["metadata"]
         item = orjson.dumps({k: v for k, v in obj.items() if k not in ("kind", "apiVersion")})
         out.setdefault(obj["kind"], {})[(meta.get("namespace", ""), meta["name"])] = \
-            project(obj["kind"], obj["apiVersion"], item)
+            msgspec.json.encode(as_followed(obj["kind"], obj["apiVersion"], item))
     return out
 
 

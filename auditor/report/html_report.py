@@ -131,4 +131,5 @@ def render_html(result: AuditResult, prep: Prepared | None = None) -> str:
     # island is not a script to run (type application/json): the CSP has nothing to say about it.
     return environment.get_template("report.html.j2").render(
         **prep.view, script=Markup(script), script_hashes=_csp_hash(script),
-        findings_data=findings_data(result, prep) if result.findings else "", first_rows=FIRST_ROWS)
+        findings_data=findings_data(result, prep) if result.findings else "", first_rows=FIRST_ROWS,
+        evidence_blocks=prep.blocks)

@@ -125,6 +125,7 @@ def doc_html(text: str) -> Markup:
     return Markup("".join(out))
 
 
+@lru_cache(maxsize=1024)  # a rule's remediation repeats under each of its findings
 def inline_code(text: str) -> Markup:
     """One line of our own prose (a rule's remediation) as escaped HTML with its `code` spans."""
     return Markup(_CODE.sub(lambda m: f"<code>{m.group(1)}</code>", str(escape(" ".join(str(text).split())))))

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from auditor.errors import ConfigError
 
+_CHUNK = 1 << 20  # characters written (and encoded) at a time
+
 
 def write_set(directory: Path, files: dict[str, str]) -> list[Path]:
     """Write files into one directory as a set. Each goes to a temporary file beside its target first
@@ -21,7 +23,9 @@ def write_set(directory: Path, files: dict[str, str]) -> list[Path]:
             fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
             temps[target] = tmp
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
+                # A slice at a time: written whole, a 16 MB report was encoded into a second 16 MB at the peak.
+                for start in range(0, len(text), _CHUNK):
+                    fh.write(text[start:start + _CHUNK])
                 fh.flush()
                 os.fsync(fh.fileno())
             os.chmod(tmp, 0o644 & ~_umask())

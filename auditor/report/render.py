@@ -12,7 +12,7 @@ from auditor.report.html_report import render_html
 from auditor.report.json_report import render_json
 from auditor.report.junit_report import render_junit
 from auditor.report.md_report import render_md
-from auditor.report.prepared import Prepared
+from auditor.report.prepared import READS_BLOCKS, READS_VIEW, Prepared
 
 FILE_NAMES = {"html": "report.html", "md": "report.md", "json": "report.json", "junit": "report.junit.xml"}
 
@@ -25,7 +25,9 @@ def render_all(result: AuditResult, formats: tuple[str, ...], report_url: str | 
     """Every asked-for format rendered in memory, in the order asked, from one `Prepared` (what they share)."""
     prep = Prepared(result)
     rendered = {}
-    for fmt in formats:
+    for i, fmt in enumerate(formats):
+        later = set(formats[i + 1:])
+        prep.keep_blocks = bool(later & READS_BLOCKS)
         if fmt == "md":
             others = [FILE_NAMES[f] for f in ("html", "json") if f in formats]
             where = f"{' and '.join(others)} in the report directory" if others else "the HTML report (--format html)"
@@ -36,6 +38,7 @@ def render_all(result: AuditResult, formats: tuple[str, ...], report_url: str | 
             rendered[fmt] = render_junit(result, prep)
         else:
             rendered[fmt] = RENDERERS[fmt](result)
+        prep.drop(blocks=not later & READS_BLOCKS, view=not later & READS_VIEW)
     return rendered
 
 

@@ -78,8 +78,16 @@ class Feed:
 Event = tuple[str, tuple[str, str], bytes, str, KubeObject | None]
 
 
-def _digest(line: bytes) -> bytes:
-    return hashlib.blake2b(line, digest_size=16).digest()
+def _digest(line: bytes, rv: str = "") -> bytes:
+    """What is kept of an object once its line is let go: its resourceVersion (the API server gives each version
+    of an object its own, so an equal one is the same object: no hashing), or for an object without one a
+    16-byte hash of its line."""
+    if not rv:
+        try:
+            rv = HEAD.decode(line).metadata.resource_version
+        except DECODE_ERRORS:
+            rv = ""
+    return b"rv:" + rv.encode() if rv else hashlib.blake2b(line, digest_size=16).digest()
 
 
 class LiveState:
@@ -210,7 +218,7 @@ class LiveState:
         """Some watch events of the feed: objects first, then their changes queued (an event that changes
         nothing is a duplicate); the feed's resume point moves to `rv` when given."""
         # Hashed before the lock is taken: the other feeds' threads and the consumer never wait for it.
-        digests = [_digest(e[2]) if e[0] != DELETED else b"" for e in batch]
+        digests = [_digest(e[2], e[3]) if e[0] != DELETED else b"" for e in batch]
         changes = []
         with self.cond:
             store = self.objects.setdefault(feed.kind, {})

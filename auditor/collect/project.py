@@ -17,6 +17,7 @@ credentials (only annotations of Kubernetes' and known controllers' own domains 
 """
 from __future__ import annotations
 
+import functools
 from typing import Any, Optional
 
 import msgspec
@@ -39,6 +40,7 @@ KIND_SCRUBBED: dict[str, frozenset[str]] = {
 }
 
 
+@functools.lru_cache(maxsize=8192)  # the same few keys on every object of a kind
 def keep_annotation(key: str) -> bool:
     if key in DROPPED_ANNOTATIONS:
         return False

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from auditor.model import AuditResult, Finding
 from auditor.report import evidence
@@ -43,14 +44,7 @@ def render_md(result: AuditResult, full_report: str = DEFAULT_FULL_REPORT, repor
         full_report = f"[the full report]({url})"
 
     focus = [f for g in view["focus"] for f in g.findings[:view["focus_findings"]]]
-    made: dict[int, list[evidence.Block]] = {}  # by id: every finding is alive in `result` meanwhile
-
-    def md_blocks(f: Finding) -> list[evidence.Block]:
-        """The finding's evidence blocks, MD_ROWS rows a table, made once for every render below."""
-        got = made.get(id(f))
-        if got is None:
-            got = made[id(f)] = evidence.blocks(f.evidence, MD_ROWS)
-        return got
+    md_blocks = _blocks_once()
 
     def render(k: int, sup: int = 200, notes: int = 50) -> str:
         kept = list(findings[:k])
@@ -92,6 +86,18 @@ def render_md(result: AuditResult, full_report: str = DEFAULT_FULL_REPORT, repor
         else:
             bad = mid
     return good_text
+
+
+def _blocks_once() -> Callable[[Finding], list[evidence.Block]]:
+    """A finding's evidence blocks, MD_ROWS rows a table, made once for every render of one render_md call."""
+    made: dict[int, list[evidence.Block]] = {}  # by id: every finding is alive in the result meanwhile
+
+    def md_blocks(f: Finding) -> list[evidence.Block]:
+        got = made.get(id(f))
+        if got is None:
+            got = made[id(f)] = evidence.blocks(f.evidence, MD_ROWS)
+        return got
+    return md_blocks
 
 
 def _first_fixes(*sections: list[Finding]) -> list[set[int]]:

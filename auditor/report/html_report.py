@@ -77,12 +77,16 @@ def _encode(result: AuditResult, prep: Prepared, show: Callable[[object], str] |
     remediations: dict[Any, int] = {}
     columns: dict[Any, int] = {}
     strings: dict[Any, int] = {}
+    by_text: dict[str, int] = {}
     text = show or str
     rows = []
     for f in result.findings:
         o = f.object
-        remediation = (remediations.setdefault(text(" ".join(f.remediation.split())), len(remediations))
-                       if f.remediation else -1)
+        remediation = by_text.get(f.remediation)  # one of a few texts: split and shown once each
+        if remediation is None:
+            remediation = by_text[f.remediation] = (
+                remediations.setdefault(text(" ".join(f.remediation.split())), len(remediations))
+                if f.remediation else -1)
         rule = rules.setdefault(text(f.rule), len(rules))
         kind = kinds.setdefault(text(o.kind), len(kinds))
         namespace = namespaces.setdefault(text(o.namespace), len(namespaces))

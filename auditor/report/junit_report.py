@@ -136,11 +136,11 @@ def _finding_cases(result: AuditResult, rid: str, found: list[Finding], prep: Pr
     cases = []
     names: dict[str, int] = {}
     for f in found:
-        name = str(f.object)
+        name = where = str(f.object)
         names[name] = names.get(name, 0) + 1
         if names[name] > 1:  # two findings of one rule on one object (e.g. per address family)
             name = f"{name} [{f.key or names[name]}]"
-        body = _x(_failure_text(f, prep.blocks(f)))
+        body = _x(_failure_text(f, where, prep.blocks(f)))
         if f.rule == INTERNAL_ERROR:
             case = _case(str((f.evidence or {}).get("rule") or f.object.name), "rule crashed")
             case.add("error", {"message": _x(f.message), "type": "internal-error"}, body)
@@ -149,7 +149,7 @@ def _finding_cases(result: AuditResult, rid: str, found: list[Finding], prep: Pr
             if result.is_known(f):  # in the --baseline: reported, never a failure of the gate
                 case.add("system-out", text=f"known: in the baseline, not gating\n{body}")  # body is shown
             elif result.fail_on is not None and f.severity >= result.fail_on:
-                case.add("failure", {"message": _x(f"{f.object}: {f.message}"), "type": f.severity.label}, body)
+                case.add("failure", {"message": _x(f"{where}: {f.message}"), "type": f.severity.label}, body)
             else:
                 below = result.fail_on.label if result.fail_on else "never"
                 case.add("system-out", text=f"reported, below --fail-on {below}\n{body}")
@@ -190,9 +190,10 @@ def _case(classname: str, name: str) -> _Case:
     return _Case(_x(classname), _x(name) or "?")
 
 
-def _failure_text(f: Finding, blocks: list[evidence.Block]) -> str:
-    """The failure body CI shows: what, where, the evidence (its blocks), how to fix and the commands."""
-    lines = [f"{f.severity.label}: {f.object}", f.message]
+def _failure_text(f: Finding, where: str, blocks: list[evidence.Block]) -> str:
+    """The failure body CI shows: what, where (str(f.object)), the evidence (its blocks), how to fix and the
+    commands."""
+    lines = [f"{f.severity.label}: {where}", f.message]
     facts = evidence.text_lines(blocks)
     if facts:
         lines += ["", "Evidence:", *facts]

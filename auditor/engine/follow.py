@@ -262,6 +262,7 @@ class Follower:
             after_index = ClusterIndex(self._substate(wanted, now))
             before_index = ClusterIndex(self._before_substate(wanted))
         run = run_rules(FOLLOWED_RULES, after_index, self.config, before=before_index, command="verify")
+        self.before_index.cache.clear()  # what the rules memoised of BEFORE: memory flat while following
         return self.verdict.update(wanted, run.findings, self._service_of)
 
     def _service_of(self, f: Finding) -> Key | None:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from auditor.model import AuditResult, Finding
 from auditor.report import evidence
 from auditor.report.prepared import Prepared, prepared
-from auditor.report.templates import env
+from auditor.report.templates import env, forget_md_cells
 from auditor.report.view import group_by_rule
 
 # GitHub rejects comments over 65,536 characters and cuts step summaries at 1 MiB: stay below both.
@@ -35,6 +35,13 @@ def render_md(result: AuditResult, full_report: str = DEFAULT_FULL_REPORT, repor
 
     The first line is a hidden marker a bot can find to update one sticky comment; `report_url` (an
     http(s) URL) links the full report at the top and in the line that says what was left out."""
+    try:
+        return _fitted(result, full_report, report_url, prep)
+    finally:
+        forget_md_cells()  # the cells escaped once served this call's renders; a long-lived process keeps none
+
+
+def _fitted(result: AuditResult, full_report: str, report_url: str | None, prep: Prepared | None) -> str:
     template = env().get_template("report.md.j2")
     view = prepared(result, prep).view
     findings = result.findings

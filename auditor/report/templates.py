@@ -30,10 +30,15 @@ def md_escape(value: object) -> Clean:
 
 
 # The Markdown is rendered a dozen times to fit GitHub's limit, and names, kinds and messages repeat: each text is
-# escaped once.
+# escaped once (forget_md_cells frees them).
 @lru_cache(maxsize=16384)
 def _md_escape_text(value: str) -> Clean:
     return _md_escape(value)
+
+
+def forget_md_cells() -> None:
+    """Free the Markdown cells escaped so far (render_md, once its renders are done)."""
+    _md_escape_text.cache_clear()
 
 
 def _md_escape(value: object) -> Clean:

@@ -33,8 +33,6 @@ from auditor.state.objects import KubeObject, canonical_ip, service_selector
 #: What endpoints depend on: the kinds verify reads and watches.
 FOLLOWED_KINDS = ("Namespace", "Node", "Pod", "Service", "Endpoints", "EndpointSlice")
 _DECODE = msgspec.json.Decoder(KubeObject)
-#: From this share of the Services on, an evaluation judges the whole state rather than building a sub-state.
-WHOLE_STATE_SHARE = 0.75
 
 
 class ChangeLike(Protocol):
@@ -255,14 +253,10 @@ class Follower:
         self.pending -= wanted
         if not wanted:
             return self.verdict
-        if len(wanted) >= WHOLE_STATE_SHARE * len(self.objects["Service"]):
-            # (Nearly) every Service: the whole state is the sub-state, and BEFORE's index is already built.
-            after_index, before_index = ClusterIndex(self.state(now)), self.before_index
-        else:
-            after_index = ClusterIndex(self._substate(wanted, now))
-            before_index = ClusterIndex(self._before_substate(wanted))
-        run = run_rules(FOLLOWED_RULES, after_index, self.config, before=before_index, command="verify")
-        self.before_index.cache.clear()  # what the rules memoised of BEFORE: memory flat while following
+        after = self._substate(wanted, now)
+        before = self._before_substate(wanted)
+        run = run_rules(FOLLOWED_RULES, ClusterIndex(after), self.config, before=ClusterIndex(before),
+                        command="verify")
         return self.verdict.update(wanted, run.findings, self._service_of)
 
     def _service_of(self, f: Finding) -> Key | None:

@@ -1,7 +1,6 @@
 """`audit`: the single-state rules on one cluster state (files, folders or stdin merged), its plan and blast radius."""
 from __future__ import annotations
 
-import gc
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -22,7 +21,7 @@ from auditor.model import AuditResult, InputInfo, Written
 from auditor.rules import ALL_RULES
 from auditor.settings import Config, ReportSettings
 from auditor.state.clusterstate import ClusterState, format_time, parse_time
-from auditor.state.snapshot import namespace_notices
+from auditor.state.snapshot import gc_paused, namespace_notices
 
 
 @dataclass(frozen=True)
@@ -48,14 +47,8 @@ def no_cyclic_gc() -> Iterator[None]:
     everything as usual; the GC is back as it was once the command is done, with what the command left alive
     frozen first (`gc.freeze`): re-enabled as is, its first allocation would set off one full collection of
     everything allocated meanwhile (a second at 100k Pods)."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
+    with gc_paused():
         yield
-    finally:
-        gc.freeze()
-        if was:
-            gc.enable()
 
 
 def audit(settings: AuditSettings) -> Written:

@@ -150,21 +150,8 @@ class LiveState:
         Each chunk is let go once handed out (the caller decodes them, so the JSON never coexists whole with its
         decoded form). The lock is held only to swap the lines out, never across a yield: a caller that fails
         while decoding must not leave the watches (and `close()`) waiting for it forever."""
-        chunks: deque[tuple[str, list[bytes]]] = deque()
-        with self.cond:
-            self.digests = True
-            for kind, store in self.objects.items():
-                out: list[bytes] = []
-                for key, line in store.items():
-                    store[key] = _digest(line)
-                    out.append(line)
-                    if len(out) >= chunk:
-                        chunks.append((kind, out))
-                        out = []
-                if out:
-                    chunks.append((kind, out))
-        while chunks:
-            yield chunks.popleft()
+        for kind, keyed in self._drain_keyed(chunk):
+            yield kind, [line for _, line in keyed]
 
     def drain_objects(self, chunk: int = 2000) -> Iterator[tuple[str, list[bytes], list[KubeObject | None]]]:
         """`drain_lines` with each line's object as the check decoded it (None where it was not kept): the

@@ -54,7 +54,7 @@ _META = msgspec.json.Decoder(SnapshotMeta)
 
 
 @contextmanager
-def _gc_paused() -> Iterator[None]:
+def gc_paused() -> Iterator[None]:
     """Decoding allocates millions of objects; the cyclic GC re-scanning them triples parse time.
 
     Afterwards the decoded objects are frozen out of the collector's reach (`gc.freeze`): they hold no
@@ -98,7 +98,7 @@ def _load_source(src: Source, default_namespace: str = "default") -> ClusterStat
         # whole in memory beside its objects. Any other input, or one that does not decode so, is read whole.
         lines = read_lines(src.path)
         try:
-            with _gc_paused():
+            with gc_paused():
                 env = decode_lines(lines)
         finally:
             lines.close()
@@ -107,7 +107,7 @@ def _load_source(src: Source, default_namespace: str = "default") -> ClusterStat
     data = read_input(src)
     if not first_byte(data):
         raise InputError(src.name, "is empty")
-    with _gc_paused():
+    with gc_paused():
         env, single = decode(src.name, data)
     del data
     return _to_state(src.name, env, single, default_namespace)

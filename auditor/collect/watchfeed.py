@@ -131,11 +131,6 @@ def _typed(raw: bytes) -> _TypedEvent | None:
         return None
 
 
-def as_followed_struct(feed: Feed, obj: KubeObject) -> KubeObject:
-    """An event's object decoded with its envelope, cleaned as `as_followed` cleans one."""
-    return clean_followed(feed.kind, feed.api_version, obj)
-
-
 class FeedWatcher:
     """Keeps one feed's objects in `state` current until `stop` (or the cluster's own stop) is set."""
 
@@ -309,7 +304,8 @@ class FeedWatcher:
             count += 1
             typed = _typed(raw)
             if typed is not None and typed.type in (ADDED, MODIFIED, DELETED):
-                key, line, obj_rv, got = _followed(self.feed, as_followed_struct(self.feed, typed.object))
+                obj = clean_followed(self.feed.kind, self.feed.api_version, typed.object)
+                key, line, obj_rv, got = _followed(self.feed, obj)
                 if key is not None:
                     batch.append((typed.type, key, line, obj_rv, got))
                     rv = obj_rv or rv

@@ -38,12 +38,7 @@ class _Case:
 
 def _attr(text: str) -> str:
     """An attribute value escaped as ElementTree escapes it (line breaks and tabs as character references)."""
-    if "&" in text:
-        text = text.replace("&", "&amp;")
-    if "<" in text:
-        text = text.replace("<", "&lt;")
-    if ">" in text:
-        text = text.replace(">", "&gt;")
+    text = _cdata(text)
     if '"' in text:
         text = text.replace('"', "&quot;")
     if "\r" in text:

@@ -113,14 +113,24 @@ class ClusterIndex:
 
     def pods_holding(self, addresses: set[str]) -> dict[str, list[KubeObject]]:
         """Pods holding any of these IPs, hostNetwork Pods included (their status.podIP is their node's IP, which
-        several may share); one pass, without indexing every Pod IP."""
+        several may share), through an index of every Pod IP built on the first call (verify asks its BEFORE
+        index again and again)."""
         out: dict[str, list[KubeObject]] = {}
         if not addresses:
             return out
+        by_ip = self._pods_by_ip
+        for ip in addresses:
+            hit = by_ip.get(ip)
+            if hit:
+                out[ip] = list(hit)
+        return out
+
+    @cached_property
+    def _pods_by_ip(self) -> dict[str, list[KubeObject]]:
+        out: dict[str, list[KubeObject]] = {}
         for p in self.pods.values():
             for ip in pod_ips(p):
-                if ip in addresses:
-                    out.setdefault(ip, []).append(p)
+                out.setdefault(ip, []).append(p)
         return out
 
     def namespace_terminating(self, ns: str) -> bool:

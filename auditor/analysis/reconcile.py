@@ -79,13 +79,22 @@ class Reconciler:
             self._changed[key] = pod_changed_at(pod)
         return self._changed[key]
 
+    def node_changed(self, name: str) -> datetime | None:
+        node = self.index.nodes.get(name)
+        if node is None:
+            return None
+        key = id(node)
+        if key not in self._changed:
+            self._changed[key] = node_changed_at(node)
+        return self._changed[key]
+
     def in_flight(self, *, pod: KubeObject | None = None, node: str | None = None, slc: KubeObject | None = None,
                   service: KubeObject | None = None, endpoints: KubeObject | None = None) -> bool:
         """A discrepancy is in flight when one of the objects *in it* changed within the grace period: the
         endpoint's Pod, its Node, the slice (or Endpoints) that lists it, the Service. Nothing else."""
         if pod is not None and self.recent(self.pod_changed(pod)):
             return True
-        if node and self.recent(node_changed_at(self.index.nodes.get(node))):
+        if node and self.recent(self.node_changed(node)):
             return True
         if slc is not None and self.recent(write_time(slc)):
             return True

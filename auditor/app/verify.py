@@ -270,7 +270,7 @@ class _Run:
                 return
             if self.lb is not None:
                 self.lb.feed(follower.timeline, follower.ready_before, self.recorder, self._note)
-            if not self._evaluate_now(now, busy=bool(more)):
+            if not self._evaluate_now(now, busy=bool(batch)):
                 continue  # changes keep coming: applied (the timeline has them), judged a little later
             verdict = follower.verdict
             if verdict.converged:
@@ -290,9 +290,11 @@ class _Run:
                 return
 
     def _evaluate_now(self, now: float, busy: bool) -> bool:
-        """Whether to re-judge the touched Services now: whenever the changes pause, and while they keep coming
-        at most as often as keeps judging to a fifth of the time (applying them must keep up with the watches,
-        or they fall behind the server's window and relist)."""
+        """Whether to re-judge the touched Services now: whenever a wait for changes brought none, and while they
+        keep coming at most as often as keeps judging to a fifth of the time (`busy`: this turn applied some).
+        Watches deliver a rotation in bursts a few ms apart, so a pause between two is no sign of the end:
+        judging after each would take most of the CPU, and applying the changes must keep up with the watches,
+        or they fall behind the server's window and relist."""
         assert self.follower is not None
         if busy and self.clock() < self._evaluate_after:
             return False

@@ -57,8 +57,16 @@ def _same(a: Path, b: Path) -> bool:
 def projected_only(batch: list[Any]) -> tuple[list[Any], int]:
     """The changes of the followed kinds whose object says it is of that kind (a source that is not the
     collector may deliver anything), and how many others were dropped: never followed, never recorded."""
-    kept = [ch for ch in batch if ch.kind in FOLLOWED_KINDS and object_kind(ch.line) in ("", ch.kind)]
+    kept = [ch for ch in batch if ch.kind in FOLLOWED_KINDS
+            and _kind_of(ch) in ("", ch.kind)]
     return kept, len(batch) - len(kept)
+
+
+def _kind_of(ch: Any) -> str:
+    """The kind the change's object says it is: the decoded object's where the watch decoded it (no second
+    decode of the line), else the line's."""
+    obj = getattr(ch, "obj", None)
+    return obj.kind if obj is not None else object_kind(ch.line)
 
 
 def release_memory() -> None:

@@ -5,8 +5,9 @@ collector serves (`auditor.collect.watch`) or a recording replays, with the inde
 evaluation needs: slices per Service, Services per namespace, Pods per IP, Services per Node. After a batch
 of changes it knows which Services the batch touched (their Pods, slices, Endpoints, Nodes, Namespace),
 records their ready count in the timeline (as kube-proxy sees it) and re-evaluates only them: the
-convergence rules run on a sub-state holding those Services and everything their verdict reads. The
-final verdict always comes from the whole state (`state()`), never from the sub-states.
+convergence rules run on a view scoped to those Services that looks everything else up in these indexes
+(`auditor.engine.followindex`), against the whole BEFORE index (built once: BEFORE never changes). The final
+verdict always comes from the whole state (`state()`), never from the scoped views.
 
 Pure: no clock and no I/O; every time comes with the change that caused it.
 """
@@ -20,6 +21,7 @@ import msgspec
 
 from auditor.analysis.index import ClusterIndex
 from auditor.analysis.timeline import Timeline
+from auditor.engine.followindex import FollowedIndex
 from auditor.engine.run import run_rules
 from auditor.engine.verdict import FOLLOWED_RULES, Key, Verdict
 from auditor.facts.pods import pod_ips
@@ -28,7 +30,7 @@ from auditor.model import Finding, InputInfo
 from auditor.settings import Config
 from auditor.state.clusterstate import ClusterState, format_time
 from auditor.state.labels import LABEL_SERVICE_NAME
-from auditor.state.objects import KubeObject, canonical_ip, service_selector
+from auditor.state.objects import KubeObject, service_selector
 
 #: What endpoints depend on: the kinds verify reads and watches.
 FOLLOWED_KINDS = ("Namespace", "Node", "Pod", "Service", "Endpoints", "EndpointSlice")
@@ -65,9 +67,11 @@ class Follower:
         self.before_index = ClusterIndex(before)
         self.config = config
         self.objects: dict[str, dict[Key, KubeObject]] = {k: {} for k in FOLLOWED_KINDS}
-        self._slices_of: dict[Key, dict[str, KubeObject]] = {}  # Service key -> slice name -> slice
+        self.nodes: dict[str, KubeObject] = {}  # the Nodes by name, as the rules look them up
+        self.namespaces: dict[str, KubeObject] = {}  # the Namespaces by name
+        self.slices_of: dict[Key, dict[str, KubeObject]] = {}  # Service key -> slice name -> slice
         self._services_in: dict[str, dict[str, KubeObject]] = {}  # namespace -> name -> Service
-        self._pods_at: dict[str, set[Key]] = {}  # IP -> Pods holding it
+        self.pods_at: dict[str, set[Key]] = {}  # IP -> Pods holding it
         self._pods_lbl: dict[tuple[str, str, str], set[Key]] = {}  # (namespace, label, value) -> Pods
         self._svc_lbl: dict[tuple[str, str, str], set[str]] = {}  # (namespace, label, value) -> Services selecting it
         self._selector: dict[Key, dict[str, str]] = {}  # Service key -> its selector, read once per version
@@ -139,7 +143,7 @@ class Follower:
         if kind == "EndpointSlice":
             svc = obj.labels.get(LABEL_SERVICE_NAME)
             if svc is not None:
-                self._slices_of.setdefault((ns, svc), {})[name] = obj
+                self.slices_of.setdefault((ns, svc), {})[name] = obj
                 nodes = {ep.node_name for ep in obj.endpoints or () if ep.node_name}
                 self._slice_nodes[key] = nodes
                 for n in nodes:
@@ -149,11 +153,15 @@ class Follower:
             selector = self._selector[key] = service_selector(obj)
             for k, v in selector.items():
                 self._svc_lbl.setdefault((ns, k, v), set()).add(name)
+        elif kind == "Node":
+            self.nodes[name] = obj
+        elif kind == "Namespace":
+            self.namespaces[name] = obj
         elif kind == "Pod":
             for k, v in (obj.metadata.labels or {}).items():
                 self._pods_lbl.setdefault((ns, k, v), set()).add(key)
             for ip in pod_ips(obj):
-                self._pods_at.setdefault(ip, set()).add(key)
+                self.pods_at.setdefault(ip, set()).add(key)
 
     def _drop(self, kind: str, key: Key) -> None:
         self._unindex(kind, key)
@@ -167,11 +175,11 @@ class Follower:
         if kind == "EndpointSlice":
             svc = old.labels.get(LABEL_SERVICE_NAME)
             if svc is not None:
-                slices = self._slices_of.get((ns, svc))
+                slices = self.slices_of.get((ns, svc))
                 if slices is not None:
                     slices.pop(name, None)
                     if not slices:
-                        del self._slices_of[(ns, svc)]
+                        del self.slices_of[(ns, svc)]
                 for n in self._slice_nodes.pop(key, set()):
                     keys = self._services_on.get(n)
                     if keys is not None:
@@ -180,15 +188,19 @@ class Follower:
             self._services_in.get(ns, {}).pop(name, None)
             for k, v in self._selector.pop(key, {}).items():
                 _discard(self._svc_lbl, (ns, k, v), name)
+        elif kind == "Node":
+            self.nodes.pop(name, None)
+        elif kind == "Namespace":
+            self.namespaces.pop(name, None)
         elif kind == "Pod":
             for k, v in (old.metadata.labels or {}).items():
                 _discard(self._pods_lbl, (ns, k, v), key)
             for ip in pod_ips(old):
-                holders = self._pods_at.get(ip)
+                holders = self.pods_at.get(ip)
                 if holders is not None:
                     holders.discard(key)
                     if not holders:
-                        del self._pods_at[ip]
+                        del self.pods_at[ip]
 
     def _touches(self, kind: str, obj: KubeObject | None) -> set[Key]:
         """The Services whose verdict or ready count an object of this kind can change."""
@@ -227,7 +239,7 @@ class Follower:
         svc = self.objects["Service"].get(key)
         if svc is None or svc.metadata.deletion_timestamp is not None:
             return None
-        return ready_count(ready_endpoints_in(proxied_among(svc, self._slices_of.get(key, {}).values())))
+        return ready_count(ready_endpoints_in(proxied_among(svc, self.slices_of.get(key, {}).values())))
 
     def ready_before(self, key: Key) -> int:
         hit = self._ready_before.get(key)
@@ -248,15 +260,17 @@ class Follower:
 
     # -- evaluation --------------------------------------------------------------------------------
     def evaluate(self, now: float, keys: Iterable[Key] | None = None) -> Verdict:
-        """Re-run the convergence rules for the touched Services (default: those pending) on a sub-state."""
+        """Re-run the convergence rules for the touched Services (default: those pending) on a view of the
+        followed cluster scoped to them (`FollowedIndex`: no state copied, no index rebuilt), against the whole
+        BEFORE index: the pair rules look BEFORE up by key, and BEFORE never changes, so what they derive from
+        it (each Service's ready endpoints) is computed once for the run."""
         wanted = set(self.pending if keys is None else keys)
         self.pending -= wanted
         if not wanted:
             return self.verdict
-        after = self._substate(wanted, now)
-        before = self._before_substate(wanted)
-        run = run_rules(FOLLOWED_RULES, ClusterIndex(after), self.config, before=ClusterIndex(before),
-                        command="verify")
+        view = FollowedIndex(self, wanted, now, FOLLOWED_KINDS)
+        run = run_rules(FOLLOWED_RULES, view, self.config, before=self.before_index, command="verify",
+                        name_unknown_ignores=False)
         return self.verdict.update(wanted, run.findings, self._service_of)
 
     def _service_of(self, f: Finding) -> Key | None:
@@ -271,36 +285,6 @@ class Follower:
             return (o.namespace, svc) if svc else None
         return None
 
-    def _substate(self, keys: set[Key], now: float) -> ClusterState:
-        """The Services `keys` with what their verdict reads: their slices and Endpoints, the Pods their
-        selectors match, the Pods their slices name or whose IPs they list, every Node, their Namespaces."""
-        objs: dict[str, list[KubeObject]] = {k: [] for k in FOLLOWED_KINDS}
-        pods: dict[Key, KubeObject] = {}
-        namespaces = {ns for ns, _ in keys}
-        for key in keys:
-            ns, name = key
-            svc = self.objects["Service"].get(key)
-            if svc is not None:
-                objs["Service"].append(svc)
-                for pkey in self.selected(ns, service_selector(svc)):
-                    pods[pkey] = self.objects["Pod"][pkey]
-            ep = self.objects["Endpoints"].get(key)
-            if ep is not None:
-                objs["Endpoints"].append(ep)
-                for subset in ep.subsets or ():
-                    for a in list(subset.addresses or ()) + list(subset.not_ready_addresses or ()):
-                        self._add_pod_by_ref(pods, ns, a.target_ref, a.ip)
-            for slc in self._slices_of.get(key, {}).values():
-                objs["EndpointSlice"].append(slc)
-                for e in slc.endpoints or ():
-                    for addr in e.addresses or ():
-                        self._add_pod_by_ref(pods, ns, e.target_ref, addr)
-        objs["Pod"] = list(pods.values())
-        objs["Node"] = list(self.objects["Node"].values())
-        objs["Namespace"] = [n for (_, name), n in self.objects["Namespace"].items() if name in namespaces]
-        taken = datetime.fromtimestamp(now, timezone.utc)
-        return ClusterState(objects=objs, taken_at=taken, inputs=[], present=set(FOLLOWED_KINDS))
-
     def selected(self, ns: str, selector: dict[str, str] | None) -> list[Key]:
         """The Pods of `ns` a Service selector matches (the label index: the smallest set, then the rest)."""
         if not selector:
@@ -309,33 +293,6 @@ class Follower:
         if not sets[0]:
             return []
         return [key for key in sets[0] if all(key in other for other in sets[1:])]
-
-    def _add_pod_by_ref(self, pods: dict[Key, KubeObject], ns: str, ref: Any, address: str | None) -> None:
-        if ref is not None and getattr(ref, "kind", "Pod") == "Pod" and ref.name:
-            pkey = (ref.namespace or ns, ref.name)
-            p = self.objects["Pod"].get(pkey)
-            if p is not None:
-                pods[pkey] = p
-        if address:
-            for pkey in self._pods_at.get(canonical_ip(address), ()):
-                pods[pkey] = self.objects["Pod"][pkey]
-
-    def _before_substate(self, keys: set[Key]) -> ClusterState:
-        b = self.before_index
-        objs: dict[str, list[KubeObject]] = {k: [] for k in FOLLOWED_KINDS}
-        for key in keys:
-            svc = b.services.get(key)
-            if svc is not None:
-                objs["Service"].append(svc)
-            ep = b.endpoints.get(key)
-            if ep is not None:
-                objs["Endpoints"].append(ep)
-            objs["EndpointSlice"] += b.slices_by_service.get(key, [])
-            if svc is not None:
-                objs["Pod"] += b.selected_pods(svc)
-        objs["Node"] = list(b.nodes.values())
-        objs["Namespace"] = list(b.namespaces.values())
-        return ClusterState(objects=objs, taken_at=self.before.taken_at, inputs=[], present=set(self.before.present))
 
     # -- the whole state ---------------------------------------------------------------------------
     def state(self, taken_at: float, info: InputInfo | None = None, **meta: Any) -> ClusterState:

@@ -31,9 +31,11 @@ class EngineRun:
 
 def run_rules(rules: Iterable[Rule], index: ClusterIndex, config: Config, *,
               before: ClusterIndex | None = None, command: str | None = None, today: date | None = None,
-              known_rules: Iterable[str] | None = None) -> EngineRun:
+              known_rules: Iterable[str] | None = None, name_unknown_ignores: bool = True) -> EngineRun:
     """Run each rule in isolation; record for every rule whether it ran, or why not (`EngineRun.runs`).
-    Then decide suppressions: `today` (UTC, default now) decides which excludes have expired."""
+    Then decide suppressions: `today` (UTC, default now) decides which excludes have expired.
+    `name_unknown_ignores`: warn of ignore annotations naming no rule (a pass over every object of both
+    states; verify's live re-judging, which keeps only the findings, leaves it to the final comparison)."""
     out = EngineRun()
     raw: list[Finding] = []
     for r in rules:
@@ -46,10 +48,11 @@ def run_rules(rules: Iterable[Rule], index: ClusterIndex, config: Config, *,
         raw.extend(_run_one(r, index, config, before, out))
     today = today or datetime.now(timezone.utc).date()
     out.findings, out.suppressed, out.warnings = suppress.decide(raw, index, before, config.excludes, today)
-    if known_rules is None:
-        from auditor.rules import ALL_RULES
-        known_rules = [r.id for r in ALL_RULES]
-    out.warnings.extend(suppress.unknown_ignores(set(known_rules) | {INTERNAL_ERROR}, index, before))
+    if name_unknown_ignores:
+        if known_rules is None:
+            from auditor.rules import ALL_RULES
+            known_rules = [r.id for r in ALL_RULES]
+        out.warnings.extend(suppress.unknown_ignores(set(known_rules) | {INTERNAL_ERROR}, index, before))
     out.notices.extend(out.warnings)
     out.findings.sort(key=lambda f: f.sort_key)
     out.suppressed.sort(key=lambda s: s.finding.sort_key)

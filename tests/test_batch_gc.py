@@ -3,6 +3,7 @@ give it back as they found it, with what they left alive frozen so that re-enabl
 from __future__ import annotations
 
 import gc
+import weakref
 import json
 from pathlib import Path
 from typing import Any, Iterator
@@ -54,3 +55,31 @@ def test_the_gc_comes_back_after_a_failed_audit(tmp_path: Path) -> None:
     r = CliRunner().invoke(main, ["audit", str(tmp_path / "missing.json"), "--output-dir", str(tmp_path / "r")])
     assert r.exit_code == 2 and "no such file" in r.output
     assert gc.isenabled()
+
+
+def test_the_loaded_states_are_gone_before_the_reports_are_written(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the GC paused, only reference counting frees: nothing may keep the states and their indexes (a
+    Reconciler in an index's memo refers back to it) alive while the reports are written (the peak RSS)."""
+    dump = write(tmp_path, "dump.json", b.kubectl_list(small_cluster()))
+    alive: list[weakref.ref[Any]] = []
+
+    class Watched(app_audit.ClusterIndex):
+        def __init__(self, state: Any) -> None:
+            super().__init__(state)
+            alive.extend([weakref.ref(self), weakref.ref(state)])
+
+    at_reports: list[int] = []
+
+    def finish(result: Any, report: Any) -> Any:
+        at_reports.append(sum(1 for ref in alive if ref() is not None))
+        return real_finish(result, report)
+
+    real_finish = app_audit.finish
+    for mod in (app_audit, app_compare):
+        monkeypatch.setattr(mod, "ClusterIndex", Watched)
+        monkeypatch.setattr(mod, "finish", finish)
+    for args in (["audit", str(dump)], ["compare", str(dump), str(dump)]):
+        r = CliRunner().invoke(main, [*args, "--output-dir", str(tmp_path / args[0]), "--format", "json"])
+        assert r.exit_code in (0, 1), r.output
+    assert len(alive) == 6 and at_reports == [0, 0]  # audit's index and state, compare's two of each

@@ -59,6 +59,12 @@ class ClusterIndex:
     def has(self, kind: str) -> bool:
         return self.state.has(kind)
 
+    def release(self) -> None:
+        """Drop the memo: what is in it (a Reconciler) refers back to this index, a cycle that only the cyclic GC
+        frees, and batch commands pause it; released, the index and its state go as soon as the caller lets go
+        of them (before the reports are written)."""
+        self.cache.clear()
+
     def of(self, kind: str) -> list[KubeObject]:
         """Objects of any registered kind (optional kinds included)."""
         return self.state.of(kind)

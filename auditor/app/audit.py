@@ -65,7 +65,9 @@ def _audit(settings: AuditSettings) -> Written:
     check_target([state], settings.target, config)
     check_rotating(state, settings.rotating, config)
     config = with_options(config, resolve_target(state, settings.target, config, planning=True), settings.rotating)
-    return finish(audit_state(state, config, report, mode="audit"), report)
+    result = audit_state(state, config, report, mode="audit")
+    del state  # the reports read the result alone: the objects can go before they are written
+    return finish(result, report)
 
 
 def audit_state(state: ClusterState, config: Config, report: ReportSettings, *, mode: str) -> AuditResult:
@@ -82,6 +84,7 @@ def audit_state(state: ClusterState, config: Config, report: ReportSettings, *, 
         warnings=tuple(run.warnings) + namespace_notices(state.warnings),
         plan=rotation_plan, blast_radius=blast.blast_radius(rotation_plan, run.findings),
         traffic=traffic.traffic_view(index))
+    index.release()
     return apply_baseline(result, baseline_of(report))
 
 

@@ -60,7 +60,9 @@ def _compare(settings: CompareSettings) -> Written:
     check_target([before, after], settings.target, config)
     check_rotating(before, settings.rotating, config)  # the plan is BEFORE's: the groups the upgrade was to replace
     config = with_options(config, resolve_target(after, settings.target, config, planning=False), settings.rotating)
-    return finish(compare_states(before, after, config, report, mode="compare"), report)
+    result = compare_states(before, after, config, report, mode="compare")
+    del before, after  # the reports read the result alone: the objects can go before they are written
+    return finish(result, report)
 
 
 def compare_states(before: ClusterState, after: ClusterState, config: Config, report: ReportSettings, *,
@@ -90,6 +92,8 @@ def compare_states(before: ClusterState, after: ClusterState, config: Config, re
         rotation=rotation, eks=eks_view(a_index, config.options.target_version),
         notices=notices, generated_at=format_time(datetime.now(timezone.utc)), runs=tuple(run.runs),
         warnings=tuple(run.warnings), plan=rotation_plan, traffic=traffic.traffic_view(a_index, b_index))
+    a_index.release()
+    b_index.release()
     return apply_baseline(result, baseline)
 
 

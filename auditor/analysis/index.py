@@ -61,8 +61,9 @@ class ClusterIndex:
 
     def release(self) -> None:
         """Drop the memo: what is in it (a Reconciler) refers back to this index, a cycle that only the cyclic GC
-        frees, and batch commands pause it; released, the index and its state go as soon as the caller lets go
-        of them (before the reports are written)."""
+        frees, and batch commands pause it; released, the index (its lookups, its memo) goes as soon as the caller
+        lets go of it, and the reports are written in the memory it held. The state itself is kept: freeing a
+        100k-Pod state object by object costs half a second, and the reports fit without that memory."""
         self.cache.clear()
 
     def of(self, kind: str) -> list[KubeObject]:

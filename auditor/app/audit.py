@@ -65,9 +65,7 @@ def _audit(settings: AuditSettings) -> Written:
     check_target([state], settings.target, config)
     check_rotating(state, settings.rotating, config)
     config = with_options(config, resolve_target(state, settings.target, config, planning=True), settings.rotating)
-    result = audit_state(state, config, report, mode="audit")
-    del state  # the reports read the result alone: the objects can go before they are written
-    return finish(result, report)
+    return finish(audit_state(state, config, report, mode="audit"), report)
 
 
 def audit_state(state: ClusterState, config: Config, report: ReportSettings, *, mode: str) -> AuditResult:

@@ -60,9 +60,7 @@ def _compare(settings: CompareSettings) -> Written:
     check_target([before, after], settings.target, config)
     check_rotating(before, settings.rotating, config)  # the plan is BEFORE's: the groups the upgrade was to replace
     config = with_options(config, resolve_target(after, settings.target, config, planning=False), settings.rotating)
-    result = compare_states(before, after, config, report, mode="compare")
-    del before, after  # the reports read the result alone: the objects can go before they are written
-    return finish(result, report)
+    return finish(compare_states(before, after, config, report, mode="compare"), report)
 
 
 def compare_states(before: ClusterState, after: ClusterState, config: Config, report: ReportSettings, *,

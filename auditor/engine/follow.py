@@ -120,7 +120,8 @@ class Follower:
                 self._drop(ch.kind, key)
             else:
                 self._put(ch.kind, key, new, ch.line)
-            hit |= self._touches(ch.kind, new)
+                if old is None or not _same_reach(ch.kind, old, new):
+                    hit |= self._touches(ch.kind, new)
             touched |= hit
             if ch.kind in ("Pod", "EndpointSlice", "Service", "Endpoints"):
                 self.last_change = max(self.last_change, ch.at)
@@ -302,6 +303,13 @@ class Follower:
         objs = {k: list(v.values()) for k, v in self.objects.items()}
         return ClusterState(objects=objs, taken_at=taken, inputs=[info], present=set(FOLLOWED_KINDS),
                             label="after", timeline=self.timeline, **meta)
+
+
+def _same_reach(kind: str, old: KubeObject, new: KubeObject) -> bool:
+    """Whether a new version of an object touches the Services its old one did (`Follower._touches`): a Pod or a
+    slice reaches Services through its labels (a Pod's status change, most of a rotation's events, keeps them);
+    the other kinds through their key alone."""
+    return kind not in ("Pod", "EndpointSlice") or old.metadata.labels == new.metadata.labels
 
 
 def _nones() -> Iterable[None]:

@@ -3,8 +3,8 @@ give it back as they found it, with what they left alive frozen so that re-enabl
 from __future__ import annotations
 
 import gc
-import weakref
 import json
+import weakref
 from pathlib import Path
 from typing import Any, Iterator
 

@@ -51,7 +51,7 @@ def _no_whole_read(*_: object, **__: object) -> bytes:
 def load_whole(p: Path, monkeypatch: pytest.MonkeyPatch) -> ClusterState:
     """Load as before issue 22: the input read whole, then decoded."""
     with monkeypatch.context() as m:
-        m.setattr(snapshot, "decode_lines", lambda lines: None)
+        m.setattr(snapshot, "decode_lines", lambda lines, share=None: None)
         return snapshot.load(p)
 
 

@@ -4,7 +4,7 @@ for snapshots and Lists written one object per line, decoded line by line (`deco
 from __future__ import annotations
 
 import re
-from typing import Any, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import msgspec
 import yaml
@@ -120,14 +120,15 @@ def _decode_loose(p: str, data: bytes | bytearray) -> Envelope:
                      eks=loose.eks)
 
 
-def decode_lines(lines: Iterator[memoryview]) -> Envelope | None:
+def decode_lines(lines: Iterator[memoryview], share: Callable[[KubeObject], None] | None = None) -> Envelope | None:
     """A snapshot or List laid out one object per line, as `SnapshotWriter` writes it (the top level up to
     `"items":[` on the first line, each item on its own line followed by a comma but the last, then `]` and the
     rest of the top level), decoded line by line: the raw input and the objects never coexist.
 
     None when the input is laid out otherwise or anything in it fails to decode: the caller then decodes the whole
     input (`decode`), which gives every error its usual message. The header and trailer are decoded together as
-    the document with an empty `items`, so the top level reads exactly as when decoded whole."""
+    the document with an empty `items`, so the top level reads exactly as when decoded whole. `share` is called
+    with each item as soon as it is decoded (`auditor.state.intern`: its repeated strings go before the next)."""
     header = next(lines, None)
     if header is None or len(header) >= inputs.MAX_LINE or not _ITEMS_HEADER.fullmatch(header):
         return None
@@ -146,9 +147,12 @@ def decode_lines(lines: Iterator[memoryview]) -> Envelope | None:
                 return None
             comma = line[-1] == 0x2C
             try:
-                items.append(decode_one(line[:-1] if comma else line))
+                obj = decode_one(line[:-1] if comma else line)
             except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
                 return None
+            if share is not None:
+                share(obj)
+            items.append(obj)
         elif first == 0x5D and not (comma and items):  # "]": the items end, the rest of the top level follows
             trailer = bytes(line) + b"".join(b"\n" + bytes(rest) for rest in lines)
             return _with_items(head, trailer, items)

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import msgspec
 
@@ -18,6 +18,7 @@ from auditor.state import eksdata, kinds
 from auditor.state.clusterstate import ClusterState, MissingResource, format_time, parse_time
 from auditor.state.decode import Envelope, decode, decode_lines, first_byte, item_kind
 from auditor.state.inputs import Source, expand, nested_too_deep, read_input, read_lines
+from auditor.state.intern import Sharer
 from auditor.state.labels import ANN_TRIGGER_TIME
 from auditor.state.objects import KubeObject
 from auditor.state.writer import API_VERSION, SNAPSHOT_KIND
@@ -99,11 +100,11 @@ def _load_source(src: Source, default_namespace: str = "default") -> ClusterStat
         lines = read_lines(src.path)
         try:
             with gc_paused():
-                env = decode_lines(lines)
+                env = decode_lines(lines, Sharer().share)
         finally:
             lines.close()
         if env is not None:
-            return _to_state(src.name, env, None, default_namespace)
+            return _to_state(src.name, env, None, default_namespace, shared=True)
     data = read_input(src)
     if not first_byte(data):
         raise InputError(src.name, "is empty")
@@ -136,9 +137,11 @@ def finalise(state: ClusterState) -> ClusterState:
     return replace(state, missing=state.missing + added, inputs=inputs)
 
 
-def _to_state(p: str, env: Envelope, single: KubeObject | None, default_namespace: str = "default") -> ClusterState:
+def _to_state(p: str, env: Envelope, single: KubeObject | None, default_namespace: str = "default", *,
+              shared: bool = False) -> ClusterState:
+    """`shared`: the objects' repeated strings were already shared as they were decoded (`decode_lines`)."""
     defaulted: dict[str, int] = {}
-    state = _objects_state(p, env, single, defaulted, default_namespace)
+    state = _objects_state(p, env, single, defaulted, default_namespace, None if shared else Sharer().share)
     if defaulted:
         what = ", ".join(f"{n} {k}" for k, n in sorted(defaulted.items()))
         state.warnings.append(f"{_DEFAULTED}{p}: {what} without metadata.namespace read in namespace "
@@ -147,7 +150,7 @@ def _to_state(p: str, env: Envelope, single: KubeObject | None, default_namespac
 
 
 def _objects_state(p: str, env: Envelope, single: KubeObject | None, defaulted: dict[str, int],
-                   default_namespace: str) -> ClusterState:
+                   default_namespace: str, share: Callable[[KubeObject], None] | None) -> ClusterState:
     objects: dict[str, list[KubeObject]] = {k: [] for k in kinds.ALL}
     ignored: dict[str, int] = {}
     if env.kind == SNAPSHOT_KIND:
@@ -169,6 +172,8 @@ def _objects_state(p: str, env: Envelope, single: KubeObject | None, defaulted: 
         if kind in objects:
             if not obj.kind:
                 obj.kind = kind
+            if share is not None:
+                share(obj)
             meta = obj.metadata
             if not meta.name:
                 _check_identity(p, i, kind, obj, single is not None)

@@ -180,24 +180,30 @@ class LiveState:
 
     # -- the watches' side -------------------------------------------------------------------
 
-    def replace(self, feed: Feed, lines: dict[tuple[str, str], bytes], rv: str, at: float) -> None:
+    def replace(self, feed: Feed, lines: dict[tuple[str, str], bytes], rv: str, at: float,
+                objs: dict[tuple[str, str], KubeObject] | None = None) -> None:
         """A fresh list of the feed's scope: queue the difference from what was known, and keep the new.
-        The changes' resourceVersions are decoded with the lock released (this feed's thread alone queues
-        its changes, so their order holds)."""
-        found: list[tuple[str, tuple[str, str], bytes]] = []
+        `objs`: the lines' objects as the list decoded them (their resourceVersions are read there, and the
+        changes carry them: nothing is decoded again). Otherwise the changes' resourceVersions are decoded with
+        the lock released (this feed's thread alone queues its changes, so their order holds)."""
+        objs = objs or {}
+        found: list[tuple[str, tuple[str, str], bytes, KubeObject | None]] = []
         with self.cond:
             store = self.objects.setdefault(feed.kind, {})
             for key in [k for k in store if feed.namespace is None or k[0] == feed.namespace]:
                 if key not in lines:
-                    found.append((DELETED, key, self._gone_line(feed, key, store.pop(key))))
+                    found.append((DELETED, key, self._gone_line(feed, key, store.pop(key)), None))
             for key, line in lines.items():
                 old = store.get(key)
-                kept = self._kept(line)
+                obj = objs.get(key)
+                kept = self._kept(line, obj.metadata.resource_version if obj is not None else "")
                 if old != kept:
                     store[key] = kept
-                    found.append((ADDED if old is None else MODIFIED, key, line))
+                    found.append((ADDED if old is None else MODIFIED, key, line, obj))
             feed.rv, feed.error = rv, ""
-        changes = [self._change(feed.kind, type_, key, line, at) for type_, key, line in found]
+        changes = [self._change(feed.kind, type_, key, line, at, obj.metadata.resource_version, obj)
+                   if obj is not None else self._change(feed.kind, type_, key, line, at)
+                   for type_, key, line, obj in found]
         with self.cond:
             self._queue_locked(changes)
 
@@ -260,8 +266,8 @@ class LiveState:
         except Exception:  # noqa: BLE001 - a broken stderr must not stop the watches
             pass
 
-    def _kept(self, line: bytes) -> bytes:
-        return _digest(line) if self.digests else line
+    def _kept(self, line: bytes, rv: str = "") -> bytes:
+        return _digest(line, rv) if self.digests else line
 
     def _gone_line(self, feed: Feed, key: tuple[str, str], kept: bytes) -> bytes:
         """The line a DELETED change carries: the last known object, or (digests only) its identity."""
@@ -271,13 +277,14 @@ class LiveState:
         return orjson.dumps({"kind": feed.kind, "apiVersion": feed.api_version, "metadata": meta})
 
     @staticmethod
-    def _change(kind: str, type_: str, key: tuple[str, str], line: bytes, at: float, rv: str = "") -> Change:
+    def _change(kind: str, type_: str, key: tuple[str, str], line: bytes, at: float, rv: str = "",
+                obj: KubeObject | None = None) -> Change:
         if not rv:
             try:
                 rv = HEAD.decode(line).metadata.resource_version
             except DECODE_ERRORS:
                 rv = ""
-        return Change(kind, type_, key[0], key[1], line, at, rv)
+        return Change(kind, type_, key[0], key[1], line, at, rv, obj)
 
     def _queue_locked(self, changes: list[Change]) -> None:
         if changes:

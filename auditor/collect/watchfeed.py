@@ -24,6 +24,7 @@ from auditor.collect.project import as_followed, clean_followed
 from auditor.collect.stream import DECODE_ERRORS, HEAD, Expired, Failed
 from auditor.collect.validate import why_mistyped
 from auditor.errors import CollectionError
+from auditor.state.intern import Sharer
 from auditor.state.objects import KubeObject
 
 LOG = logging.getLogger(__name__)
@@ -43,8 +44,10 @@ def list_feed(cluster: Cluster, feed: Feed, version: str, skip: Callable[[str], 
     At `version` when given (410 or 400 there: the latest); a continue token that expires restarts the
     list, then falls back to one unpaginated list, as the snapshot does. A mistyped object is left out and
     named through `skip` (without it, Mistyped is raised). `decoded`, when given, gets each object as decoded
-    for the check (what the follower reads: it is not decoded twice)."""
+    for the check (what the follower reads: it is not decoded twice), its repeated strings shared with the
+    list's other objects (`auditor.state.intern`)."""
     exact = bool(version)
+    share = Sharer().share
     restarts, unpaginated = 0, False
     while True:
         lines: dict[tuple[str, str], bytes] = {}
@@ -68,6 +71,7 @@ def list_feed(cluster: Cluster, feed: Feed, version: str, skip: Callable[[str], 
                     if key is not None:
                         lines[key] = line
                         if decoded is not None and obj is not None:
+                            share(obj)
                             decoded[key] = obj
             return lines, list_rv, exact
         except (Gone, Refused):
@@ -219,11 +223,12 @@ class FeedWatcher:
         with self.state.lock:
             self.state.stats.relists += 1
         self.state.note(f"relist:{feed.kind}", f"watch on {feed.plural} expired (410 Gone); listed them again")
+        objs: dict[tuple[str, str], KubeObject] = {}
         try:
-            lines, rv, _ = list_feed(self.cluster, feed, "", self.state.skip)
+            lines, rv, _ = list_feed(self.cluster, feed, "", self.state.skip, objs)
         except Forbidden as exc:  # the list, not the watch: polling would not help
             raise Failed(f"list forbidden: {exc}") from None
-        self.state.replace(feed, lines, rv, time.time())
+        self.state.replace(feed, lines, rv, time.time(), objs)
         feed.relist = False
 
     def _poll_loop(self) -> None:

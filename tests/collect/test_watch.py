@@ -19,6 +19,7 @@ from auditor.collect.options import ClusterOptions
 from auditor.collect.project import as_followed
 from auditor.collect.watch import Change, LiveCluster
 from auditor.errors import CollectionError
+from auditor.state.objects import KubeObject
 from tests import clusterfactory
 from tests.apidouble import ApiDouble
 from tests.waiting import wait_until as _wait
@@ -191,6 +192,10 @@ def test_410_while_disconnected_relists_and_queues_the_difference(api: ApiDouble
         [("DELETED", gone["metadata"]["name"]), ("MODIFIED", changed["metadata"]["name"]),
          ("ADDED", new["metadata"]["name"]), ("MODIFIED", back["metadata"]["name"])])
     assert {c.kind for c in got} == {"Pod"}  # kinds relisted without a change (no bookmark moved them) queue nothing
+    for c in got:  # the relist's objects travel with their changes, as decoded: nothing decodes them again
+        if c.type != "DELETED":
+            assert c.obj is not None and c.obj == msgspec.json.decode(c.line, type=KubeObject)
+            assert c.resource_version and c.resource_version == c.obj.metadata.resource_version
     assert live.stats.relists >= 1
     assert "watch on pods expired (410 Gone); listed them again" in live.notices()
     assert _same_state(live, api)

@@ -398,9 +398,12 @@ class _Double:
 class _Verify:
     """A `verify --follow` process: its stderr lines with their arrival times, its CPU and memory from /proc."""
 
-    def __init__(self, cmd: list[str], env: dict[str, str], log: Path) -> None:
+    def __init__(self, cmd: list[str], env: dict[str, str], log: Path, cwd: Path) -> None:
         self.started = time.time()
-        self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        # In the checkout measured: `python -m` puts the working directory first on sys.path, before PYTHONPATH,
+        # so from anywhere else it would run that directory's code.
+        self.proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                     text=True)
         self.lines: list[tuple[float, str]] = []
         self._log = log.open("w")
         threading.Thread(target=self._read, daemon=True).start()
@@ -473,7 +476,7 @@ def measure(double: _Double, root: Path, work: Path) -> dict[str, Any]:
     (work / "config.yaml").write_text("grace-seconds: 0\n")
     verify = _Verify([str(python), "-m", "auditor", "verify", "--before", str(before), "--kubeconfig",
                       str(kubeconfig), "--config", str(work / "config.yaml"), "--output-dir", str(work / "out"),
-                      "--format", "json", "--follow", "--timeout", "3600"], env, work / "verify.stderr")
+                      "--format", "json", "--follow", "--timeout", "3600"], env, work / "verify.stderr", root)
     out: dict[str, Any] = {"root": str(root)}
     first = _wait(verify, lambda: verify.verdicts(), 600, "its first verdict")[0]
     out["first_verdict_s"] = first[0] - verify.started

@@ -57,8 +57,7 @@ def _same(a: Path, b: Path) -> bool:
 def projected_only(batch: list[Any]) -> tuple[list[Any], int]:
     """The changes of the followed kinds whose object says it is of that kind (a source that is not the
     collector may deliver anything), and how many others were dropped: never followed, never recorded."""
-    kept = [ch for ch in batch if ch.kind in FOLLOWED_KINDS
-            and _kind_of(ch) in ("", ch.kind)]
+    kept = [ch for ch in batch if ch.kind in FOLLOWED_KINDS and _kind_of(ch) in ("", ch.kind)]
     return kept, len(batch) - len(kept)
 
 

@@ -201,8 +201,7 @@ class LiveState:
                     store[key] = kept
                     found.append((ADDED if old is None else MODIFIED, key, line, obj))
             feed.rv, feed.error = rv, ""
-        changes = [self._change(feed.kind, type_, key, line, at, obj.metadata.resource_version, obj)
-                   if obj is not None else self._change(feed.kind, type_, key, line, at)
+        changes = [self._change(feed.kind, type_, key, line, at, obj.metadata.resource_version if obj else "", obj)
                    for type_, key, line, obj in found]
         with self.cond:
             self._queue_locked(changes)

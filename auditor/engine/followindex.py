@@ -51,7 +51,12 @@ class FollowedIndex(ClusterIndex):
         self.cache = {}
 
     def of(self, kind: str) -> list[KubeObject]:
-        raise NotImplementedError(f"a followed view lists no {kind}: look objects up by key")
+        """The view's objects of a kind, as it iterates and looks them up: the Services judged, their Endpoints
+        and slices; every followed Pod, Node and Namespace; none of a kind verify does not follow."""
+        scoped: dict[str, Iterable[KubeObject]] = {
+            "Service": self.services.values(), "Endpoints": self.endpoints.values(), "EndpointSlice": self.slices,
+            "Pod": self.pods.values(), "Node": self.nodes.values(), "Namespace": self.namespaces.values()}
+        return list(scoped.get(kind, ()))
 
     def pods_with_labels(self, ns: str, labels: dict[str, str]) -> list[KubeObject]:
         pods = self.pods

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import pytest
 
 from auditor.analysis.index import ClusterIndex
 from auditor.collect.project import project
@@ -116,5 +115,8 @@ def test_the_view_iterates_its_services_and_looks_up_the_whole_cluster(tmp_path:
     assert sorted(p.metadata.name for p in selected) == sorted(p["metadata"]["name"] for p in cart_pods)
     assert len(view.pods_with_labels("shop", {})) == sum(1 for o in objs if o["kind"] == "Pod")
     assert view.has("Node") and view.node_exists(cart["spec"]["nodeName"]) is True
-    with pytest.raises(NotImplementedError):
-        view.of("Pod")
+    assert [s.metadata.name for s in view.of("Service")] == ["web"]
+    assert [s.metadata.name for s in view.of("EndpointSlice")] == ["web-extra"]
+    assert len(view.of("Pod")) == sum(1 for o in objs if o["kind"] == "Pod")  # as a lookup sees them: all
+    assert {n.metadata.name for n in view.of("Node")} == set(view.nodes)
+    assert view.of("Endpoints") == [] and view.of("Deployment") == []
